@@ -1,0 +1,328 @@
+//! Command line: `serve` (default), `migrate`, `user`, `group`, `check-config`.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigSource, Settings};
+use crate::directory::local::{generate_password, hash_password_async, Bootstrap};
+use crate::domain::account::{GroupName, NewPassword, Username};
+use crate::startup::{now, open_store, Application, BuildOptions};
+use crate::store::{NewUser, Store, StoreError};
+
+/// fedbroker: sign people in, map their groups to AWS roles, and hand out AWS sessions.
+#[derive(Debug, Parser)]
+#[command(name = "fedbroker", version)]
+pub struct Cli {
+    /// Folder with default.toml and profile files.
+    #[arg(long, global = true, env = "FEDBROKER_CONFIG_DIR", value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Profile: config/<NAME>.toml is applied over the defaults.
+    #[arg(long, global = true, env = "FEDBROKER_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the broker (the default).
+    Serve {
+        /// Use the demo profile: seeds alice and bob with AWS-style groups.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate the configuration and print it with secrets redacted.
+    CheckConfig,
+    /// Manage local users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage local groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+/// `fedbroker user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Without --password-stdin a one-time password is generated and printed,
+    /// and must be changed at first sign-in.
+    Add {
+        username: String,
+        #[arg(long, default_value = "")]
+        display_name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        /// Groups to put the user in (created if missing); repeat the flag.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (from stdin with --password-stdin, else a generated one-time one).
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user and end their sessions.
+    Disable { username: String },
+    /// Enable a disabled user.
+    Enable { username: String },
+    /// List users.
+    List,
+}
+
+/// `fedbroker group ...`
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group.
+    Add { name: String },
+    /// Add a user to a group (or remove with --remove).
+    Member {
+        group: String,
+        username: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// List groups with member counts.
+    List,
+}
+
+/// Exit code for configuration errors, distinct from runtime failures.
+const EXIT_CONFIG: u8 = 2;
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    let mut profile = cli.profile.clone();
+    if let Some(Command::Serve { demo: true }) = &cli.command {
+        profile = Some("demo".into());
+    }
+    let source = ConfigSource {
+        dir: cli.config_dir.clone(),
+        profile,
+    };
+    let settings = match Settings::load(&source, std::env::vars()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("fedbroker: configuration error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve { demo: false });
+    if !matches!(command, Command::CheckConfig) {
+        crate::telemetry::init(&settings.log);
+    }
+    let result = match command {
+        Command::Serve { .. } => serve(settings).await,
+        Command::CheckConfig => {
+            println!("# configuration is valid\n{}", settings.redacted_toml());
+            Ok(())
+        }
+        Command::Migrate => open_store(&settings).await.map(|_| {
+            println!("migrations applied");
+        }),
+        Command::User(cmd) => match open_store(&settings).await {
+            Ok(store) => user_command(&store, cmd).await,
+            Err(e) => Err(e),
+        },
+        Command::Group(cmd) => match open_store(&settings).await {
+            Ok(store) => group_command(&store, cmd).await,
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fedbroker: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let options = BuildOptions {
+        bootstrap_admin_password: std::env::var("FEDBROKER_BOOTSTRAP_ADMIN_PASSWORD").ok(),
+    };
+    let app = Application::build(settings, options).await?;
+    // Printed, not logged: the one-time password belongs on the operator's console only.
+    match app.bootstrap() {
+        Bootstrap::Created {
+            password: Some(password),
+        } => println!(
+            "\n  First start: created user `admin` in the admin group.\n  \
+             One-time password: {password}\n  \
+             Sign in at {}/login and choose a new password. This password is not shown again.\n",
+            app.url()
+        ),
+        Bootstrap::Created { password: None } => println!(
+            "\n  First start: created user `admin` with the password from \
+             FEDBROKER_BOOTSTRAP_ADMIN_PASSWORD; it must be changed at first sign-in.\n"
+        ),
+        Bootstrap::NotNeeded => {}
+    }
+    if !app.demo_users().is_empty() {
+        println!(
+            "  Demo users created: {} (passwords in README.md).\n",
+            app.demo_users().join(", ")
+        );
+    }
+    println!("  fedbroker is listening on {}", app.url());
+    tracing::info!(url = %app.url(), database = app.store().engine(), "fedbroker started");
+    app.run_until_stopped().await?;
+    tracing::info!("fedbroker stopped");
+    Ok(())
+}
+
+/// Reads a password from stdin (`--password-stdin`) or generates a one-time one.
+/// Returns the password and whether it must be changed at first sign-in.
+fn obtain_password(from_stdin: bool) -> anyhow::Result<(NewPassword, Option<String>)> {
+    if from_stdin {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprint!("Password: ");
+        }
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        let line = line.trim_end_matches(['\r', '\n']);
+        Ok((NewPassword::parse(line)?, None))
+    } else {
+        let generated = generate_password();
+        Ok((NewPassword::parse(&generated)?, Some(generated)))
+    }
+}
+
+fn explain(e: StoreError, what: &str) -> anyhow::Error {
+    match e {
+        StoreError::Conflict => anyhow::anyhow!("{what} exists already"),
+        StoreError::NotFound(thing) => anyhow::anyhow!("{thing} does not exist"),
+        other => other.into(),
+    }
+}
+
+async fn user_command(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add {
+            username,
+            display_name,
+            email,
+            groups,
+            password_stdin,
+        } => {
+            let username = Username::parse(&username)?;
+            let groups = groups
+                .iter()
+                .map(|g| GroupName::parse(g))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (password, generated) = obtain_password(password_stdin)?;
+            let hash = hash_password_async(password).await?;
+            let names: Vec<&str> = groups.iter().map(GroupName::as_str).collect();
+            store
+                .create_user(
+                    &NewUser {
+                        username: username.as_str(),
+                        display_name: &display_name,
+                        email: &email,
+                        password_hash: Some(&hash),
+                        must_change_password: generated.is_some(),
+                    },
+                    &names,
+                    now(),
+                )
+                .await
+                .map_err(|e| explain(e, &format!("user `{username}`")))?;
+            println!("created user `{username}`");
+            if let Some(p) = generated {
+                println!("one-time password (must be changed at first sign-in): {p}");
+            }
+        }
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
+            let username = Username::parse(&username)?;
+            let (password, generated) = obtain_password(password_stdin)?;
+            let hash = hash_password_async(password).await?;
+            store
+                .set_password(username.as_str(), &hash, generated.is_some(), now())
+                .await
+                .map_err(|e| explain(e, "user"))?;
+            println!("password of `{username}` set");
+            if let Some(p) = generated {
+                println!("one-time password (must be changed at next sign-in): {p}");
+            }
+        }
+        UserCommand::Disable { username } => set_disabled(store, &username, true).await?,
+        UserCommand::Enable { username } => set_disabled(store, &username, false).await?,
+        UserCommand::List => {
+            for u in store.list_users().await? {
+                println!(
+                    "{}\t{}\t{}{}",
+                    u.username,
+                    u.display_name,
+                    u.email,
+                    if u.disabled { "\t(disabled)" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn set_disabled(store: &Store, username: &str, disabled: bool) -> anyhow::Result<()> {
+    let username = Username::parse(username)?;
+    store
+        .set_disabled(username.as_str(), disabled, now())
+        .await
+        .map_err(|e| explain(e, "user"))?;
+    println!(
+        "user `{username}` {}",
+        if disabled {
+            "disabled; their sessions ended"
+        } else {
+            "enabled"
+        }
+    );
+    Ok(())
+}
+
+async fn group_command(store: &Store, cmd: GroupCommand) -> anyhow::Result<()> {
+    match cmd {
+        GroupCommand::Add { name } => {
+            let name = GroupName::parse(&name)?;
+            store
+                .create_group(name.as_str(), now())
+                .await
+                .map_err(|e| explain(e, &format!("group `{name}`")))?;
+            println!("created group `{name}`");
+        }
+        GroupCommand::Member {
+            group,
+            username,
+            remove,
+        } => {
+            let group = GroupName::parse(&group)?;
+            let username = Username::parse(&username)?;
+            store
+                .set_membership(group.as_str(), username.as_str(), !remove)
+                .await
+                .map_err(|e| explain(e, "membership"))?;
+            println!(
+                "`{username}` {} `{group}`",
+                if remove { "removed from" } else { "added to" }
+            );
+        }
+        GroupCommand::List => {
+            for g in store.list_groups().await? {
+                println!("{}\t{} member(s)", g.name, g.members);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,615 @@
+//! Layered configuration: `config/default.toml` < `config/<profile>.toml` < `FEDBROKER__SECTION__KEY`.
+//!
+//! The default file lists every setting, so anything not in it (in a profile file or in the
+//! environment) is a typo and stops start-up with the key named, instead of silently being ignored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The configuration built into the binary; also the documentation of every key.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../config/default.toml");
+
+/// Prefix of environment variables that override settings.
+pub const ENV_PREFIX: &str = "FEDBROKER__";
+
+/// Effective settings after all layers are merged and checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub session: SessionSettings,
+    pub login: LoginSettings,
+    pub admin: AdminSettings,
+    pub demo: DemoSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub public_url: String,
+    pub tls_cert: String,
+    pub tls_key: String,
+    pub allow_insecure_http: bool,
+    pub trust_forwarded_for: bool,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+/// `[database]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    // The URL may carry a password; Debug output ends up in logs and panics.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .finish()
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[session]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    pub idle_timeout_secs: i64,
+    pub absolute_timeout_secs: i64,
+}
+
+/// `[login]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSettings {
+    pub max_failures_per_user: i64,
+    pub max_failures_per_address: i64,
+    pub failure_window_secs: i64,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    pub group: String,
+}
+
+/// `[demo]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    pub enabled: bool,
+}
+
+/// A setting that is missing, unknown or wrong; the message names the key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin} is not valid TOML: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("unknown setting `{key}` (from {origin}); the settings that exist are listed in config/default.toml")]
+    UnknownKey { key: String, origin: String },
+    #[error("setting `{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error("profile `{profile}` was requested but {path} does not exist; create it or choose another profile")]
+    MissingProfile { profile: String, path: PathBuf },
+}
+
+/// Where to find configuration files and which profile to apply.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    /// Folder holding `default.toml` and profile files; `./config` when `None`.
+    pub dir: Option<PathBuf>,
+    /// Profile name: `config/<profile>.toml` is merged over the defaults.
+    pub profile: Option<String>,
+}
+
+impl Settings {
+    /// Loads the layered configuration, taking overrides from the given environment.
+    pub fn load<I>(source: &ConfigSource, env: I) -> Result<Settings, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let dir = source
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("config"));
+        let default_path = dir.join("default.toml");
+        let (default_text, default_origin) = match std::fs::read_to_string(&default_path) {
+            Ok(text) => (text, default_path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                EMBEDDED_DEFAULT.to_string(),
+                "built-in default.toml".to_string(),
+            ),
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: default_path,
+                    source: e,
+                })
+            }
+        };
+        let mut merged = parse_table(&default_text, &default_origin)?;
+
+        if let Some(profile) = &source.profile {
+            if profile.is_empty()
+                || !profile
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(ConfigError::Invalid {
+                    key: "profile".into(),
+                    message: format!(
+                        "`{profile}` is not a profile name; use letters, digits, '-' and '_'"
+                    ),
+                });
+            }
+            let path = dir.join(format!("{profile}.toml"));
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ConfigError::MissingProfile {
+                        profile: profile.clone(),
+                        path,
+                    })
+                }
+                Err(e) => return Err(ConfigError::Read { path, source: e }),
+            };
+            let origin = path.display().to_string();
+            let overlay = parse_table(&text, &origin)?;
+            merge(&mut merged, overlay, "", &origin)?;
+        }
+
+        let mut overrides: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        overrides.sort();
+        for (name, raw) in overrides {
+            apply_env(&mut merged, &name, &raw)?;
+        }
+
+        let settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(merged))
+            .map_err(|e| ConfigError::Invalid {
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Checks the rules that types alone cannot express.
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_string(),
+            message,
+        };
+        let host: IpAddr = self.server.host.parse().map_err(|_| {
+            invalid(
+                "server.host",
+                format!(
+                    "`{}` is not an IP address; use e.g. 127.0.0.1, ::1 or 0.0.0.0",
+                    self.server.host
+                ),
+            )
+        })?;
+        match (
+            self.server.tls_cert.is_empty(),
+            self.server.tls_key.is_empty(),
+        ) {
+            (false, true) => return Err(invalid(
+                "server.tls_key",
+                "server.tls_cert is set but server.tls_key is empty; set both PEM paths or neither"
+                    .into(),
+            )),
+            (true, false) => return Err(invalid(
+                "server.tls_cert",
+                "server.tls_key is set but server.tls_cert is empty; set both PEM paths or neither"
+                    .into(),
+            )),
+            _ => {}
+        }
+        if !self.tls_enabled() && !host.is_loopback() && !self.server.allow_insecure_http {
+            return Err(invalid(
+                "server.host",
+                format!(
+                    "{host} is not a loopback address and no TLS certificate is configured; \
+                     set server.tls_cert and server.tls_key, or set server.allow_insecure_http = true \
+                     if a TLS-terminating proxy sits in front"
+                ),
+            ));
+        }
+        if !self.server.public_url.is_empty() {
+            let url = &self.server.public_url;
+            let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                && !url.ends_with('/')
+                && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+            if !ok {
+                return Err(invalid(
+                    "server.public_url",
+                    format!("`{url}` must look like https://broker.example.com (scheme and host, no trailing slash)"),
+                ));
+            }
+        }
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database.url",
+                format!(
+                    "`{}` is neither sqlite://PATH nor postgres://USER:PASSWORD@HOST/DB",
+                    redact_url(url)
+                ),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid(
+                "database.max_connections",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.session.idle_timeout_secs <= 0 {
+            return Err(invalid(
+                "session.idle_timeout_secs",
+                "must be a positive number of seconds".into(),
+            ));
+        }
+        if self.session.absolute_timeout_secs < self.session.idle_timeout_secs {
+            return Err(invalid(
+                "session.absolute_timeout_secs",
+                "must be at least session.idle_timeout_secs".into(),
+            ));
+        }
+        for (key, value) in [
+            (
+                "login.max_failures_per_user",
+                self.login.max_failures_per_user,
+            ),
+            (
+                "login.max_failures_per_address",
+                self.login.max_failures_per_address,
+            ),
+            ("login.failure_window_secs", self.login.failure_window_secs),
+        ] {
+            if value <= 0 {
+                return Err(invalid(key, "must be a positive number".into()));
+            }
+        }
+        if self.admin.group.trim().is_empty() {
+            return Err(invalid(
+                "admin.group",
+                "must name the local group whose members may administer fedbroker".into(),
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
+            invalid(
+                "log.level",
+                format!("`{}` is not a log filter: {e}", self.log.level),
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Whether HTTPS is served directly.
+    pub fn tls_enabled(&self) -> bool {
+        !self.server.tls_cert.is_empty() && !self.server.tls_key.is_empty()
+    }
+
+    /// The effective configuration as TOML, with secrets redacted, for `check-config`.
+    pub fn redacted_toml(&self) -> String {
+        let mut out = String::new();
+        let s = &self.server;
+        out.push_str(&format!(
+            "[server]\nhost = {:?}\nport = {}\npublic_url = {:?}\ntls_cert = {:?}\ntls_key = {:?}\n\
+             allow_insecure_http = {}\ntrust_forwarded_for = {}\nworkers = {}\nshutdown_timeout_secs = {}\n\n",
+            s.host, s.port, s.public_url, s.tls_cert, s.tls_key, s.allow_insecure_http,
+            s.trust_forwarded_for, s.workers, s.shutdown_timeout_secs
+        ));
+        let d = &self.database;
+        out.push_str(&format!(
+            "[database]\nurl = {:?}\nmax_connections = {}\nacquire_timeout_secs = {}\n\n",
+            redact_url(&d.url),
+            d.max_connections,
+            d.acquire_timeout_secs
+        ));
+        out.push_str(&format!(
+            "[log]\nformat = {:?}\nlevel = {:?}\n\n",
+            match self.log.format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            },
+            self.log.level
+        ));
+        out.push_str(&format!(
+            "[session]\nidle_timeout_secs = {}\nabsolute_timeout_secs = {}\n\n",
+            self.session.idle_timeout_secs, self.session.absolute_timeout_secs
+        ));
+        let l = &self.login;
+        out.push_str(&format!(
+            "[login]\nmax_failures_per_user = {}\nmax_failures_per_address = {}\nfailure_window_secs = {}\n\n",
+            l.max_failures_per_user, l.max_failures_per_address, l.failure_window_secs
+        ));
+        out.push_str(&format!("[admin]\ngroup = {:?}\n\n", self.admin.group));
+        out.push_str(&format!("[demo]\nenabled = {}\n", self.demo.enabled));
+        out
+    }
+}
+
+/// Replaces the password of a `scheme://user:password@host` URL with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+type Table = toml::map::Map<String, toml::Value>;
+
+fn parse_table(text: &str, origin: &str) -> Result<Table, ConfigError> {
+    text.parse::<Table>().map_err(|e| ConfigError::Syntax {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Merges `overlay` into `base`; every key must already exist in `base`.
+fn merge(base: &mut Table, overlay: Table, prefix: &str, origin: &str) -> Result<(), ConfigError> {
+    for (key, value) in overlay {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o, &path, origin)?,
+            (Some(toml::Value::Table(_)), _) => {
+                return Err(ConfigError::Invalid {
+                    key: path,
+                    message: format!("is a section, but {origin} gives it a value"),
+                })
+            }
+            (Some(slot), value) => *slot = value,
+            (None, _) => {
+                return Err(ConfigError::UnknownKey {
+                    key: path,
+                    origin: origin.to_string(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies one `FEDBROKER__SECTION__KEY=value`, typed like the setting it replaces.
+fn apply_env(base: &mut Table, name: &str, raw: &str) -> Result<(), ConfigError> {
+    let path: Vec<String> = name[ENV_PREFIX.len()..]
+        .split("__")
+        .map(|p| p.to_ascii_lowercase())
+        .collect();
+    let dotted = path.join(".");
+    let unknown = || ConfigError::UnknownKey {
+        key: dotted.clone(),
+        origin: format!("environment variable {name}"),
+    };
+    let (last, sections) = path.split_last().ok_or_else(unknown)?;
+    let mut table = &mut *base;
+    for section in sections {
+        match table.get_mut(section) {
+            Some(toml::Value::Table(t)) => table = t,
+            _ => return Err(unknown()),
+        }
+    }
+    let slot = table.get_mut(last).ok_or_else(unknown)?;
+    let bad = |expected: &str| ConfigError::Invalid {
+        key: dotted.clone(),
+        message: format!("environment variable {name} must be {expected}, not `{raw}`"),
+    };
+    let value = match &*slot {
+        toml::Value::String(_) => toml::Value::String(raw.to_string()),
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(raw.trim().parse().map_err(|_| bad("a whole number"))?)
+        }
+        toml::Value::Boolean(_) => match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+            "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+            _ => return Err(bad("true or false")),
+        },
+        toml::Value::Float(_) => {
+            toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?)
+        }
+        toml::Value::Table(_) => return Err(bad("a key inside this section, not the section")),
+        other => {
+            let parsed: BTreeMap<String, toml::Value> = toml::from_str(&format!("v = {raw}"))
+                .map_err(|_| bad(&format!("a TOML value like the default {other}")))?;
+            parsed.into_values().next().ok_or_else(|| bad("a value"))?
+        }
+    };
+    *slot = value;
+    Ok(())
+}
+
+/// Resolves `database.url` for SQLite relative to the working directory and makes sure its
+/// folder exists, so the first start needs no preparation.
+pub fn prepare_sqlite_path(url: &str) -> std::io::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let source = ConfigSource {
+            dir: Some(PathBuf::from("/nonexistent-config-dir")),
+            profile: None,
+        };
+        Settings::load(
+            &source,
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn built_in_defaults_are_valid() {
+        let s = load(&[]).expect("defaults load");
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.database.url, "sqlite://data/fedbroker.db");
+        assert!(!s.tls_enabled());
+    }
+
+    #[test]
+    fn environment_overrides_are_typed_like_the_default() {
+        let s = load(&[
+            ("FEDBROKER__SERVER__PORT", "9000"),
+            ("FEDBROKER__LOG__FORMAT", "json"),
+            ("FEDBROKER__DEMO__ENABLED", "true"),
+        ])
+        .expect("loads");
+        assert_eq!(s.server.port, 9000);
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert!(s.demo.enabled);
+    }
+
+    #[test]
+    fn unknown_environment_key_is_named() {
+        let err = load(&[("FEDBROKER__SERVER__PROT", "9000")]).unwrap_err();
+        assert!(err.to_string().contains("server.prot"), "{err}");
+        assert!(err.to_string().contains("FEDBROKER__SERVER__PROT"), "{err}");
+    }
+
+    #[test]
+    fn non_numeric_port_is_refused_with_the_key() {
+        let err = load(&[("FEDBROKER__SERVER__PORT", "eighty")]).unwrap_err();
+        assert!(err.to_string().contains("server.port"), "{err}");
+        assert!(err.to_string().contains("whole number"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_port_is_refused_with_the_key() {
+        let err = load(&[("FEDBROKER__SERVER__PORT", "70000")]).unwrap_err();
+        assert!(err.to_string().contains("server.port"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_on_a_public_address_is_refused() {
+        let err = load(&[("FEDBROKER__SERVER__HOST", "0.0.0.0")]).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("server.host") && msg.contains("tls_cert"),
+            "{msg}"
+        );
+        let ok = load(&[
+            ("FEDBROKER__SERVER__HOST", "0.0.0.0"),
+            ("FEDBROKER__SERVER__ALLOW_INSECURE_HTTP", "true"),
+        ]);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn half_configured_tls_is_refused() {
+        let err = load(&[("FEDBROKER__SERVER__TLS_CERT", "/etc/cert.pem")]).unwrap_err();
+        assert!(err.to_string().contains("server.tls_key"), "{err}");
+    }
+
+    #[test]
+    fn unknown_log_format_is_refused() {
+        let err = load(&[("FEDBROKER__LOG__FORMAT", "xml")]).unwrap_err();
+        assert!(err.to_string().contains("log.format"), "{err}");
+    }
+
+    #[test]
+    fn database_password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://fed:hunter2@db:5432/fed"),
+            "postgres://fed:***@db:5432/fed"
+        );
+        let s =
+            load(&[("FEDBROKER__DATABASE__URL", "postgres://fed:hunter2@db/fed")]).expect("loads");
+        assert!(!s.redacted_toml().contains("hunter2"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn profile_files_must_only_name_known_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("bad.toml"), "[server]\nprot = 1\n").expect("write");
+        let source = ConfigSource {
+            dir: Some(dir.path().to_path_buf()),
+            profile: Some("bad".into()),
+        };
+        let err = Settings::load(&source, Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("server.prot"), "{err}");
+        let missing = ConfigSource {
+            dir: Some(dir.path().to_path_buf()),
+            profile: Some("nope".into()),
+        };
+        let err = Settings::load(&missing, Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("nope.toml"), "{err}");
+    }
+
+    #[test]
+    fn shipped_demo_profile_loads() {
+        let source = ConfigSource {
+            dir: Some(PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/config"
+            ))),
+            profile: Some("demo".into()),
+        };
+        let s = Settings::load(&source, Vec::new()).expect("demo profile loads");
+        assert!(s.demo.enabled);
+    }
+}

@@ -1,0 +1,4 @@
+//! Pure domain types: no actix, no sqlx. Values are parsed once at the edge and valid after that.
+
+pub mod account;
+pub mod session;

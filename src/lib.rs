@@ -1,0 +1,17 @@
+//! fedbroker: a self-hosted identity broker for AWS.
+//!
+//! Dependencies point one way: `routes → {directory, sessions, store} → domain`.
+
+pub mod cli;
+pub mod config;
+pub mod directory;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod middleware;
+pub mod ratelimit;
+pub mod routes;
+pub mod sessions;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,33 @@
+//! The admin area (members of the admin group only).
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::{render, AdminUser, Nav};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::{GroupRecord, UserRecord};
+
+#[derive(Template)]
+#[template(path = "admin/index.html")]
+struct AdminPage {
+    nav: Option<Nav>,
+    users: Vec<UserRecord>,
+    groups: Vec<GroupRecord>,
+    engine: &'static str,
+}
+
+/// `GET /admin`
+pub async fn get_admin(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+) -> Result<HttpResponse, AppError> {
+    let users = state.store.list_users().await?;
+    let groups = state.store.list_groups().await?;
+    render(&AdminPage {
+        nav: Some(admin.0.nav()),
+        users,
+        groups,
+        engine: state.store.engine(),
+    })
+}

@@ -1,0 +1,34 @@
+//! Liveness, readiness and metrics for orchestrators and monitoring.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::startup::AppState;
+
+/// `/healthz`: the process is up and serving.
+pub async fn get_healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+/// `/readyz`: 200 when the database answers, 503 (with the reason) when it does not.
+pub async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
+    let engine = state.store.engine();
+    match state.store.ping().await {
+        Ok(()) => HttpResponse::Ok()
+            .json(json!({"status": "ready", "database": {"engine": engine, "status": "up"}})),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable().json(json!({
+                "status": "unavailable",
+                "database": {"engine": engine, "status": "down", "error": "the database does not answer"}
+            }))
+        }
+    }
+}
+
+/// `/metrics`: Prometheus text format.
+pub async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,52 @@
+//! HTTP handlers: thin wrappers that authorise, parse, make one domain call and render.
+
+mod account;
+mod admin;
+mod extract;
+mod health;
+mod login;
+mod portal;
+mod static_files;
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use crate::error::AppError;
+
+pub use extract::{safe_return_path, AdminUser, SignedIn};
+
+/// What the page header needs to know about the signed-in user.
+#[derive(Debug, Clone)]
+pub struct Nav {
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub csrf_token: String,
+}
+
+/// Renders a template as an HTML page.
+pub fn render<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+/// The route table.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::get_healthz))
+        .route("/readyz", web::get().to(health::get_readyz))
+        .route("/metrics", web::get().to(health::get_metrics))
+        .route("/static/{file}", web::get().to(static_files::get_static))
+        .route("/login", web::get().to(login::get_login))
+        .route("/login", web::post().to(login::post_login))
+        .route("/logout", web::post().to(login::post_logout))
+        .route("/", web::get().to(portal::get_portal))
+        .route("/account/password", web::get().to(account::get_password))
+        .route("/account/password", web::post().to(account::post_password))
+        .route("/admin", web::get().to(admin::get_admin));
+}
+
+/// The answer for any address that has no route.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

@@ -1,0 +1,162 @@
+//! Server-side sessions: opaque random ids in a cookie, stored hashed, with idle and absolute
+//! timeouts. The id is rotated at every sign-in, so a session id planted before sign-in
+//! (session fixation) is worthless afterwards.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::domain::session::{SessionPolicy, SessionState, SessionTimes};
+use crate::store::{SessionRecord, Store, StoreError};
+
+/// 256 random bits, URL-safe base64: for session ids and CSRF tokens.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 hex of a token: what is stored instead of the token itself.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Compares two secrets in constant time (length is not secret).
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// A session that was just created; `cookie_value` goes to the browser and nowhere else.
+#[derive(Debug)]
+pub struct NewSession {
+    pub cookie_value: String,
+    pub csrf_token: String,
+}
+
+/// A valid session presented by a browser.
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+}
+
+/// Creates, resolves and ends sessions.
+#[derive(Clone, Debug)]
+pub struct SessionService {
+    store: Store,
+    policy: SessionPolicy,
+}
+
+impl SessionService {
+    /// A service enforcing `policy`.
+    pub fn new(store: Store, policy: SessionPolicy) -> Self {
+        Self { store, policy }
+    }
+
+    /// The timeouts in force.
+    pub fn policy(&self) -> SessionPolicy {
+        self.policy
+    }
+
+    /// Starts a session for a user, ending the one the browser presented before (`replaces`).
+    pub async fn create(
+        &self,
+        user_id: i64,
+        client_addr: &str,
+        user_agent: &str,
+        replaces: Option<&str>,
+        now: i64,
+    ) -> Result<NewSession, StoreError> {
+        if let Some(old) = replaces {
+            self.store.delete_session(&token_hash(old)).await?;
+        }
+        let cookie_value = random_token();
+        let csrf_token = random_token();
+        let ua: String = user_agent.chars().take(256).collect();
+        self.store
+            .insert_session(&SessionRecord {
+                id_hash: token_hash(&cookie_value),
+                user_id,
+                csrf_token: csrf_token.clone(),
+                created_at: now,
+                last_seen_at: now,
+                client_addr: client_addr.to_string(),
+                user_agent: ua,
+            })
+            .await?;
+        Ok(NewSession {
+            cookie_value,
+            csrf_token,
+        })
+    }
+
+    /// Resolves a cookie value to a valid session, ending it if it has expired.
+    pub async fn resolve(
+        &self,
+        cookie_value: &str,
+        now: i64,
+    ) -> Result<Option<ActiveSession>, StoreError> {
+        let id_hash = token_hash(cookie_value);
+        let Some(record) = self.store.session_by_hash(&id_hash).await? else {
+            return Ok(None);
+        };
+        let times = SessionTimes {
+            created_at: record.created_at,
+            last_seen_at: record.last_seen_at,
+        };
+        match self.policy.evaluate(times, now) {
+            SessionState::Active { touch } => {
+                if touch {
+                    self.store.touch_session(&id_hash, now).await?;
+                }
+                Ok(Some(ActiveSession {
+                    id_hash,
+                    user_id: record.user_id,
+                    csrf_token: record.csrf_token,
+                }))
+            }
+            SessionState::IdleExpired | SessionState::AbsoluteExpired => {
+                self.store.delete_session(&id_hash).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Ends a session.
+    pub async fn revoke(&self, session: &ActiveSession) -> Result<(), StoreError> {
+        self.store.delete_session(&session.id_hash).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let a = random_token();
+        let b = random_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn secret_comparison() {
+        assert!(secrets_equal("abc", "abc"));
+        assert!(!secrets_equal("abc", "abd"));
+        assert!(!secrets_equal("abc", "abcd"));
+    }
+
+    #[test]
+    fn stored_hash_is_not_the_token() {
+        let t = random_token();
+        assert_ne!(token_hash(&t), t);
+        assert_eq!(token_hash(&t).len(), 64);
+    }
+}

@@ -1,0 +1,270 @@
+//! Building and running the HTTP application.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Compress};
+use actix_web::{web, App, HttpRequest, HttpServer};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::directory::local::{bootstrap_admin, seed_demo, Bootstrap};
+use crate::domain::session::SessionPolicy;
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::middleware::{record_metrics, response_policy};
+use crate::ratelimit::LoginLimiter;
+use crate::routes;
+use crate::sessions::SessionService;
+use crate::store::{describe_url, Store};
+use crate::telemetry::QuietRootSpan;
+
+/// Session cookie name. `__Host-` makes browsers insist on Secure, Path=/ and no Domain, so no
+/// other host (not even a subdomain) can set or overwrite it.
+pub const SESSION_COOKIE: &str = "__Host-fedbroker-session";
+/// Cookie holding the login form's CSRF token before a session exists.
+pub const LOGIN_CSRF_COOKIE: &str = "__Host-fedbroker-login-csrf";
+
+/// Current time in Unix seconds.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Shared state of every worker.
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Store,
+    pub sessions: SessionService,
+    pub limiter: LoginLimiter,
+    pub metrics: Metrics,
+}
+
+/// The client's address, for rate limiting and logs. Forwarded headers are believed only when
+/// `server.trust_forwarded_for` says a proxy we control sets them.
+pub fn client_addr(req: &HttpRequest, settings: &Settings) -> String {
+    if settings.server.trust_forwarded_for {
+        if let Some(ip) = req.connection_info().realip_remote_addr() {
+            return ip.to_string();
+        }
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Options that do not belong in the configuration file.
+#[derive(Debug, Default, Clone)]
+pub struct BuildOptions {
+    /// Password for the bootstrap admin instead of a generated one
+    /// (`FEDBROKER_BOOTSTRAP_ADMIN_PASSWORD`).
+    pub bootstrap_admin_password: Option<String>,
+}
+
+/// A bound, migrated, ready-to-run broker.
+pub struct Application {
+    port: u16,
+    url: String,
+    store: Store,
+    bootstrap: Bootstrap,
+    demo_users: Vec<String>,
+    server: Server,
+}
+
+/// Opens the database and applies migrations (also `fedbroker migrate`).
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database).await.with_context(|| {
+        format!(
+            "cannot open the database at {} (setting database.url)",
+            describe_url(&settings.database.url)
+        )
+    })?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply database migrations")?;
+    Ok(store)
+}
+
+impl Application {
+    /// Connects to the database, migrates, creates the bootstrap admin (and demo users), and
+    /// binds the listener. Port 0 binds a free port (tests).
+    pub async fn build(settings: Settings, options: BuildOptions) -> anyhow::Result<Application> {
+        let store = open_store(&settings).await?;
+        let bootstrap = bootstrap_admin(
+            &store,
+            &settings.admin.group,
+            options.bootstrap_admin_password.clone(),
+            now(),
+        )
+        .await
+        .context("cannot create the bootstrap admin")?;
+        let demo_users = if settings.demo.enabled {
+            seed_demo(&store, now())
+                .await
+                .context("cannot seed the demo users")?
+        } else {
+            Vec::new()
+        };
+
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).with_context(|| {
+            format!("cannot listen on {address} (settings server.host and server.port)")
+        })?;
+        let port = listener.local_addr()?.port();
+        let url = if settings.server.public_url.is_empty() {
+            let scheme = if settings.tls_enabled() {
+                "https"
+            } else {
+                "http"
+            };
+            let host = if settings.server.host.contains(':') {
+                format!("[{}]", settings.server.host)
+            } else if settings.server.host == "127.0.0.1" {
+                "localhost".to_string()
+            } else {
+                settings.server.host.clone()
+            };
+            format!("{scheme}://{host}:{port}")
+        } else {
+            settings.server.public_url.clone()
+        };
+
+        let policy = SessionPolicy {
+            idle_timeout_secs: settings.session.idle_timeout_secs,
+            absolute_timeout_secs: settings.session.absolute_timeout_secs,
+        };
+        spawn_pruning(store.clone(), &settings);
+        let state = web::Data::new(AppState {
+            sessions: SessionService::new(store.clone(), policy),
+            limiter: LoginLimiter::new(store.clone(), settings.login.clone()),
+            metrics: Metrics::default(),
+            store: store.clone(),
+            settings: settings.clone(),
+        });
+
+        let workers = if settings.server.workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            settings.server.workers
+        };
+        let server =
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(web::FormConfig::default().limit(64 * 1024).error_handler(
+                        |err, _| {
+                            AppError::BadRequest(format!("The form could not be read: {err}."))
+                                .into()
+                        },
+                    ))
+                    .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                        AppError::BadRequest(format!("The address has a malformed query: {err}."))
+                            .into()
+                    }))
+                    .wrap(from_fn(record_metrics))
+                    .wrap(Compress::default())
+                    .wrap(from_fn(response_policy))
+                    .wrap(TracingLogger::<QuietRootSpan>::new())
+                    .configure(routes::configure)
+                    .default_service(web::to(routes::not_found))
+            })
+            .workers(workers)
+            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+
+        let server = if settings.tls_enabled() {
+            let tls = load_tls(&settings)?;
+            server.listen_rustls_0_23(listener, tls)?
+        } else {
+            server.listen(listener)?
+        }
+        .run();
+
+        Ok(Application {
+            port,
+            url,
+            store,
+            bootstrap,
+            demo_users,
+            server,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL people use to reach this instance.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database, for tests and maintenance.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// What the first-start bootstrap did.
+    pub fn bootstrap(&self) -> &Bootstrap {
+        &self.bootstrap
+    }
+
+    /// Demo users created by this start.
+    pub fn demo_users(&self) -> &[String] {
+        &self.demo_users
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Loads the PEM certificate chain and key for rustls.
+fn load_tls(settings: &Settings) -> anyhow::Result<rustls::ServerConfig> {
+    let cert_path = &settings.server.tls_cert;
+    let key_path = &settings.server.tls_key;
+    let cert_pem = std::fs::read(cert_path)
+        .with_context(|| format!("cannot read server.tls_cert = {cert_path}"))?;
+    let key_pem = std::fs::read(key_path)
+        .with_context(|| format!("cannot read server.tls_key = {key_path}"))?;
+    let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("server.tls_cert = {cert_path} is not a PEM certificate chain"))?;
+    if certs.is_empty() {
+        anyhow::bail!("server.tls_cert = {cert_path} holds no certificate");
+    }
+    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .with_context(|| format!("server.tls_key = {key_path} is not a PEM private key"))?
+        .with_context(|| format!("server.tls_key = {key_path} holds no private key"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol setup failed")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("server.tls_cert and server.tls_key do not form a usable pair")?;
+    Ok(config)
+}
+
+/// Deletes expired sessions and old failure counters every ten minutes.
+fn spawn_pruning(store: Store, settings: &Settings) {
+    let idle = settings.session.idle_timeout_secs;
+    let absolute = settings.session.absolute_timeout_secs;
+    let window = settings.login.failure_window_secs;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let t = now();
+            match store.prune(t - idle, t - absolute, t - window).await {
+                Ok(n) if n > 0 => tracing::debug!(removed = n, "pruned expired sessions"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
+            }
+        }
+    });
+}

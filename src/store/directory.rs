@@ -1,0 +1,253 @@
+//! Users, groups and memberships of the local directory.
+
+use super::{on_pool, Store, StoreError};
+
+/// A user row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    /// PHC-format argon2id hash; `None` for accounts that cannot sign in with a password.
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    pub must_change_password: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A group row with its member count.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GroupRecord {
+    pub id: i64,
+    pub name: String,
+    pub members: i64,
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, email, password_hash, disabled, \
+                            must_change_password, created_at, updated_at";
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub email: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub must_change_password: bool,
+}
+
+impl Store {
+    /// Creates a user and puts it in the given groups (created if missing), all or nothing.
+    pub async fn create_user(
+        &self,
+        user: &NewUser<'_>,
+        groups: &[&str],
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO users (username, display_name, email, password_hash, \
+                 must_change_password, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            )
+            .bind(user.username)
+            .bind(user.display_name)
+            .bind(user.email)
+            .bind(user.password_hash)
+            .bind(user.must_change_password)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            for group in groups {
+                sqlx::query(
+                    "INSERT INTO groups (name, created_at) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(group)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO group_members (group_id, user_id) \
+                     SELECT id, $2 FROM groups WHERE name = $1 ON CONFLICT DO NOTHING",
+                )
+                .bind(group)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// Looks a user up by normalised username.
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, UserRecord>(&sql)
+            .bind(username)
+            .fetch_optional(pool)
+            .await?))
+    }
+
+    /// Looks a user up by id.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, UserRecord>(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?))
+    }
+
+    /// All users, by username.
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, UserRecord>(&sql)
+            .fetch_all(pool)
+            .await?))
+    }
+
+    /// Number of users, to know whether this is a first start.
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        on_pool!(self, |pool| {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+                .fetch_one(pool)
+                .await?;
+            Ok(n)
+        })
+    }
+
+    /// Replaces a user's password hash and sets whether it must be changed at next sign-in.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        must_change_password: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let done = on_pool!(self, |pool| sqlx::query(
+            "UPDATE users SET password_hash = $2, must_change_password = $3, updated_at = $4 \
+             WHERE username = $1"
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(must_change_password)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        expect_one(done, username)
+    }
+
+    /// Disables or re-enables a user. Disabling also ends the user's sessions, in one transaction.
+    pub async fn set_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let done = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let n =
+                sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE username = $1")
+                    .bind(username)
+                    .bind(disabled)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if disabled {
+                sqlx::query(
+                    "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username = $1)",
+                )
+                .bind(username)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            n
+        });
+        expect_one(done, username)
+    }
+
+    /// Creates a group; `Conflict` when it exists.
+    pub async fn create_group(&self, name: &str, now: i64) -> Result<i64, StoreError> {
+        on_pool!(self, |pool| {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO groups (name, created_at) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(name)
+            .bind(now)
+            .fetch_one(pool)
+            .await?;
+            Ok(id)
+        })
+    }
+
+    /// All groups with their member counts, by name.
+    pub async fn list_groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, GroupRecord>(
+            "SELECT g.id, g.name, COUNT(m.user_id) AS members FROM groups g \
+             LEFT JOIN group_members m ON m.group_id = g.id GROUP BY g.id, g.name ORDER BY g.name"
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Adds or removes a user from a group; `NotFound` names what does not exist.
+    pub async fn set_membership(
+        &self,
+        group: &str,
+        username: &str,
+        member: bool,
+    ) -> Result<(), StoreError> {
+        let user = self
+            .user_by_username(username)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user `{username}`")))?;
+        on_pool!(self, |pool| {
+            let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM groups WHERE name = $1")
+                .bind(group)
+                .fetch_optional(pool)
+                .await?;
+            let (group_id,) =
+                found.ok_or_else(|| StoreError::NotFound(format!("group `{group}`")))?;
+            let sql = if member {
+                "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            } else {
+                "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2"
+            };
+            sqlx::query(sql)
+                .bind(group_id)
+                .bind(user.id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Names of the groups a user belongs to, sorted.
+    pub async fn groups_of_user(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
+        on_pool!(self, |pool| {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT g.name FROM groups g JOIN group_members m ON m.group_id = g.id \
+                 WHERE m.user_id = $1 ORDER BY g.name",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(|(n,)| n).collect())
+        })
+    }
+}
+
+fn expect_one(rows: u64, username: &str) -> Result<(), StoreError> {
+    if rows == 0 {
+        Err(StoreError::NotFound(format!("user `{username}`")))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! Persistence behind one interface with two engines: SQLite (embedded default) and PostgreSQL
+//! (shared by several broker instances).
+//!
+//! Both engines run the very same SQL text (`$1` placeholders work in both), written once in each
+//! method and dispatched by [`on_pool!`]; migrations live in paired folders with the same numbers.
+//! Times are Unix seconds in `BIGINT`/`INTEGER` columns so both engines compare them alike.
+
+mod directory;
+mod sessions;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::config::{prepare_sqlite_path, redact_url, DatabaseSettings};
+
+pub use directory::{GroupRecord, NewUser, UserRecord};
+pub use sessions::SessionRecord;
+
+/// Runs the same body against whichever pool the store holds.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The database, whichever engine it is.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// What went wrong talking to the database, in terms the caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached (down, pool exhausted, network).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A unique constraint refused the write (the thing exists already).
+    #[error("already exists")]
+    Conflict,
+    /// The row the operation needs does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Anything else: a bug or a schema mismatch.
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            // PostgreSQL: admin shutdown / cannot connect now / database does not exist.
+            sqlx::Error::Database(db)
+                if matches!(
+                    db.code().as_deref(),
+                    Some("57P01" | "57P02" | "57P03" | "3D000")
+                ) =>
+            {
+                StoreError::Unavailable(e)
+            }
+            _ => StoreError::Other(e),
+        }
+    }
+}
+
+impl Store {
+    /// Opens the database named by the settings (creating an SQLite file and its folder if needed).
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        let acquire = Duration::from_secs(settings.acquire_timeout_secs.max(1));
+        if settings.url.starts_with("sqlite:") {
+            prepare_sqlite_path(&settings.url).map_err(|e| StoreError::Unavailable(e.into()))?;
+            let options = SqliteConnectOptions::from_str(&settings.url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(acquire)
+                .connect_with(options)
+                .await?;
+            Ok(Store::Sqlite(pool))
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(acquire)
+                .connect(&settings.url)
+                .await?;
+            Ok(Store::Postgres(pool))
+        }
+    }
+
+    /// Applies pending migrations of this engine's folder.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Checks that the database answers, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Engine name for logs and `/readyz`.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection; later calls fail as `Unavailable`.
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// Describes a database URL for messages, without its password.
+pub fn describe_url(url: &str) -> String {
+    redact_url(url)
+}

@@ -1,0 +1,161 @@
+//! Server-side sessions and the sign-in failure counters used for rate limiting.
+//!
+//! Sessions are stored by the SHA-256 of their cookie value, so a copy of the database does not
+//! hand out live sessions. Failure counters live in the database rather than in memory so that
+//! several broker instances behind one load balancer enforce one limit.
+
+use super::{on_pool, Store, StoreError};
+
+/// A stored session.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub client_addr: String,
+    pub user_agent: String,
+}
+
+impl Store {
+    /// Stores a new session.
+    pub async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, \
+                 client_addr, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&s.id_hash)
+            .bind(s.user_id)
+            .bind(&s.csrf_token)
+            .bind(s.created_at)
+            .bind(s.last_seen_at)
+            .bind(&s.client_addr)
+            .bind(&s.user_agent)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Finds a session by the hash of its cookie value.
+    pub async fn session_by_hash(
+        &self,
+        id_hash: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_as::<_, SessionRecord>(
+            "SELECT id_hash, user_id, csrf_token, created_at, last_seen_at, client_addr, user_agent \
+             FROM sessions WHERE id_hash = $1"
+        )
+        .bind(id_hash)
+        .fetch_optional(pool)
+        .await?)
+        })
+    }
+
+    /// Records activity on a session.
+    pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
+                .bind(id_hash)
+                .bind(now)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Ends one session.
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Ends every session of a user except `keep` (e.g. after a password change).
+    pub async fn delete_other_sessions(&self, user_id: i64, keep: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+                .bind(user_id)
+                .bind(keep)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Removes sessions that can no longer be valid and failure records older than `failures_before`.
+    pub async fn prune(
+        &self,
+        idle_before: i64,
+        created_before: i64,
+        failures_before: i64,
+    ) -> Result<u64, StoreError> {
+        on_pool!(self, |pool| {
+            let sessions =
+                sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
+                    .bind(idle_before)
+                    .bind(created_before)
+                    .execute(pool)
+                    .await?
+                    .rows_affected();
+            let failures = sqlx::query("DELETE FROM login_failures WHERE at < $1")
+                .bind(failures_before)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(sessions + failures)
+        })
+    }
+
+    /// Records one failed sign-in under each limit key (per user, per address).
+    pub async fn record_login_failure(&self, keys: &[&str], now: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for key in keys {
+                sqlx::query("INSERT INTO login_failures (limit_key, at) VALUES ($1, $2)")
+                    .bind(key)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Counts failures under a key since a time, and the oldest of them (for "try again in").
+    pub async fn login_failures_since(
+        &self,
+        key: &str,
+        since: i64,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        on_pool!(self, |pool| {
+            let row: (i64, Option<i64>) = sqlx::query_as(
+                "SELECT COUNT(*), MIN(at) FROM login_failures WHERE limit_key = $1 AND at >= $2",
+            )
+            .bind(key)
+            .bind(since)
+            .fetch_one(pool)
+            .await?;
+            Ok(row)
+        })
+    }
+
+    /// Forgets the failures under a key (after a successful sign-in).
+    pub async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM login_failures WHERE limit_key = $1")
+                .bind(key)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+}
