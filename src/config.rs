@@ -525,27 +525,27 @@ mod tests {
 
     #[test]
     fn unknown_environment_key_is_named() {
-        let err = load(&[("FEDBROKER__SERVER__PROT", "9000")]).unwrap_err();
+        let err = load(&[("FEDBROKER__SERVER__PROT", "9000")]).expect_err("refused");
         assert!(err.to_string().contains("server.prot"), "{err}");
         assert!(err.to_string().contains("FEDBROKER__SERVER__PROT"), "{err}");
     }
 
     #[test]
     fn non_numeric_port_is_refused_with_the_key() {
-        let err = load(&[("FEDBROKER__SERVER__PORT", "eighty")]).unwrap_err();
+        let err = load(&[("FEDBROKER__SERVER__PORT", "eighty")]).expect_err("refused");
         assert!(err.to_string().contains("server.port"), "{err}");
         assert!(err.to_string().contains("whole number"), "{err}");
     }
 
     #[test]
     fn out_of_range_port_is_refused_with_the_key() {
-        let err = load(&[("FEDBROKER__SERVER__PORT", "70000")]).unwrap_err();
+        let err = load(&[("FEDBROKER__SERVER__PORT", "70000")]).expect_err("refused");
         assert!(err.to_string().contains("server.port"), "{err}");
     }
 
     #[test]
     fn plain_http_on_a_public_address_is_refused() {
-        let err = load(&[("FEDBROKER__SERVER__HOST", "0.0.0.0")]).unwrap_err();
+        let err = load(&[("FEDBROKER__SERVER__HOST", "0.0.0.0")]).expect_err("refused");
         let msg = err.to_string();
         assert!(
             msg.contains("server.host") && msg.contains("tls_cert"),
@@ -560,13 +560,13 @@ mod tests {
 
     #[test]
     fn half_configured_tls_is_refused() {
-        let err = load(&[("FEDBROKER__SERVER__TLS_CERT", "/etc/cert.pem")]).unwrap_err();
+        let err = load(&[("FEDBROKER__SERVER__TLS_CERT", "/etc/cert.pem")]).expect_err("refused");
         assert!(err.to_string().contains("server.tls_key"), "{err}");
     }
 
     #[test]
     fn unknown_log_format_is_refused() {
-        let err = load(&[("FEDBROKER__LOG__FORMAT", "xml")]).unwrap_err();
+        let err = load(&[("FEDBROKER__LOG__FORMAT", "xml")]).expect_err("refused");
         assert!(err.to_string().contains("log.format"), "{err}");
     }
 
@@ -590,13 +590,13 @@ mod tests {
             dir: Some(dir.path().to_path_buf()),
             profile: Some("bad".into()),
         };
-        let err = Settings::load(&source, Vec::new()).unwrap_err();
+        let err = Settings::load(&source, Vec::new()).expect_err("refused");
         assert!(err.to_string().contains("server.prot"), "{err}");
         let missing = ConfigSource {
             dir: Some(dir.path().to_path_buf()),
             profile: Some("nope".into()),
         };
-        let err = Settings::load(&missing, Vec::new()).unwrap_err();
+        let err = Settings::load(&missing, Vec::new()).expect_err("refused");
         assert!(err.to_string().contains("nope.toml"), "{err}");
     }
 

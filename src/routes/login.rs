@@ -8,7 +8,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::extract::current_session;
 use super::{safe_return_path, Nav, SignedIn};
 use crate::directory::local::{authenticate, LocalError};
 use crate::error::AppError;
@@ -83,26 +82,14 @@ fn login_page(
         .body(page.render()?))
 }
 
-fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_string()))
-        .finish()
-}
-
-/// `GET /login`
-pub async fn get_login(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    query: web::Query<LoginQuery>,
-) -> Result<HttpResponse, AppError> {
+/// `GET /login`: always shows the form, even to someone signed in, so that people can switch
+/// accounts; signing in replaces whatever session the browser held.
+pub async fn get_login(query: web::Query<LoginQuery>) -> Result<HttpResponse, AppError> {
     let next = query
         .next
         .as_deref()
         .and_then(safe_return_path)
         .unwrap_or("/");
-    if current_session(&state, &req).await?.is_some() {
-        return Ok(redirect(next));
-    }
     login_page(StatusCode::OK, random_token(), next, "", None)
 }
 

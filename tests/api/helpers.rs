@@ -1,0 +1,332 @@
+//! `spawn_app` and a small HTTP client that keeps cookies and never follows redirects.
+//!
+//! PostgreSQL tests need `FEDBROKER_TEST_PG_URL` (a superuser URL of a throwaway server); the
+//! README's test command (`bash .ci/test`) starts one and sets it. Each test gets its own database.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use fedbroker::config::{ConfigSource, Settings};
+use fedbroker::directory::local::hash_password;
+use fedbroker::domain::account::NewPassword;
+use fedbroker::startup::{Application, BuildOptions};
+use fedbroker::store::{NewUser, Store};
+use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};
+use reqwest::StatusCode;
+
+/// Which database engine a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Password of the bootstrap admin in tests.
+pub const ADMIN_PASSWORD: &str = "bootstrap-admin-password";
+
+/// Declares `mod NAME { sqlite, postgres }` tests that run `NAME(Backend)` on each engine.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// The folder holding the shipped configuration.
+pub fn config_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+}
+
+/// Creates an empty database of the engine and returns its URL (and a temp dir for SQLite).
+pub async fn fresh_database(backend: Backend) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    match backend {
+        Backend::Sqlite => {
+            let url = format!("sqlite://{}/fedbroker.db", dir.path().display());
+            (url, dir)
+        }
+        Backend::Postgres => {
+            let base = std::env::var("FEDBROKER_TEST_PG_URL").expect(
+                "FEDBROKER_TEST_PG_URL is not set: run the suite with `bash .ci/test`, which starts a throwaway PostgreSQL",
+            );
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::PgPool::connect(&base)
+                .await
+                .expect("connect to test PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create test database");
+            admin.close().await;
+            let (prefix, _) = base.rsplit_once('/').expect("URL has a database part");
+            (format!("{prefix}/{name}"), dir)
+        }
+    }
+}
+
+/// Settings for a test instance: shipped defaults, port 0, one worker, the given database.
+pub fn test_settings(database_url: &str) -> Settings {
+    let env = vec![
+        ("FEDBROKER__SERVER__PORT".to_string(), "0".to_string()),
+        ("FEDBROKER__SERVER__WORKERS".to_string(), "1".to_string()),
+        (
+            "FEDBROKER__SERVER__SHUTDOWN_TIMEOUT_SECS".to_string(),
+            "1".to_string(),
+        ),
+        (
+            "FEDBROKER__DATABASE__URL".to_string(),
+            database_url.to_string(),
+        ),
+        (
+            "FEDBROKER__DATABASE__MAX_CONNECTIONS".to_string(),
+            "4".to_string(),
+        ),
+        (
+            "FEDBROKER__DATABASE__ACQUIRE_TIMEOUT_SECS".to_string(),
+            "2".to_string(),
+        ),
+    ];
+    let source = ConfigSource {
+        dir: Some(config_dir()),
+        profile: None,
+    };
+    Settings::load(&source, env).expect("test settings load")
+}
+
+/// A running broker and a browser-like client for it.
+pub struct TestApp {
+    pub address: String,
+    pub store: Store,
+    pub settings: Settings,
+    pub client: reqwest::Client,
+    cookies: Mutex<BTreeMap<String, String>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    /// The redirect target.
+    pub fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The value of a hidden `csrf_token` field in the page.
+    pub fn csrf_token(&self) -> String {
+        hidden_field(&self.body, "csrf_token").expect("page has a csrf_token field")
+    }
+}
+
+/// Extracts `<input ... name="NAME" value="...">` from HTML.
+pub fn hidden_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+/// Starts a broker on the engine with default test settings.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts a broker after letting the test adjust its settings.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let (url, dir) = fresh_database(backend).await;
+    let mut settings = test_settings(&url);
+    adjust(&mut settings);
+    let app = Application::build(
+        settings.clone(),
+        BuildOptions {
+            bootstrap_admin_password: Some(ADMIN_PASSWORD.to_string()),
+        },
+    )
+    .await
+    .expect("application builds");
+    let scheme = if settings.tls_enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    let address = format!("{scheme}://localhost:{}", app.port());
+    let store = app.store().clone();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client builds");
+    TestApp {
+        address,
+        store,
+        settings,
+        client,
+        cookies: Mutex::new(BTreeMap::new()),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    fn cookie_header(&self) -> String {
+        let jar = self.cookies.lock().expect("cookie jar");
+        jar.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// A cookie the server set and that is still alive.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.lock().expect("cookie jar").get(name).cloned()
+    }
+
+    /// Replaces (or with `None` removes) a cookie in the jar.
+    pub fn set_cookie(&self, name: &str, value: Option<&str>) {
+        let mut jar = self.cookies.lock().expect("cookie jar");
+        match value {
+            Some(v) => jar.insert(name.to_string(), v.to_string()),
+            None => jar.remove(name),
+        };
+    }
+
+    async fn finish(&self, res: reqwest::Response) -> Page {
+        {
+            let mut jar = self.cookies.lock().expect("cookie jar");
+            for raw in res.headers().get_all(SET_COOKIE) {
+                let raw = raw.to_str().expect("ascii cookie");
+                let (pair, attrs) = raw.split_once(';').unwrap_or((raw, ""));
+                let (name, value) = pair.split_once('=').expect("name=value");
+                let removed = attrs.to_ascii_lowercase().contains("max-age=0") || value.is_empty();
+                if removed {
+                    jar.remove(name.trim());
+                } else {
+                    jar.insert(name.trim().to_string(), value.trim().to_string());
+                }
+            }
+        }
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.text().await.expect("body is text");
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// GET with the cookie jar.
+    pub async fn get(&self, path: &str) -> Page {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .expect("GET succeeds");
+        self.finish(res).await
+    }
+
+    /// POST a form with the cookie jar.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = serde_urlencoded::to_string(fields).expect("form encodes");
+        let res = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header(COOKIE, self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST succeeds");
+        self.finish(res).await
+    }
+
+    /// Opens the login page and submits the form.
+    pub async fn login(&self, username: &str, password: &str) -> Page {
+        let form = self.get("/login").await;
+        assert_eq!(form.status, StatusCode::OK, "login page: {}", form.body);
+        let token = form.csrf_token();
+        self.post_form(
+            "/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &token),
+                ("next", "/"),
+            ],
+        )
+        .await
+    }
+
+    /// Creates a local user with a password and groups.
+    pub async fn create_user(&self, username: &str, password: &str, groups: &[&str]) {
+        let hash = hash_password(&NewPassword::parse(password).expect("test password is valid"))
+            .expect("hashes");
+        self.store
+            .create_user(
+                &NewUser {
+                    username,
+                    display_name: &format!("{username} tester"),
+                    email: &format!("{username}@example.com"),
+                    password_hash: Some(&hash),
+                    must_change_password: false,
+                },
+                groups,
+                fedbroker::startup::now(),
+            )
+            .await
+            .expect("user created");
+    }
+
+    /// The bootstrap admin, signed in with the one-time password already replaced.
+    pub async fn login_as_admin(&self) {
+        let res = self.login("admin", ADMIN_PASSWORD).await;
+        assert_eq!(res.location(), "/account/password");
+        let form = self.get("/account/password").await;
+        let token = form.csrf_token();
+        let res = self
+            .post_form(
+                "/account/password",
+                &[
+                    ("csrf_token", &token),
+                    ("current_password", ADMIN_PASSWORD),
+                    ("new_password", "a-new-admin-password"),
+                    ("confirm_password", "a-new-admin-password"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    }
+
+    /// Runs one SQL statement against the test database (to age sessions, etc.).
+    pub async fn execute(&self, sql: &str) {
+        match &self.store {
+            Store::Sqlite(pool) => {
+                sqlx::query(sql).execute(pool).await.expect("SQL runs");
+            }
+            Store::Postgres(pool) => {
+                sqlx::query(sql).execute(pool).await.expect("SQL runs");
+            }
+        }
+    }
+}

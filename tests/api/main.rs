@@ -1,0 +1,13 @@
+//! Integration tests: the real server on a random port, against a fresh database of each engine.
+
+mod helpers;
+
+mod account;
+mod admin;
+mod browser;
+mod health;
+mod login;
+mod process;
+mod sessions;
+mod store;
+mod tls;

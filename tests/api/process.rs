@@ -1,0 +1,337 @@
+//! The `fedbroker` binary itself: configuration errors, the bootstrap password, logs, CLI
+//! commands, and graceful shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::helpers::{config_dir, hidden_field};
+
+fn fedbroker(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fedbroker"));
+    cmd.current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env_remove("FEDBROKER_PROFILE")
+        .env_remove("FEDBROKER_BOOTSTRAP_ADMIN_PASSWORD")
+        .env("FEDBROKER_CONFIG_DIR", config_dir())
+        .env(
+            "FEDBROKER__DATABASE__URL",
+            format!("sqlite://{}/fb.db", dir.display()),
+        );
+    cmd
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (var, value, expected) in [
+        ("FEDBROKER__SERVER__PORT", "eighty", "server.port"),
+        ("FEDBROKER__SERVER__PROT", "80", "server.prot"),
+        ("FEDBROKER__LOG__FORMAT", "xml", "log.format"),
+        ("FEDBROKER__SERVER__HOST", "0.0.0.0", "allow_insecure_http"),
+    ] {
+        for sub in [&["check-config"][..], &["serve"][..]] {
+            let out = fedbroker(dir.path())
+                .args(sub)
+                .env(var, value)
+                .output()
+                .expect("runs");
+            assert_eq!(out.status.code(), Some(2), "{var}={value} {sub:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("configuration error"), "{stderr}");
+            assert!(stderr.contains(expected), "{var}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration_without_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = fedbroker(dir.path())
+        .arg("check-config")
+        .env(
+            "FEDBROKER__DATABASE__URL",
+            "postgres://fed:hunter2-secret@db.internal/fed",
+        )
+        .env("FEDBROKER__SERVER__PORT", "9443")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("port = 9443"), "{stdout}");
+    assert!(
+        stdout.contains("postgres://fed:***@db.internal/fed"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2-secret"));
+}
+
+#[test]
+fn user_and_group_commands_manage_the_local_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = fedbroker(dir.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write");
+        }
+        child.wait_with_output().expect("finishes")
+    };
+    assert!(run(&["migrate"], None).status.success());
+    let out = run(
+        &[
+            "user",
+            "add",
+            "carol",
+            "--display-name",
+            "Carol",
+            "--group",
+            "AWS-123456789012-Admin",
+            "--password-stdin",
+        ],
+        Some("carol-password-1\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &["user", "add", "carol", "--password-stdin"],
+        Some("carol-password-1\n"),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    let out = run(&["user", "add", "dave"], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("one-time password"), "{stdout}");
+    let out = run(
+        &["user", "add", "weak", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12"));
+
+    assert!(run(&["group", "add", "ops"], None).status.success());
+    assert!(run(&["group", "member", "ops", "carol"], None)
+        .status
+        .success());
+    let out = run(&["group", "member", "nope", "carol"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("group `nope` does not exist"));
+    let listing = String::from_utf8_lossy(&run(&["group", "list"], None).stdout).to_string();
+    assert!(listing.contains("ops\t1 member"), "{listing}");
+
+    assert!(run(&["user", "disable", "carol"], None).status.success());
+    let users = String::from_utf8_lossy(&run(&["user", "list"], None).stdout).to_string();
+    assert!(users.contains("carol\tCarol\t\t(disabled)"), "{users}");
+    assert!(run(&["user", "enable", "carol"], None).status.success());
+    assert!(run(
+        &["user", "passwd", "carol", "--password-stdin"],
+        Some("carol-password-2\n")
+    )
+    .status
+    .success());
+    let users = String::from_utf8_lossy(&run(&["user", "list"], None).stdout).to_string();
+    assert!(!users.contains("(disabled)"), "{users}");
+}
+
+/// Reads the child's stdout on a thread so the test can wait for lines with a deadline.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout piped");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+    panic!(
+        "no line containing {needle:?}; output so far:\n{}",
+        seen.join("\n")
+    );
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// Runs `serve`, signs in with the printed password, stops with SIGTERM.
+/// Returns the output lines, the one-time password and the session cookie value.
+fn serve_and_sign_in(format: &str) -> (Vec<String>, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = fedbroker(dir.path())
+        .arg("serve")
+        .env("FEDBROKER__SERVER__PORT", "0")
+        .env("FEDBROKER__SERVER__WORKERS", "1")
+        .env("FEDBROKER__LOG__FORMAT", format)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("serve starts");
+    let rx = lines_of(&mut child);
+    let mut seen = Vec::new();
+    let password_line = wait_for(&rx, &mut seen, "One-time password:");
+    let password = password_line
+        .rsplit(' ')
+        .next()
+        .expect("password")
+        .to_string();
+    let url_line = wait_for(&rx, &mut seen, "listening on");
+    let url = url_line.rsplit(' ').next().expect("url").to_string();
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let session = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let form = client
+            .get(format!("{url}/login"))
+            .send()
+            .await
+            .expect("login page");
+        let cookie = form.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .expect("pair")
+            .to_string();
+        let token = hidden_field(&form.text().await.expect("html"), "csrf_token").expect("token");
+        let res = client
+            .post(format!("{url}/login"))
+            .header("cookie", cookie)
+            .form(&[
+                ("username", "admin"),
+                ("password", password.as_str()),
+                ("csrf_token", token.as_str()),
+            ])
+            .send()
+            .await
+            .expect("sign-in");
+        assert_eq!(
+            res.status(),
+            StatusCode::SEE_OTHER,
+            "the printed one-time password signs in"
+        );
+        assert_eq!(res.headers()["location"], "/account/password");
+        let session = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("__Host-fedbroker-session="))
+            .and_then(|c| c.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        wait_for(&rx, &mut seen, "signed in");
+        // Slow shutdown must still finish the request in flight: start one, then SIGTERM.
+        let health = client.get(format!("{url}/healthz")).send();
+        terminate(&child);
+        let _ = health.await;
+        session
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen.push(line);
+    }
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("graceful shutdown") || l.contains("fedbroker stopped")),
+        "{seen:?}"
+    );
+    (seen, password, session)
+}
+
+#[test]
+fn serve_prints_a_working_one_time_password_never_logs_secrets_and_stops_on_sigterm() {
+    let (lines, password, session_value) = serve_and_sign_in("text");
+    let logs: Vec<&String> = lines.iter().collect();
+    let mentions = logs.iter().filter(|l| l.contains(&password)).count();
+    assert_eq!(
+        mentions, 1,
+        "the one-time password appears once (the console notice), never in logs"
+    );
+    assert!(
+        logs.iter().all(|l| !l.contains(&session_value)),
+        "session id leaked into logs"
+    );
+    let request_lines: Vec<_> = logs
+        .iter()
+        .filter(|l| l.contains("request finished"))
+        .collect();
+    assert!(!request_lines.is_empty());
+    assert!(
+        request_lines.iter().all(|l| l.contains("request_id=")),
+        "{request_lines:?}"
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let (lines, password, session) = serve_and_sign_in("json");
+    let json_lines: Vec<serde_json::Value> = lines
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
+        .collect();
+    let finished: Vec<_> = json_lines
+        .iter()
+        .filter(|v| v["message"] == "request finished")
+        .collect();
+    assert!(!finished.is_empty(), "{lines:?}");
+    for v in finished {
+        assert!(
+            v["span"]["request_id"]
+                .as_str()
+                .is_some_and(|id| id.len() == 36),
+            "{v}"
+        );
+    }
+    assert!(json_lines
+        .iter()
+        .all(|v| !v.to_string().contains(&password)));
+    assert!(lines.iter().all(|l| !l.contains(&session)));
+}

@@ -1,0 +1,178 @@
+//! The storage interface behaves the same on SQLite and PostgreSQL.
+
+use fedbroker::store::{NewUser, Store, StoreError};
+
+use crate::helpers::{fresh_database, test_settings, Backend};
+use crate::on_both_backends;
+
+async fn open(backend: Backend) -> (Store, tempfile::TempDir) {
+    let (url, dir) = fresh_database(backend).await;
+    let settings = test_settings(&url);
+    let store = fedbroker::startup::open_store(&settings)
+        .await
+        .expect("store opens");
+    (store, dir)
+}
+
+fn user(name: &str) -> NewUser<'_> {
+    NewUser {
+        username: name,
+        display_name: "",
+        email: "",
+        password_hash: Some("$argon2id$fake"),
+        must_change_password: false,
+    }
+}
+
+async fn users_and_groups_round_trip(backend: Backend) {
+    let (store, _dir) = open(backend).await;
+    assert_eq!(store.count_users().await.expect("count"), 0);
+    let id = store
+        .create_user(&user("alice"), &["b-group", "a-group"], 100)
+        .await
+        .expect("created");
+    let found = store
+        .user_by_username("alice")
+        .await
+        .expect("query")
+        .expect("exists");
+    assert_eq!(found.id, id);
+    assert_eq!(found.created_at, 100);
+    assert!(!found.disabled);
+    assert_eq!(
+        store.groups_of_user(id).await.expect("groups"),
+        vec!["a-group", "b-group"]
+    );
+    assert!(store
+        .user_by_username("bob")
+        .await
+        .expect("query")
+        .is_none());
+
+    store.create_group("c-group", 1).await.expect("group");
+    store
+        .set_membership("c-group", "alice", true)
+        .await
+        .expect("member");
+    store
+        .set_membership("c-group", "alice", true)
+        .await
+        .expect("idempotent");
+    assert_eq!(store.groups_of_user(id).await.expect("groups").len(), 3);
+    store
+        .set_membership("a-group", "alice", false)
+        .await
+        .expect("removed");
+    assert_eq!(
+        store.groups_of_user(id).await.expect("groups"),
+        vec!["b-group", "c-group"]
+    );
+    let groups = store.list_groups().await.expect("list");
+    assert_eq!(
+        groups
+            .iter()
+            .find(|g| g.name == "a-group")
+            .map(|g| g.members),
+        Some(0)
+    );
+}
+
+async fn duplicates_and_missing_rows_are_reported_as_such(backend: Backend) {
+    let (store, _dir) = open(backend).await;
+    store
+        .create_user(&user("alice"), &[], 1)
+        .await
+        .expect("created");
+    assert!(matches!(
+        store.create_user(&user("alice"), &[], 1).await,
+        Err(StoreError::Conflict)
+    ));
+    store.create_group("g", 1).await.expect("group");
+    assert!(matches!(
+        store.create_group("g", 1).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        store.set_membership("nope", "alice", true).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.set_membership("g", "nobody", true).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.set_disabled("nobody", true, 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.set_password("nobody", "h", false, 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn a_failed_user_creation_leaves_nothing_behind(backend: Backend) {
+    let (store, _dir) = open(backend).await;
+    store
+        .create_user(&user("alice"), &[], 1)
+        .await
+        .expect("created");
+    // Same username again with a new group: the transaction rolls back the group as well.
+    assert!(store
+        .create_user(&user("alice"), &["fresh-group"], 1)
+        .await
+        .is_err());
+    assert!(store
+        .list_groups()
+        .await
+        .expect("list")
+        .iter()
+        .all(|g| g.name != "fresh-group"));
+}
+
+async fn login_failures_are_counted_within_the_window_and_pruned(backend: Backend) {
+    let (store, _dir) = open(backend).await;
+    store
+        .record_login_failure(&["k1", "k2"], 100)
+        .await
+        .expect("recorded");
+    store
+        .record_login_failure(&["k1"], 200)
+        .await
+        .expect("recorded");
+    assert_eq!(
+        store.login_failures_since("k1", 0).await.expect("count"),
+        (2, Some(100))
+    );
+    assert_eq!(
+        store.login_failures_since("k1", 150).await.expect("count"),
+        (1, Some(200))
+    );
+    assert_eq!(
+        store.login_failures_since("k3", 0).await.expect("count"),
+        (0, None)
+    );
+    store.prune(0, 0, 150).await.expect("pruned");
+    assert_eq!(
+        store.login_failures_since("k2", 0).await.expect("count").0,
+        0
+    );
+    store.clear_login_failures("k1").await.expect("cleared");
+    assert_eq!(
+        store.login_failures_since("k1", 0).await.expect("count").0,
+        0
+    );
+}
+
+async fn migrations_can_run_twice(backend: Backend) {
+    let (store, _dir) = open(backend).await;
+    store.migrate().await.expect("second run is a no-op");
+    store.ping().await.expect("answers");
+}
+
+on_both_backends!(
+    users_and_groups_round_trip,
+    duplicates_and_missing_rows_are_reported_as_such,
+    a_failed_user_creation_leaves_nothing_behind,
+    login_failures_are_counted_within_the_window_and_pruned,
+    migrations_can_run_twice,
+);
