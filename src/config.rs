@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// The configuration built into the binary; also the documentation of every key.
@@ -27,6 +28,8 @@ pub struct Settings {
     pub login: LoginSettings,
     pub admin: AdminSettings,
     pub demo: DemoSettings,
+    pub saml: SamlSettings,
+    pub regions: RegionSettings,
 }
 
 /// `[server]`
@@ -109,6 +112,72 @@ pub struct AdminSettings {
 #[serde(deny_unknown_fields)]
 pub struct DemoSettings {
     pub enabled: bool,
+}
+
+/// `[saml]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlSettings {
+    pub entity_id: String,
+    pub partition: String,
+    pub provider_name: String,
+    pub assertion_validity_secs: i64,
+    pub clock_skew_secs: i64,
+    pub sign_response: bool,
+    pub role_session_name: String,
+    pub source_identity: String,
+    pub session_duration_secs: i64,
+    pub principal_tags: Vec<String>,
+    pub transitive_tag_keys: Vec<String>,
+    pub multi_role_chooser: bool,
+    pub key_encryption_key: SecretString,
+    pub key_encryption_key_file: String,
+}
+
+impl fmt::Debug for SamlSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SamlSettings")
+            .field("entity_id", &self.entity_id)
+            .field("partition", &self.partition)
+            .field("key_encryption_key", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[regions]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionSettings {
+    pub acs: Vec<String>,
+    pub probe_interval_secs: u64,
+    pub probe_timeout_secs: u64,
+}
+
+/// Placeholders the attribute templates may use.
+pub const TEMPLATE_FIELDS: &[&str] = &["username", "email", "display_name"];
+
+/// Checks that a template only names known placeholders.
+pub fn check_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("`{template}` has a `{{` without its `}}`"))?;
+        let name = &after[..end];
+        if !TEMPLATE_FIELDS.contains(&name) {
+            return Err(format!(
+                "`{{{name}}}` is not a known placeholder; use {}",
+                TEMPLATE_FIELDS
+                    .iter()
+                    .map(|f| format!("{{{f}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
 }
 
 /// A setting that is missing, unknown or wrong; the message names the key and the fix.
@@ -316,12 +385,117 @@ impl Settings {
                 "must name the local group whose members may administer fedbroker".into(),
             ));
         }
+        self.check_saml()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             invalid(
                 "log.level",
                 format!("`{}` is not a log filter: {e}", self.log.level),
             )
         })?;
+        Ok(())
+    }
+
+    fn check_saml(&self) -> Result<(), ConfigError> {
+        use crate::domain::aws::{Partition, Region, SessionDuration};
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_string(),
+            message,
+        };
+        let saml = &self.saml;
+        Partition::parse(&saml.partition).map_err(|e| invalid("saml.partition", e.to_string()))?;
+        if saml.provider_name.is_empty()
+            || saml.provider_name.len() > 128
+            || !saml
+                .provider_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(invalid(
+                "saml.provider_name",
+                "must be the IAM SAML provider's name: 1-128 of A-Z a-z 0-9 _ . -".into(),
+            ));
+        }
+        if !(60..=3600).contains(&saml.assertion_validity_secs) {
+            return Err(invalid(
+                "saml.assertion_validity_secs",
+                "must be between 60 and 3600 seconds (300 is usual)".into(),
+            ));
+        }
+        if !(0..=900).contains(&saml.clock_skew_secs) {
+            return Err(invalid(
+                "saml.clock_skew_secs",
+                "must be between 0 and 900 seconds".into(),
+            ));
+        }
+        SessionDuration::parse(saml.session_duration_secs)
+            .map_err(|e| invalid("saml.session_duration_secs", e.to_string()))?;
+        check_template(&saml.role_session_name)
+            .map_err(|m| invalid("saml.role_session_name", m))?;
+        if saml.role_session_name.trim().is_empty() {
+            return Err(invalid(
+                "saml.role_session_name",
+                "must not be empty: AWS requires a RoleSessionName".into(),
+            ));
+        }
+        check_template(&saml.source_identity).map_err(|m| invalid("saml.source_identity", m))?;
+        for entry in &saml.principal_tags {
+            let (key, template) = entry.split_once('=').ok_or_else(|| {
+                invalid(
+                    "saml.principal_tags",
+                    format!("`{entry}` must look like \"Key={{template}}\""),
+                )
+            })?;
+            if key.trim().is_empty() {
+                return Err(invalid(
+                    "saml.principal_tags",
+                    format!("`{entry}` has an empty tag key"),
+                ));
+            }
+            check_template(template).map_err(|m| invalid("saml.principal_tags", m))?;
+        }
+        for key in &saml.transitive_tag_keys {
+            if !saml
+                .principal_tags
+                .iter()
+                .any(|e| e.split_once('=').is_some_and(|(k, _)| k == key))
+            {
+                return Err(invalid(
+                    "saml.transitive_tag_keys",
+                    format!("`{key}` is not a key of saml.principal_tags"),
+                ));
+            }
+        }
+        let kek = saml.key_encryption_key.expose_secret();
+        if !kek.is_empty() {
+            crate::saml::keys::parse_kek(kek).map_err(|m| invalid("saml.key_encryption_key", m))?;
+        }
+        if self.regions.acs.is_empty() {
+            return Err(invalid(
+                "regions.acs",
+                "lists no sign-in Region; add at least one, e.g. [\"us-east-2\"]".into(),
+            ));
+        }
+        for entry in &self.regions.acs {
+            let (region, url) = match entry.split_once('=') {
+                Some((r, u)) => (r, Some(u)),
+                None => (entry.as_str(), None),
+            };
+            Region::parse(region).map_err(|e| invalid("regions.acs", e.to_string()))?;
+            if let Some(url) = url {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(invalid(
+                        "regions.acs",
+                        format!("`{entry}`: the URL after `=` must start with https://"),
+                    ));
+                }
+            }
+        }
+        if self.regions.probe_interval_secs == 0 || self.regions.probe_timeout_secs == 0 {
+            return Err(invalid(
+                "regions.probe_interval_secs",
+                "probe interval and timeout must be at least one second".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -365,7 +539,24 @@ impl Settings {
             l.max_failures_per_user, l.max_failures_per_address, l.failure_window_secs
         ));
         out.push_str(&format!("[admin]\ngroup = {:?}\n\n", self.admin.group));
-        out.push_str(&format!("[demo]\nenabled = {}\n", self.demo.enabled));
+        out.push_str(&format!("[demo]\nenabled = {}\n\n", self.demo.enabled));
+        let m = &self.saml;
+        out.push_str(&format!(
+            "[saml]\nentity_id = {:?}\npartition = {:?}\nprovider_name = {:?}\nassertion_validity_secs = {}\n\
+             clock_skew_secs = {}\nsign_response = {}\nrole_session_name = {:?}\nsource_identity = {:?}\n\
+             session_duration_secs = {}\nprincipal_tags = {:?}\ntransitive_tag_keys = {:?}\n\
+             multi_role_chooser = {}\nkey_encryption_key = {:?}\nkey_encryption_key_file = {:?}\n\n",
+            m.entity_id, m.partition, m.provider_name, m.assertion_validity_secs, m.clock_skew_secs,
+            m.sign_response, m.role_session_name, m.source_identity, m.session_duration_secs,
+            m.principal_tags, m.transitive_tag_keys, m.multi_role_chooser,
+            if m.key_encryption_key.expose_secret().is_empty() { "" } else { "***" },
+            m.key_encryption_key_file
+        ));
+        let r = &self.regions;
+        out.push_str(&format!(
+            "[regions]\nacs = {:?}\nprobe_interval_secs = {}\nprobe_timeout_secs = {}\n",
+            r.acs, r.probe_interval_secs, r.probe_timeout_secs
+        ));
         out
     }
 }
@@ -459,6 +650,12 @@ fn apply_env(base: &mut Table, name: &str, raw: &str) -> Result<(), ConfigError>
             toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?)
         }
         toml::Value::Table(_) => return Err(bad("a key inside this section, not the section")),
+        toml::Value::Array(_) => {
+            // Lists are written as TOML arrays: FEDBROKER__REGIONS__ACS='["us-east-2","us-west-2"]'.
+            let parsed: BTreeMap<String, toml::Value> = toml::from_str(&format!("v = {raw}"))
+                .map_err(|_| bad("a TOML list such as [\"a\", \"b\"]"))?;
+            parsed.into_values().next().ok_or_else(|| bad("a list"))?
+        }
         other => {
             let parsed: BTreeMap<String, toml::Value> = toml::from_str(&format!("v = {raw}"))
                 .map_err(|_| bad(&format!("a TOML value like the default {other}")))?;
@@ -598,6 +795,61 @@ mod tests {
         };
         let err = Settings::load(&missing, Vec::new()).expect_err("refused");
         assert!(err.to_string().contains("nope.toml"), "{err}");
+    }
+
+    #[test]
+    fn saml_settings_are_checked() {
+        for (var, value, key) in [
+            ("FEDBROKER__SAML__PARTITION", "aws-moon", "saml.partition"),
+            (
+                "FEDBROKER__SAML__ROLE_SESSION_NAME",
+                "{user}",
+                "saml.role_session_name",
+            ),
+            (
+                "FEDBROKER__SAML__SESSION_DURATION_SECS",
+                "60",
+                "saml.session_duration_secs",
+            ),
+            (
+                "FEDBROKER__SAML__PRINCIPAL_TAGS",
+                "[\"NoEquals\"]",
+                "saml.principal_tags",
+            ),
+            (
+                "FEDBROKER__SAML__TRANSITIVE_TAG_KEYS",
+                "[\"Team\"]",
+                "saml.transitive_tag_keys",
+            ),
+            (
+                "FEDBROKER__SAML__KEY_ENCRYPTION_KEY",
+                "short",
+                "saml.key_encryption_key",
+            ),
+            (
+                "FEDBROKER__REGIONS__ACS",
+                "[\"us-east-2\", \"mars-1\"]",
+                "regions.acs",
+            ),
+            ("FEDBROKER__REGIONS__ACS", "[]", "regions.acs"),
+        ] {
+            let err = load(&[(var, value)]).expect_err("refused");
+            assert!(err.to_string().contains(key), "{var}={value}: {err}");
+        }
+        let ok = load(&[(
+            "FEDBROKER__REGIONS__ACS",
+            "[\"us-east-2=http://127.0.0.1:9/saml\", \"us-west-2\"]",
+        )])
+        .expect("loads");
+        assert_eq!(ok.regions.acs.len(), 2);
+    }
+
+    #[test]
+    fn the_key_encryption_key_is_redacted() {
+        let kek = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+        let s = load(&[("FEDBROKER__SAML__KEY_ENCRYPTION_KEY", kek)]).expect("loads");
+        assert!(!s.redacted_toml().contains(kek));
+        assert!(!format!("{s:?}").contains(kek));
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! Pure domain types: no actix, no sqlx. Values are parsed once at the edge and valid after that.
 
 pub mod account;
+pub mod aws;
 pub mod session;

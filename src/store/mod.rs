@@ -6,6 +6,7 @@
 //! Times are Unix seconds in `BIGINT`/`INTEGER` columns so both engines compare them alike.
 
 mod directory;
+mod saml;
 mod sessions;
 
 use std::str::FromStr;
@@ -18,6 +19,7 @@ use sqlx::{PgPool, SqlitePool};
 use crate::config::{prepare_sqlite_path, redact_url, DatabaseSettings};
 
 pub use directory::{GroupRecord, NewUser, UserRecord};
+pub use saml::{KeyRecord, RegionControl};
 pub use sessions::SessionRecord;
 
 /// Runs the same body against whichever pool the store holds.
@@ -50,6 +52,9 @@ pub enum StoreError {
     /// The row the operation needs does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// The operation is not allowed in the current state; the message says why.
+    #[error("{0}")]
+    Invalid(String),
     /// Anything else: a bug or a schema mismatch.
     #[error("database error: {0}")]
     Other(#[source] sqlx::Error),

@@ -1,0 +1,620 @@
+//! AWS identifiers and the limits AWS sign-in and STS enforce on SAML attributes.
+//!
+//! Every value here is parsed once; a value that exists is one AWS accepts. The error says which
+//! rule was broken and how to fix it, because AWS itself only answers "invalid SAML response".
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+/// One rule of AWS broken by one value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{attribute}: `{value}` {rule}; {fix}")]
+pub struct AwsRuleError {
+    /// The SAML attribute or setting the value is for.
+    pub attribute: String,
+    /// The offending value (shortened when long).
+    pub value: String,
+    /// The rule AWS enforces.
+    pub rule: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl AwsRuleError {
+    fn new(attribute: &str, value: &str, rule: &str, fix: &str) -> Self {
+        let shown: String = value.chars().take(120).collect();
+        let shown = if shown.len() < value.len() {
+            format!("{shown}…")
+        } else {
+            shown
+        };
+        AwsRuleError {
+            attribute: attribute.to_string(),
+            value: shown,
+            rule: rule.to_string(),
+            fix: fix.to_string(),
+        }
+    }
+}
+
+/// An AWS partition: each has its own sign-in endpoint, SAML audience and console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Partition {
+    Aws,
+    AwsUsGov,
+    AwsCn,
+}
+
+impl Partition {
+    /// Parses `aws`, `aws-us-gov` or `aws-cn`.
+    pub fn parse(raw: &str) -> Result<Partition, AwsRuleError> {
+        match raw {
+            "aws" => Ok(Partition::Aws),
+            "aws-us-gov" => Ok(Partition::AwsUsGov),
+            "aws-cn" => Ok(Partition::AwsCn),
+            other => Err(AwsRuleError::new(
+                "partition",
+                other,
+                "is not an AWS partition",
+                "use aws, aws-us-gov or aws-cn",
+            )),
+        }
+    }
+
+    /// The name used in ARNs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Partition::Aws => "aws",
+            Partition::AwsUsGov => "aws-us-gov",
+            Partition::AwsCn => "aws-cn",
+        }
+    }
+
+    /// The `Audience` AWS sign-in requires in this partition.
+    pub fn audience(&self) -> &'static str {
+        match self {
+            Partition::Aws => "urn:amazon:webservices",
+            Partition::AwsUsGov => "urn:amazon:webservices:govcloud",
+            Partition::AwsCn => "urn:amazon:webservices:cn-north-1",
+        }
+    }
+
+    /// The SAML sign-in (ACS) URL for a Region of this partition.
+    pub fn acs_url(&self, region: &Region) -> String {
+        match self {
+            Partition::Aws => format!("https://{}.signin.aws.amazon.com/saml", region.as_str()),
+            Partition::AwsUsGov => "https://signin.amazonaws-us-gov.com/saml".to_string(),
+            Partition::AwsCn => "https://signin.amazonaws.cn/saml".to_string(),
+        }
+    }
+
+    /// The console home of a Region: the RelayState that lands people in the Region they signed in through.
+    pub fn console_url(&self, region: &Region) -> String {
+        let r = region.as_str();
+        match self {
+            Partition::Aws => format!("https://{r}.console.aws.amazon.com/console/home?region={r}"),
+            Partition::AwsUsGov => {
+                format!("https://console.amazonaws-us-gov.com/console/home?region={r}")
+            }
+            Partition::AwsCn => format!("https://console.amazonaws.cn/console/home?region={r}"),
+        }
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+static REGION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$").expect("valid regex"));
+static ACCOUNT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[0-9]{12}$").expect("valid regex"));
+static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$")
+        .expect("valid regex")
+});
+static PROVIDER_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):saml-provider/([\w.-]{1,128})$")
+        .expect("valid regex")
+});
+static SESSION_CHARS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\w+=,.@-]*$").expect("valid regex"));
+static TAG_CHARS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$").expect("valid regex"));
+
+/// An AWS Region name such as `us-east-2`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Region(String);
+
+impl Region {
+    /// Parses a Region name.
+    pub fn parse(raw: &str) -> Result<Region, AwsRuleError> {
+        if REGION.is_match(raw) {
+            Ok(Region(raw.to_string()))
+        } else {
+            Err(AwsRuleError::new(
+                "region",
+                raw,
+                "is not a Region name",
+                "use a name such as us-east-2 or eu-west-1",
+            ))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A 12-digit AWS account id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(String);
+
+impl AccountId {
+    /// Parses an account id.
+    pub fn parse(raw: &str) -> Result<AccountId, AwsRuleError> {
+        if ACCOUNT.is_match(raw) {
+            Ok(AccountId(raw.to_string()))
+        } else {
+            Err(AwsRuleError::new(
+                "account id",
+                raw,
+                "is not a 12-digit AWS account id",
+                "use the account's 12 digits, leading zeros included",
+            ))
+        }
+    }
+
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `arn:<partition>:iam::<account>:role/<path/><name>`
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoleArn {
+    arn: String,
+    partition: &'static str,
+    account: String,
+    name_start: usize,
+}
+
+impl RoleArn {
+    /// Parses an IAM role ARN.
+    pub fn parse(raw: &str) -> Result<RoleArn, AwsRuleError> {
+        let caps = ROLE_ARN.captures(raw).ok_or_else(|| {
+            AwsRuleError::new(
+                "Role",
+                raw,
+                "is not an IAM role ARN",
+                "it must look like arn:aws:iam::123456789012:role/Name (partition aws, aws-us-gov or aws-cn; \
+                 12-digit account; name of 1-64 characters from A-Z a-z 0-9 + = , . @ _ -)",
+            )
+        })?;
+        let partition = Partition::parse(&caps[1])?.as_str();
+        let name_start = caps.get(4).map_or(raw.len(), |m| m.start());
+        Ok(RoleArn {
+            arn: raw.to_string(),
+            partition,
+            account: caps[2].to_string(),
+            name_start,
+        })
+    }
+
+    /// The ARN.
+    pub fn as_str(&self) -> &str {
+        &self.arn
+    }
+
+    /// The partition in the ARN.
+    pub fn partition(&self) -> Partition {
+        Partition::parse(self.partition).unwrap_or(Partition::Aws)
+    }
+
+    /// The account the role lives in.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The role name without its path.
+    pub fn name(&self) -> &str {
+        &self.arn[self.name_start..]
+    }
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.arn)
+    }
+}
+
+/// `arn:<partition>:iam::<account>:saml-provider/<name>`
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SamlProviderArn {
+    arn: String,
+    account: String,
+}
+
+impl SamlProviderArn {
+    /// Parses a SAML provider ARN.
+    pub fn parse(raw: &str) -> Result<SamlProviderArn, AwsRuleError> {
+        let caps = PROVIDER_ARN.captures(raw).ok_or_else(|| {
+            AwsRuleError::new(
+                "Role",
+                raw,
+                "is not an IAM SAML provider ARN",
+                "it must look like arn:aws:iam::123456789012:saml-provider/fedbroker",
+            )
+        })?;
+        Ok(SamlProviderArn {
+            arn: raw.to_string(),
+            account: caps[2].to_string(),
+        })
+    }
+
+    /// The ARN.
+    pub fn as_str(&self) -> &str {
+        &self.arn
+    }
+
+    /// The account of the provider.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+}
+
+/// A role a person may assume, with the SAML provider AWS trusts for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RolePair {
+    pub role: RoleArn,
+    pub provider: SamlProviderArn,
+}
+
+impl RolePair {
+    /// Pairs a role with its provider; both must be in the same partition and account.
+    pub fn new(role: RoleArn, provider: SamlProviderArn) -> Result<RolePair, AwsRuleError> {
+        if role.account() != provider.account()
+            || !provider
+                .as_str()
+                .starts_with(&format!("arn:{}:", role.partition().as_str()))
+        {
+            return Err(AwsRuleError::new(
+                "Role",
+                &format!("{},{}", role, provider.as_str()),
+                "pairs a role with a SAML provider of another account or partition",
+                "AWS only accepts a provider from the role's own account: use arn:<partition>:iam::<role's account>:saml-provider/<name>",
+            ));
+        }
+        Ok(RolePair { role, provider })
+    }
+
+    /// The attribute value AWS expects: `role-arn,provider-arn`.
+    pub fn attribute_value(&self) -> String {
+        format!("{},{}", self.role, self.provider.as_str())
+    }
+}
+
+fn session_like(attribute: &str, raw: &str) -> Result<String, AwsRuleError> {
+    let n = raw.chars().count();
+    if !(2..=64).contains(&n) {
+        return Err(AwsRuleError::new(
+            attribute,
+            raw,
+            &format!("has {n} characters, but AWS requires 2 to 64"),
+            "change the template in the [saml] settings, or let fedbroker sanitise it",
+        ));
+    }
+    if !SESSION_CHARS.is_match(raw) {
+        return Err(AwsRuleError::new(
+            attribute,
+            raw,
+            "contains characters AWS rejects (allowed: A-Z a-z 0-9 + = , . @ _ -)",
+            "change the template in the [saml] settings, or let fedbroker sanitise it",
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+/// Rewrites any text into AWS's session-name alphabet and length: disallowed characters become
+/// `-`; a value longer than 64 (or shorter than 2) characters is cut and given a stable 8-hex
+/// suffix from the SHA-256 of the original, so two long names never collide by truncation.
+pub fn sanitize_session_text(raw: &str) -> String {
+    let mapped: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mapped = if mapped.to_ascii_lowercase().starts_with("aws:") {
+        format!("u-{mapped}")
+    } else {
+        mapped
+    };
+    if mapped.len() >= 2 && mapped.len() <= 64 && mapped == raw {
+        return mapped;
+    }
+    if mapped.len() >= 2 && mapped.len() <= 64 {
+        return mapped;
+    }
+    let suffix = &hex::encode(Sha256::digest(raw.as_bytes()))[..8];
+    let keep: String = mapped.chars().take(64 - 9).collect();
+    if keep.is_empty() {
+        format!("u-{suffix}")
+    } else {
+        format!("{keep}-{suffix}")
+    }
+}
+
+/// `RoleSessionName`: 2–64 characters of `[A-Za-z0-9_+=,.@-]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSessionName(String);
+
+impl RoleSessionName {
+    /// Parses a value exactly as given.
+    pub fn parse(raw: &str) -> Result<RoleSessionName, AwsRuleError> {
+        session_like("RoleSessionName", raw).map(RoleSessionName)
+    }
+
+    /// The value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `SourceIdentity`: like a session name, and never starting with `aws:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceIdentity(String);
+
+impl SourceIdentity {
+    /// Parses a value exactly as given.
+    pub fn parse(raw: &str) -> Result<SourceIdentity, AwsRuleError> {
+        let v = session_like("SourceIdentity", raw)?;
+        if v.to_ascii_lowercase().starts_with("aws:") {
+            return Err(AwsRuleError::new(
+                "SourceIdentity",
+                raw,
+                "starts with the reserved prefix aws:",
+                "change the source identity template",
+            ));
+        }
+        Ok(SourceIdentity(v))
+    }
+
+    /// The value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `SessionDuration` in seconds: 900 (15 minutes) to 43200 (12 hours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SessionDuration(u32);
+
+impl SessionDuration {
+    /// Checks the range.
+    pub fn parse(secs: i64) -> Result<SessionDuration, AwsRuleError> {
+        if (900..=43200).contains(&secs) {
+            Ok(SessionDuration(secs as u32))
+        } else {
+            Err(AwsRuleError::new(
+                "SessionDuration",
+                &secs.to_string(),
+                "is outside 900 to 43200 seconds",
+                "choose between 15 minutes and 12 hours (and no more than the role's MaxSessionDuration)",
+            ))
+        }
+    }
+
+    /// Seconds.
+    pub fn secs(&self) -> u32 {
+        self.0
+    }
+}
+
+/// Session tags: at most 50, keys 1–128 and values 0–256 characters of AWS's tag alphabet,
+/// keys unique ignoring case and not starting with `aws:`, transitive keys among the keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionTags {
+    tags: Vec<(String, String)>,
+    transitive: Vec<String>,
+}
+
+impl SessionTags {
+    /// Checks every tag; returns all violations, not just the first.
+    pub fn parse(
+        tags: Vec<(String, String)>,
+        transitive: Vec<String>,
+    ) -> Result<SessionTags, Vec<AwsRuleError>> {
+        let mut errors = Vec::new();
+        if tags.len() > 50 {
+            errors.push(AwsRuleError::new(
+                "PrincipalTag",
+                &format!("{} tags", tags.len()),
+                "is more than the 50 session tags AWS accepts",
+                "send fewer tags",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (key, value) in &tags {
+            let attr = format!("PrincipalTag:{key}");
+            let klen = key.chars().count();
+            if !(1..=128).contains(&klen) || !TAG_CHARS.is_match(key) {
+                errors.push(AwsRuleError::new(
+                    &attr,
+                    key,
+                    "is not a valid tag key (1-128 letters, digits, spaces and _ . : / = + - @)",
+                    "rename the tag in the [saml] principal_tags setting",
+                ));
+            }
+            if key.to_ascii_lowercase().starts_with("aws:") {
+                errors.push(AwsRuleError::new(
+                    &attr,
+                    key,
+                    "uses the reserved prefix aws:",
+                    "rename the tag",
+                ));
+            }
+            if !seen.insert(key.to_lowercase()) {
+                errors.push(AwsRuleError::new(
+                    &attr,
+                    key,
+                    "appears twice (tag keys are case-insensitive in AWS)",
+                    "keep one of them",
+                ));
+            }
+            if value.chars().count() > 256 || !TAG_CHARS.is_match(value) {
+                errors.push(AwsRuleError::new(
+                    &attr,
+                    value,
+                    "is not a valid tag value (at most 256 letters, digits, spaces and _ . : / = + - @)",
+                    "change the template or the user's attribute",
+                ));
+            }
+        }
+        for key in &transitive {
+            if !tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                errors.push(AwsRuleError::new(
+                    "TransitiveTagKeys",
+                    key,
+                    "names a tag that is not sent",
+                    "list only keys of principal_tags",
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(SessionTags { tags, transitive })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The tags, in order.
+    pub fn tags(&self) -> &[(String, String)] {
+        &self.tags
+    }
+
+    /// Keys that follow the session through role chaining.
+    pub fn transitive(&self) -> &[String] {
+        &self.transitive
+    }
+
+    /// Whether any tag is sent (the role then needs `sts:TagSession`).
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
+}
+
+/// Largest `SAMLResponse` (base64 characters) AssumeRoleWithSAML accepts.
+pub const MAX_SAML_RESPONSE_BASE64: usize = 100_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn role_arns_with_paths_parse() {
+        let arn = RoleArn::parse("arn:aws:iam::123456789012:role/team/a/Admin").expect("valid");
+        assert_eq!(arn.account(), "123456789012");
+        assert_eq!(arn.name(), "Admin");
+        assert_eq!(arn.partition(), Partition::Aws);
+        let gov = RoleArn::parse("arn:aws-us-gov:iam::123456789012:role/Dev").expect("valid");
+        assert_eq!(gov.partition(), Partition::AwsUsGov);
+    }
+
+    #[test]
+    fn malformed_role_arns_are_refused() {
+        for bad in [
+            "arn:aws:iam::12345678901:role/Admin",
+            "arn:aws:iam::123456789012:user/Admin",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/Ad min",
+            "arn:aws-foo:iam::123456789012:role/Admin",
+            "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::1:saml-provider/x",
+            &format!("arn:aws:iam::123456789012:role/{}", "a".repeat(65)),
+        ] {
+            assert!(RoleArn::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_role_and_a_provider_of_different_accounts_do_not_pair() {
+        let role = RoleArn::parse("arn:aws:iam::123456789012:role/Admin").expect("valid");
+        let other =
+            SamlProviderArn::parse("arn:aws:iam::210987654321:saml-provider/fb").expect("valid");
+        assert!(RolePair::new(role.clone(), other).is_err());
+        let same =
+            SamlProviderArn::parse("arn:aws:iam::123456789012:saml-provider/fb").expect("valid");
+        let pair = RolePair::new(role, same).expect("pairs");
+        assert_eq!(
+            pair.attribute_value(),
+            "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/fb"
+        );
+    }
+
+    #[test]
+    fn partitions_have_their_own_audience_and_endpoints() {
+        let r = Region::parse("us-gov-west-1").expect("region");
+        assert_eq!(
+            Partition::AwsUsGov.audience(),
+            "urn:amazon:webservices:govcloud"
+        );
+        assert_eq!(
+            Partition::AwsUsGov.acs_url(&r),
+            "https://signin.amazonaws-us-gov.com/saml"
+        );
+        assert_eq!(
+            Partition::AwsCn.acs_url(&r),
+            "https://signin.amazonaws.cn/saml"
+        );
+        let e2 = Region::parse("us-east-2").expect("region");
+        assert_eq!(
+            Partition::Aws.acs_url(&e2),
+            "https://us-east-2.signin.aws.amazon.com/saml"
+        );
+        assert!(Partition::Aws
+            .console_url(&e2)
+            .starts_with("https://us-east-2.console.aws.amazon.com/"));
+    }
+
+    #[test]
+    fn long_names_get_a_stable_hash_suffix() {
+        let long = format!("{}@example.com", "a".repeat(80));
+        let a = sanitize_session_text(&long);
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, sanitize_session_text(&long), "stable");
+        assert_ne!(
+            a,
+            sanitize_session_text(&format!("{}@example.org", "a".repeat(80)))
+        );
+        assert_eq!(sanitize_session_text("Jörg Müller"), "J-rg-M-ller");
+        assert!(RoleSessionName::parse(&sanitize_session_text("x")).is_ok());
+        assert!(SourceIdentity::parse(&sanitize_session_text("aws:root")).is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn sanitised_text_is_always_a_valid_session_name_and_source_identity(raw in "\\PC{0,100}") {
+            let s = sanitize_session_text(&raw);
+            prop_assert!(RoleSessionName::parse(&s).is_ok(), "{s}");
+            prop_assert!(SourceIdentity::parse(&s).is_ok(), "{s}");
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Regional AWS sign-in endpoints with health probes and failover.
+//!
+//! AWS sign-in is regional: `https://<region>.signin.aws.amazon.com/saml` per Region. The
+//! configured Regions are kept in order; the first that is healthy (and not drained by an admin)
+//! serves, unless an admin pinned one. Destination, Recipient and RelayState are always built for
+//! the Region actually chosen. Health is per instance (each instance probes for itself); pins and
+//! drains are in the database, so every instance obeys them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::config::Settings;
+use crate::domain::aws::{Partition, Region};
+use crate::store::{Store, StoreError};
+
+/// One configured sign-in endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionEndpoint {
+    pub region: Region,
+    pub acs_url: String,
+    pub console_url: String,
+}
+
+/// What the last probe of an endpoint found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Health {
+    /// `None` until the first probe.
+    pub healthy: Option<bool>,
+    pub last_probe: Option<i64>,
+    pub latency_ms: Option<u64>,
+    pub error: Option<String>,
+}
+
+/// Why no endpoint could be chosen.
+#[derive(Debug, thiserror::Error)]
+pub enum RegionError {
+    #[error("Region `{0}` is not one of the configured sign-in Regions")]
+    Unknown(String),
+    #[error("Region `{0}` is drained by an administrator; choose another Region or leave the choice to fedbroker")]
+    Drained(String),
+    #[error("the AWS sign-in endpoint of Region `{0}` is not answering; choose another Region or leave the choice to fedbroker")]
+    Down(String),
+    #[error("no AWS sign-in Region is available: every configured Region is down or drained")]
+    NoneAvailable,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The chosen endpoint and why it was chosen.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub endpoint: RegionEndpoint,
+    pub reason: &'static str,
+}
+
+/// Status of one Region for the admin page.
+#[derive(Debug, Clone)]
+pub struct RegionStatus {
+    pub endpoint: RegionEndpoint,
+    pub health: Health,
+    pub control: Option<String>,
+    pub serving: bool,
+}
+
+/// The configured endpoints, their health, and the choice among them.
+pub struct RegionRouter {
+    endpoints: Vec<RegionEndpoint>,
+    health: RwLock<HashMap<Region, Health>>,
+    client: reqwest::Client,
+    store: Store,
+}
+
+impl RegionRouter {
+    /// Builds the endpoint list from `[regions]` and `saml.partition`.
+    pub fn new(settings: &Settings, store: Store) -> anyhow::Result<RegionRouter> {
+        let partition = Partition::parse(&settings.saml.partition)?;
+        let mut endpoints = Vec::new();
+        for entry in &settings.regions.acs {
+            let (name, url) = match entry.split_once('=') {
+                Some((r, u)) => (r, Some(u.to_string())),
+                None => (entry.as_str(), None),
+            };
+            let region = Region::parse(name)?;
+            endpoints.push(RegionEndpoint {
+                acs_url: url.unwrap_or_else(|| partition.acs_url(&region)),
+                console_url: partition.console_url(&region),
+                region,
+            });
+        }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(settings.regions.probe_timeout_secs))
+            .connect_timeout(Duration::from_secs(settings.regions.probe_timeout_secs))
+            .build()?;
+        Ok(RegionRouter {
+            endpoints,
+            health: RwLock::new(HashMap::new()),
+            client,
+            store,
+        })
+    }
+
+    /// The endpoints, in configured order.
+    pub fn endpoints(&self) -> &[RegionEndpoint] {
+        &self.endpoints
+    }
+
+    /// The endpoint of a Region, if configured.
+    pub fn endpoint(&self, region: &str) -> Option<&RegionEndpoint> {
+        self.endpoints.iter().find(|e| e.region.as_str() == region)
+    }
+
+    /// Last known health of a Region.
+    pub fn health(&self, region: &Region) -> Health {
+        self.health
+            .read()
+            .ok()
+            .and_then(|h| h.get(region).cloned())
+            .unwrap_or_default()
+    }
+
+    async fn probe(&self, endpoint: &RegionEndpoint, now: i64) -> Health {
+        let started = Instant::now();
+        let result = self.client.get(&endpoint.acs_url).send().await;
+        let latency_ms = Some(started.elapsed().as_millis() as u64);
+        match result {
+            Ok(res) if res.status().is_server_error() => Health {
+                healthy: Some(false),
+                last_probe: Some(now),
+                latency_ms,
+                error: Some(format!("answered HTTP {}", res.status().as_u16())),
+            },
+            Ok(_) => Health {
+                healthy: Some(true),
+                last_probe: Some(now),
+                latency_ms,
+                error: None,
+            },
+            Err(e) => Health {
+                healthy: Some(false),
+                last_probe: Some(now),
+                latency_ms,
+                error: Some(if e.is_timeout() {
+                    "timed out".to_string()
+                } else if e.is_connect() {
+                    "connection failed".to_string()
+                } else {
+                    "request failed".to_string()
+                }),
+            },
+        }
+    }
+
+    /// Probes every endpoint once, concurrently, and records the results.
+    pub async fn probe_all(&self, now: i64) {
+        let results = futures_util::future::join_all(
+            self.endpoints
+                .iter()
+                .map(|e| async move { (e.region.clone(), self.probe(e, now).await) }),
+        )
+        .await;
+        if let Ok(mut health) = self.health.write() {
+            for (region, h) in results {
+                if h.healthy == Some(false)
+                    && health.get(&region).and_then(|p| p.healthy) != Some(false)
+                {
+                    tracing::warn!(region = %region, error = h.error.as_deref().unwrap_or(""), "AWS sign-in endpoint is down");
+                }
+                health.insert(region, h);
+            }
+        }
+    }
+
+    /// Chooses the endpoint for a sign-in: the user's explicit choice, else the admin's pin,
+    /// else the first healthy, undrained Region in configured order.
+    pub async fn choose(&self, requested: Option<&str>) -> Result<Choice, RegionError> {
+        let controls = self.store.region_controls().await?;
+        let drained = |r: &Region| {
+            controls
+                .iter()
+                .any(|c| c.region == r.as_str() && c.mode == "drained")
+        };
+        let down = |r: &Region| self.health(r).healthy == Some(false);
+        if let Some(name) = requested.filter(|n| !n.is_empty()) {
+            let endpoint = self
+                .endpoint(name)
+                .ok_or_else(|| RegionError::Unknown(name.to_string()))?;
+            if drained(&endpoint.region) {
+                return Err(RegionError::Drained(name.to_string()));
+            }
+            if down(&endpoint.region) {
+                return Err(RegionError::Down(name.to_string()));
+            }
+            return Ok(Choice {
+                endpoint: endpoint.clone(),
+                reason: "chosen by the user",
+            });
+        }
+        if let Some(pinned) = controls.iter().find(|c| c.mode == "pinned") {
+            if let Some(endpoint) = self.endpoint(&pinned.region) {
+                return Ok(Choice {
+                    endpoint: endpoint.clone(),
+                    reason: "pinned by an administrator",
+                });
+            }
+        }
+        self.endpoints
+            .iter()
+            .find(|e| !drained(&e.region) && !down(&e.region))
+            .map(|e| Choice {
+                endpoint: e.clone(),
+                reason: "first healthy Region",
+            })
+            .ok_or(RegionError::NoneAvailable)
+    }
+
+    /// Every Region with its health, control and whether it serves now.
+    pub async fn status(&self) -> Result<Vec<RegionStatus>, RegionError> {
+        let controls = self.store.region_controls().await?;
+        let serving = self.choose(None).await.ok().map(|c| c.endpoint.region);
+        Ok(self
+            .endpoints
+            .iter()
+            .map(|e| RegionStatus {
+                health: self.health(&e.region),
+                control: controls
+                    .iter()
+                    .find(|c| c.region == e.region.as_str())
+                    .map(|c| c.mode.clone()),
+                serving: serving.as_ref() == Some(&e.region),
+                endpoint: e.clone(),
+            })
+            .collect())
+    }
+
+    /// Probes in the background every `interval`, for as long as the process runs.
+    pub fn spawn_prober(self: Arc<Self>, interval: Duration) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            loop {
+                tick.tick().await;
+                self.probe_all(crate::startup::now()).await;
+            }
+        });
+    }
+}

@@ -1,0 +1,315 @@
+//! Signing keys: generated on first start, stored in the database so every instance shares
+//! them, private halves encrypted with AES-256-GCM under a key-encryption key from the settings.
+//!
+//! Rotation follows what IAM needs: a new key is *published* (in metadata, not signing) so the
+//! IAM SAML provider can be updated first; then it is *activated* (signs; the old one stays in
+//! metadata); finally the old one is *retired* (leaves metadata).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
+use openssl::x509::{X509NameBuilder, X509};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use super::sign::XmlSigner;
+use crate::config::Settings;
+use crate::store::{KeyRecord, Store, StoreError};
+
+/// RSA modulus size of generated keys.
+pub const KEY_BITS: u32 = 2048;
+
+/// Parses a base64 key-encryption key of exactly 32 bytes.
+pub fn parse_kek(b64: &str) -> Result<[u8; 32], String> {
+    let bytes = STANDARD
+        .decode(b64.trim())
+        .map_err(|_| "is not base64; generate one with `openssl rand -base64 32`".to_string())?;
+    bytes.try_into().map_err(|_| {
+        "must decode to exactly 32 bytes; generate one with `openssl rand -base64 32`".to_string()
+    })
+}
+
+/// Finds the key-encryption key: the setting, the setting's file, or (SQLite only) a key file
+/// beside the database that is created on first start.
+pub fn load_kek(settings: &Settings) -> anyhow::Result<[u8; 32]> {
+    let saml = &settings.saml;
+    let inline = saml.key_encryption_key.expose_secret();
+    if !inline.is_empty() {
+        return parse_kek(inline).map_err(|m| anyhow::anyhow!("saml.key_encryption_key {m}"));
+    }
+    if !saml.key_encryption_key_file.is_empty() {
+        let path = &saml.key_encryption_key_file;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read saml.key_encryption_key_file = {path}"))?;
+        return parse_kek(&text).map_err(|m| anyhow::anyhow!("the key in {path} {m}"));
+    }
+    let url = &settings.database.url;
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "saml.key_encryption_key is empty: with PostgreSQL every instance must decrypt the same \
+             signing keys, so set saml.key_encryption_key (or saml.key_encryption_key_file) to 32 \
+             random bytes in base64 (`openssl rand -base64 32`)"
+        );
+    }
+    let path = default_kek_path(url);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return parse_kek(&text).map_err(|m| anyhow::anyhow!("the key in {} {m}", path.display()));
+    }
+    let mut bytes = [0u8; 32];
+    openssl::rand::rand_bytes(&mut bytes)?;
+    write_private_file(&path, &STANDARD.encode(bytes)).with_context(|| {
+        format!(
+            "cannot create the key-encryption key file {}",
+            path.display()
+        )
+    })?;
+    Ok(bytes)
+}
+
+fn default_kek_path(sqlite_url: &str) -> PathBuf {
+    let db = sqlite_url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let db = db.split('?').next().unwrap_or(db);
+    let dir = Path::new(db)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    dir.join("saml-key-encryption.key")
+}
+
+fn write_private_file(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(content.as_bytes())
+}
+
+fn encrypt(kek: &[u8; 32], plain: &[u8]) -> anyhow::Result<String> {
+    let mut nonce = [0u8; 12];
+    openssl::rand::rand_bytes(&mut nonce)?;
+    let mut tag = [0u8; 16];
+    let ct = encrypt_aead(
+        Cipher::aes_256_gcm(),
+        kek,
+        Some(&nonce),
+        b"fedbroker-signing-key",
+        plain,
+        &mut tag,
+    )?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ct);
+    out.extend_from_slice(&tag);
+    Ok(STANDARD.encode(out))
+}
+
+fn decrypt(kek: &[u8; 32], b64: &str) -> anyhow::Result<Vec<u8>> {
+    let raw = STANDARD.decode(b64).context("stored key is not base64")?;
+    if raw.len() < 12 + 16 {
+        anyhow::bail!("stored key is truncated");
+    }
+    let (nonce, rest) = raw.split_at(12);
+    let (ct, tag) = rest.split_at(rest.len() - 16);
+    decrypt_aead(Cipher::aes_256_gcm(), kek, Some(nonce), b"fedbroker-signing-key", ct, tag).map_err(|_| {
+        anyhow::anyhow!(
+            "cannot decrypt the signing key: saml.key_encryption_key is not the key it was stored with"
+        )
+    })
+}
+
+/// Generates an RSA key and a self-signed certificate (10 years; AWS does not check IdP
+/// certificate expiry, rotation is done with `fedbroker keys`).
+pub fn generate(common_name: &str) -> anyhow::Result<(PKey<Private>, X509)> {
+    let pkey = PKey::from_rsa(Rsa::generate(KEY_BITS)?)?;
+    let mut name = X509NameBuilder::new()?;
+    let cn: String = common_name.chars().take(64).collect();
+    name.append_entry_by_text("CN", &cn)?;
+    let name = name.build();
+    let mut serial = BigNum::new()?;
+    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
+    let mut builder = X509::builder()?;
+    builder.set_version(2)?;
+    let serial = serial.to_asn1_integer()?;
+    builder.set_serial_number(&serial)?;
+    builder.set_subject_name(&name)?;
+    builder.set_issuer_name(&name)?;
+    builder.set_pubkey(&pkey)?;
+    builder.set_not_before(&*Asn1Time::days_from_now(0)?)?;
+    builder.set_not_after(&*Asn1Time::days_from_now(3650)?)?;
+    builder.sign(&pkey, MessageDigest::sha256())?;
+    Ok((pkey, builder.build()))
+}
+
+/// A key as listed to admins.
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub state: String,
+    pub certificate_pem: String,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub retired_at: Option<i64>,
+}
+
+impl KeyInfo {
+    /// The certificate as base64 DER (what metadata carries).
+    pub fn certificate_b64(&self) -> String {
+        self.certificate_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect()
+    }
+
+    /// Whether the key is in the metadata.
+    pub fn is_published(&self) -> bool {
+        self.state != "retired"
+    }
+}
+
+/// The keys of this installation, with the active one parsed and cached.
+pub struct KeyRing {
+    store: Store,
+    kek: [u8; 32],
+    common_name: String,
+    cache: Mutex<Option<Arc<XmlSigner>>>,
+}
+
+impl KeyRing {
+    /// A key ring over the store.
+    pub fn new(store: Store, kek: [u8; 32], common_name: &str) -> Self {
+        KeyRing {
+            store,
+            kek,
+            common_name: common_name.to_string(),
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// On first start, generates and activates a key.
+    pub async fn ensure_initial(&self, now: i64) -> anyhow::Result<()> {
+        if self.store.list_keys().await?.is_empty() {
+            let kid = self.add(now).await?;
+            self.store.activate_key(&kid, now).await?;
+            tracing::info!(kid = %kid, "generated the first SAML signing key");
+        }
+        Ok(())
+    }
+
+    /// Generates a key and publishes it (in metadata, not signing yet). Returns its id.
+    pub async fn add(&self, now: i64) -> anyhow::Result<String> {
+        let cn = self.common_name.clone();
+        let (pkey, cert) = tokio::task::spawn_blocking(move || generate(&cn)).await??;
+        let der = cert.to_der()?;
+        let kid = hex::encode(&Sha256::digest(&der)[..8]);
+        let pem = String::from_utf8(cert.to_pem()?)?;
+        let private = pkey.private_key_to_pkcs8()?;
+        self.store
+            .insert_key(&KeyRecord {
+                kid: kid.clone(),
+                state: "published".into(),
+                certificate_pem: pem,
+                private_key_enc: encrypt(&self.kek, &private)?,
+                created_at: now,
+                activated_at: None,
+                retired_at: None,
+            })
+            .await?;
+        Ok(kid)
+    }
+
+    /// Makes a published key the signing key.
+    pub async fn activate(&self, kid: &str, now: i64) -> Result<(), StoreError> {
+        self.store.activate_key(kid, now).await
+    }
+
+    /// Removes a key from the metadata.
+    pub async fn retire(&self, kid: &str, now: i64) -> Result<(), StoreError> {
+        self.store.retire_key(kid, now).await
+    }
+
+    /// Every key with its state.
+    pub async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        Ok(self
+            .store
+            .list_keys()
+            .await?
+            .into_iter()
+            .map(|k| KeyInfo {
+                kid: k.kid,
+                state: k.state,
+                certificate_pem: k.certificate_pem,
+                created_at: k.created_at,
+                activated_at: k.activated_at,
+                retired_at: k.retired_at,
+            })
+            .collect())
+    }
+
+    /// The signer of the active key. The database says which key is active (another instance
+    /// may have rotated); the parsed key is reused while that stays the same.
+    pub async fn signer(&self) -> anyhow::Result<Arc<XmlSigner>> {
+        let record = self.store.active_key().await?.context(
+            "no active SAML signing key; run `fedbroker keys add` and `fedbroker keys activate`",
+        )?;
+        if let Ok(cache) = self.cache.lock() {
+            if let Some(signer) = cache.as_ref().filter(|s| s.kid() == record.kid) {
+                return Ok(signer.clone());
+            }
+        }
+        let der = decrypt(&self.kek, &record.private_key_enc)?;
+        let pkey = PKey::private_key_from_pkcs8(&der).context("stored signing key is corrupt")?;
+        let cert = X509::from_pem(record.certificate_pem.as_bytes())?;
+        let signer = Arc::new(XmlSigner::new(record.kid.clone(), pkey, &cert.to_der()?));
+        if let Ok(mut cache) = self.cache.lock() {
+            *cache = Some(signer.clone());
+        }
+        Ok(signer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_encryption_round_trips_and_detects_the_wrong_key() {
+        let kek = [7u8; 32];
+        let sealed = encrypt(&kek, b"private key bytes").expect("encrypts");
+        assert_eq!(
+            decrypt(&kek, &sealed).expect("decrypts"),
+            b"private key bytes"
+        );
+        let err = decrypt(&[8u8; 32], &sealed).expect_err("wrong key refused");
+        assert!(err.to_string().contains("saml.key_encryption_key"), "{err}");
+    }
+
+    #[test]
+    fn kek_must_be_32_bytes_of_base64() {
+        assert!(parse_kek("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").is_ok());
+        assert!(parse_kek("c2hvcnQ=").is_err());
+        assert!(parse_kek("not base64!").is_err());
+    }
+
+    #[test]
+    fn generated_certificates_are_rsa_2048_self_signed() {
+        let (pkey, cert) = generate("fedbroker test").expect("generates");
+        assert_eq!(pkey.bits(), 2048);
+        assert!(cert.verify(&pkey).expect("verifies"));
+    }
+}

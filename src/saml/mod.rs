@@ -1,0 +1,7 @@
+//! fedbroker as a SAML identity provider toward AWS sign-in and STS.
+
+pub mod keys;
+pub mod metadata;
+pub mod response;
+pub mod sign;
+pub mod xml;

@@ -1,0 +1,169 @@
+//! Signing keys and Region controls, shared by every instance on the same database.
+
+use super::{on_pool, Store, StoreError};
+
+/// A stored signing key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRecord {
+    pub kid: String,
+    pub state: String,
+    pub certificate_pem: String,
+    pub private_key_enc: String,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub retired_at: Option<i64>,
+}
+
+/// An admin's pin or drain of a Region.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RegionControl {
+    pub region: String,
+    pub mode: String,
+    pub changed_by: String,
+    pub changed_at: i64,
+}
+
+const KEY_COLUMNS: &str =
+    "kid, state, certificate_pem, private_key_enc, created_at, activated_at, retired_at";
+
+impl Store {
+    /// Stores a new key in the given state.
+    pub async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, state, certificate_pem, private_key_enc, created_at, \
+                 activated_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&key.kid)
+            .bind(&key.state)
+            .bind(&key.certificate_pem)
+            .bind(&key.private_key_enc)
+            .bind(key.created_at)
+            .bind(key.activated_at)
+            .bind(key.retired_at)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// All keys, oldest first.
+    pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid");
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, KeyRecord>(&sql)
+            .fetch_all(pool)
+            .await?))
+    }
+
+    /// The key that signs now.
+    pub async fn active_key(&self) -> Result<Option<KeyRecord>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM signing_keys WHERE state = 'active'");
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, KeyRecord>(&sql)
+            .fetch_optional(pool)
+            .await?))
+    }
+
+    /// Makes `kid` the signing key; the previous one stays published. One transaction, so there
+    /// is never zero or two active keys.
+    pub async fn activate_key(&self, kid: &str, now: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT state FROM signing_keys WHERE kid = $1")
+                    .bind(kid)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match found {
+                None => return Err(StoreError::NotFound(format!("key `{kid}`"))),
+                Some((state,)) if state == "retired" => return Err(StoreError::Invalid(format!(
+                    "key `{kid}` is retired and no longer in the metadata; add a new key instead"
+                ))),
+                _ => {}
+            }
+            sqlx::query("UPDATE signing_keys SET state = 'published' WHERE state = 'active'")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE signing_keys SET state = 'active', activated_at = $2 WHERE kid = $1",
+            )
+            .bind(kid)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Takes a published key out of the metadata. The active key cannot be retired.
+    pub async fn retire_key(&self, kid: &str, now: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT state FROM signing_keys WHERE kid = $1")
+                    .bind(kid)
+                    .fetch_optional(pool)
+                    .await?;
+            match found {
+                None => Err(StoreError::NotFound(format!("key `{kid}`"))),
+                Some((state,)) if state == "active" => Err(StoreError::Invalid(format!(
+                    "key `{kid}` is the one signing now; activate another key first"
+                ))),
+                Some(_) => {
+                    sqlx::query(
+                        "UPDATE signing_keys SET state = 'retired', retired_at = $2 WHERE kid = $1",
+                    )
+                    .bind(kid)
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    /// Pins (always use) or drains (never use) a Region, or clears that with `None`.
+    pub async fn set_region_control(
+        &self,
+        region: &str,
+        mode: Option<&str>,
+        by: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            if mode == Some("pinned") {
+                // One pinned Region at a time.
+                sqlx::query("DELETE FROM region_controls WHERE mode = 'pinned'")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM region_controls WHERE region = $1")
+                .bind(region)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(mode) = mode {
+                sqlx::query(
+                    "INSERT INTO region_controls (region, mode, changed_by, changed_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(region)
+                .bind(mode)
+                .bind(by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Current pins and drains.
+    pub async fn region_controls(&self) -> Result<Vec<RegionControl>, StoreError> {
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, RegionControl>(
+            "SELECT region, mode, changed_by, changed_at FROM region_controls ORDER BY region"
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+}
