@@ -45,6 +45,31 @@ pub enum Command {
     /// Manage local groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Manage SAML signing keys (rotation: add, update IAM, activate, retire the old one).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the IAM trust policy a federated role needs.
+    TrustPolicy {
+        /// The role ARN (its account's SAML provider is the principal).
+        #[arg(long, conflicts_with = "all")]
+        role: Option<String>,
+        /// Every role the groups in the local directory map to, one policy per account.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// `fedbroker keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List keys and their states.
+    List,
+    /// Generate a key and publish it in the metadata (it does not sign yet).
+    Add,
+    /// Make a published key the signing key.
+    Activate { kid: String },
+    /// Remove a key from the metadata (not the active one).
+    Retire { kid: String },
 }
 
 /// `fedbroker user ...`
@@ -136,6 +161,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             Ok(store) => group_command(&store, cmd).await,
             Err(e) => Err(e),
         },
+        Command::Keys(cmd) => keys_command(&settings, cmd).await,
+        Command::TrustPolicy { role, all } => trust_policy_command(&settings, role, all).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -323,6 +350,112 @@ async fn group_command(store: &Store, cmd: GroupCommand) -> anyhow::Result<()> {
                 println!("{}\t{} member(s)", g.name, g.members);
             }
         }
+    }
+    Ok(())
+}
+
+async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let kek = crate::saml::keys::load_kek(settings)?;
+    let name = if settings.server.public_url.is_empty() {
+        "fedbroker SAML signing".to_string()
+    } else {
+        format!("fedbroker SAML signing {}", settings.server.public_url)
+    };
+    let ring = crate::saml::keys::KeyRing::new(store, kek, &name);
+    match cmd {
+        KeysCommand::List => {
+            for k in ring.list().await? {
+                println!(
+                    "{}\t{}\tcreated {}",
+                    k.kid,
+                    k.state,
+                    crate::routes::admin::when(Some(k.created_at))
+                );
+            }
+        }
+        KeysCommand::Add => {
+            let kid = ring.add(now()).await?;
+            println!("added key {kid} (published in metadata, not signing yet)");
+            println!("next: update the IAM SAML provider in every account with the new metadata, then `fedbroker keys activate {kid}`");
+        }
+        KeysCommand::Activate { kid } => {
+            ring.activate(&kid, now())
+                .await
+                .map_err(|e| explain(e, "key"))?;
+            println!("key {kid} now signs; the previous key stays in the metadata until retired");
+        }
+        KeysCommand::Retire { kid } => {
+            ring.retire(&kid, now())
+                .await
+                .map_err(|e| explain(e, "key"))?;
+            println!("key {kid} retired; it no longer appears in the metadata");
+        }
+    }
+    Ok(())
+}
+
+async fn trust_policy_command(
+    settings: &Settings,
+    role: Option<String>,
+    all: bool,
+) -> anyhow::Result<()> {
+    use crate::domain::aws::{RoleArn, SamlProviderArn};
+    use crate::saml::trust_policy::trust_policy;
+    let router_store = open_store(settings).await?;
+    let regions = crate::regions::RegionRouter::new(settings, router_store.clone())?;
+    let acs: Vec<String> = regions
+        .endpoints()
+        .iter()
+        .map(|e| e.acs_url.clone())
+        .collect();
+    let profile =
+        crate::saml::profile::AwsProfile::from_settings(settings, &settings.server.public_url)?;
+    let roles = match (role, all) {
+        (Some(arn), _) => {
+            let arn = RoleArn::parse(&arn)?;
+            let provider = SamlProviderArn::parse(&format!(
+                "arn:{}:iam::{}:saml-provider/{}",
+                arn.partition().as_str(),
+                arn.account(),
+                profile.provider_name
+            ))?;
+            vec![crate::domain::aws::RolePair::new(arn, provider)?]
+        }
+        (None, true) => {
+            let groups: Vec<String> = router_store
+                .list_groups()
+                .await?
+                .into_iter()
+                .map(|g| g.name)
+                .collect();
+            crate::domain::mapping::convention_roles(
+                &groups,
+                profile.partition,
+                &profile.provider_name,
+            )
+        }
+        (None, false) => anyhow::bail!("name a role with --role ARN, or use --all"),
+    };
+    let mut providers: Vec<String> = roles
+        .iter()
+        .map(|r| r.provider.as_str().to_string())
+        .collect();
+    providers.dedup();
+    for provider in providers {
+        let names: Vec<&str> = roles
+            .iter()
+            .filter(|r| r.provider.as_str() == provider)
+            .map(|r| r.role.as_str())
+            .collect();
+        println!("// roles: {}", names.join(", "));
+        let policy = trust_policy(
+            &provider,
+            &acs,
+            profile.sends_source_identity(),
+            profile.sends_tags(),
+        );
+        println!("{}", serde_json::to_string_pretty(&policy)?);
     }
     Ok(())
 }

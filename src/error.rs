@@ -34,6 +34,9 @@ pub enum AppError {
     /// A dependency (the database) is down; retrying later will help.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Something outside fedbroker (AWS sign-in in every Region) is down; the message says what.
+    #[error("{0}")]
+    UpstreamDown(String),
     /// A bug or an unexpected failure; details go to the log only.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -88,6 +91,7 @@ impl AppError {
                  tell your administrator and quote the reference below."
                     .into(),
             ),
+            AppError::UpstreamDown(why) => ("AWS sign-in unavailable", why.clone()),
             AppError::Internal(_) => (
                 "Something went wrong",
                 "fedbroker hit an unexpected error. Nothing was changed. Tell your administrator and \
@@ -105,7 +109,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::UpstreamDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -14,6 +14,7 @@ pub mod regions;
 pub mod routes;
 pub mod saml;
 pub mod sessions;
+pub mod signin;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

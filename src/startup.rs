@@ -17,7 +17,10 @@ use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::middleware::{record_metrics, response_policy};
 use crate::ratelimit::LoginLimiter;
+use crate::regions::RegionRouter;
 use crate::routes;
+use crate::saml::keys::{load_kek, KeyRing};
+use crate::saml::profile::AwsProfile;
 use crate::sessions::SessionService;
 use crate::store::{describe_url, Store};
 use crate::telemetry::QuietRootSpan;
@@ -40,6 +43,11 @@ pub struct AppState {
     pub sessions: SessionService,
     pub limiter: LoginLimiter,
     pub metrics: Metrics,
+    pub keys: KeyRing,
+    pub regions: Arc<RegionRouter>,
+    pub profile: AwsProfile,
+    /// The URL people use to reach this instance.
+    pub url: String,
 }
 
 /// The client's address, for rate limiting and logs. Forwarded headers are believed only when
@@ -70,6 +78,7 @@ pub struct Application {
     store: Store,
     bootstrap: Bootstrap,
     demo_users: Vec<String>,
+    regions: Arc<RegionRouter>,
     server: Server,
 }
 
@@ -137,12 +146,26 @@ impl Application {
             absolute_timeout_secs: settings.session.absolute_timeout_secs,
         };
         spawn_pruning(store.clone(), &settings);
+        let kek = load_kek(&settings)?;
+        let keys = KeyRing::new(store.clone(), kek, &format!("fedbroker SAML signing {url}"));
+        keys.ensure_initial(now())
+            .await
+            .context("cannot prepare the SAML signing key")?;
+        let profile = AwsProfile::from_settings(&settings, &url)?;
+        let regions = Arc::new(RegionRouter::new(&settings, store.clone())?);
+        regions
+            .clone()
+            .spawn_prober(Duration::from_secs(settings.regions.probe_interval_secs));
         let state = web::Data::new(AppState {
             sessions: SessionService::new(store.clone(), policy),
             limiter: LoginLimiter::new(store.clone(), settings.login.clone()),
             metrics: Metrics::default(),
             store: store.clone(),
             settings: settings.clone(),
+            keys,
+            regions: regions.clone(),
+            profile,
+            url: url.clone(),
         });
 
         let workers = if settings.server.workers == 0 {
@@ -188,6 +211,7 @@ impl Application {
             store,
             bootstrap,
             demo_users,
+            regions,
             server,
         })
     }
@@ -210,6 +234,11 @@ impl Application {
     /// What the first-start bootstrap did.
     pub fn bootstrap(&self) -> &Bootstrap {
         &self.bootstrap
+    }
+
+    /// The regional sign-in endpoints (tests probe them on demand).
+    pub fn regions(&self) -> Arc<RegionRouter> {
+        self.regions.clone()
     }
 
     /// Demo users created by this start.

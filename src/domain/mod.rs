@@ -2,4 +2,5 @@
 
 pub mod account;
 pub mod aws;
+pub mod mapping;
 pub mod session;

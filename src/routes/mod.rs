@@ -1,11 +1,12 @@
 //! HTTP handlers: thin wrappers that authorise, parse, make one domain call and render.
 
 mod account;
-mod admin;
+pub mod admin;
 mod extract;
 mod health;
 mod login;
 mod portal;
+mod saml;
 mod static_files;
 
 use actix_web::{web, HttpResponse};
@@ -43,7 +44,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(portal::get_portal))
         .route("/account/password", web::get().to(account::get_password))
         .route("/account/password", web::post().to(account::post_password))
-        .route("/admin", web::get().to(admin::get_admin));
+        .route("/admin", web::get().to(admin::get_admin))
+        .route("/admin/keys", web::get().to(admin::keys::get_keys))
+        .route("/admin/keys", web::post().to(admin::keys::post_keys))
+        .route("/admin/regions", web::get().to(admin::regions::get_regions))
+        .route(
+            "/admin/regions",
+            web::post().to(admin::regions::post_regions),
+        )
+        .route(
+            "/admin/trust-policy",
+            web::get().to(admin::trust::get_trust),
+        )
+        .route("/saml/metadata", web::get().to(saml::get_metadata))
+        .route("/saml/sso", web::get().to(saml::get_sso))
+        .route("/saml/aws/sso", web::post().to(saml::post_console));
 }
 
 /// The answer for any address that has no route.

@@ -2,6 +2,8 @@
 
 pub mod keys;
 pub mod metadata;
+pub mod profile;
 pub mod response;
 pub mod sign;
+pub mod trust_policy;
 pub mod xml;

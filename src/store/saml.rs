@@ -75,9 +75,11 @@ impl Store {
                     .await?;
             match found {
                 None => return Err(StoreError::NotFound(format!("key `{kid}`"))),
-                Some((state,)) if state == "retired" => return Err(StoreError::Invalid(format!(
+                Some((state,)) if state == "retired" => {
+                    return Err(StoreError::Invalid(format!(
                     "key `{kid}` is retired and no longer in the metadata; add a new key instead"
-                ))),
+                )))
+                }
                 _ => {}
             }
             sqlx::query("UPDATE signing_keys SET state = 'published' WHERE state = 'active'")

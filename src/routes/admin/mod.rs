@@ -31,3 +31,14 @@ pub async fn get_admin(
         engine: state.store.engine(),
     })
 }
+
+pub mod keys;
+pub mod regions;
+pub mod trust;
+
+/// Formats Unix seconds for admin tables.
+pub fn when(secs: Option<i64>) -> String {
+    secs.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "—".to_string())
+}

@@ -1,0 +1,67 @@
+//! The IAM trust policy every federated role needs.
+//!
+//! AWS turns the bearer `Recipient` into the `SAML:aud` condition key, so a role that does not
+//! list a Region's ACS URL fails as soon as fedbroker fails over to that Region. Sending
+//! SourceIdentity or session tags additionally needs `sts:SetSourceIdentity` / `sts:TagSession`.
+//! These prerequisites are otherwise discovered by failure; this generator states them.
+
+use serde_json::{json, Value};
+
+/// The trust policy document for roles trusting `provider_arn`.
+pub fn trust_policy(
+    provider_arn: &str,
+    acs_urls: &[String],
+    source_identity: bool,
+    tags: bool,
+) -> Value {
+    let mut actions = vec!["sts:AssumeRoleWithSAML"];
+    if source_identity {
+        actions.push("sts:SetSourceIdentity");
+    }
+    if tags {
+        actions.push("sts:TagSession");
+    }
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": actions,
+            "Condition": {"StringEquals": {"SAML:aud": acs_urls}}
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_every_acs_url_and_the_extra_actions() {
+        let urls = vec![
+            "https://us-east-2.signin.aws.amazon.com/saml".to_string(),
+            "https://us-west-2.signin.aws.amazon.com/saml".to_string(),
+        ];
+        let p = trust_policy(
+            "arn:aws:iam::123456789012:saml-provider/fedbroker",
+            &urls,
+            true,
+            false,
+        );
+        let stmt = &p["Statement"][0];
+        assert_eq!(
+            stmt["Principal"]["Federated"],
+            "arn:aws:iam::123456789012:saml-provider/fedbroker"
+        );
+        assert_eq!(
+            stmt["Action"],
+            json!(["sts:AssumeRoleWithSAML", "sts:SetSourceIdentity"])
+        );
+        assert_eq!(stmt["Condition"]["StringEquals"]["SAML:aud"], json!(urls));
+        let all = trust_policy("p", &urls, true, true);
+        assert_eq!(
+            all["Statement"][0]["Action"].as_array().map(Vec::len),
+            Some(3)
+        );
+    }
+}
