@@ -70,7 +70,12 @@ pub fn idp_metadata(
     let xml = descriptor
         .to_string()
         .map_err(|e| anyhow::anyhow!("cannot render metadata: {e}"))?;
-    Ok(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{xml}"))
+    // samael writes the XML declaration itself; a second one would make the document invalid.
+    if xml.starts_with("<?xml") {
+        Ok(xml)
+    } else {
+        Ok(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{xml}"))
+    }
 }
 
 #[cfg(test)]
@@ -86,7 +91,12 @@ mod tests {
             &["AAAA".into(), "BBBB".into()],
         )
         .expect("renders");
-        assert!(!xml.starts_with('\u{feff}'));
+        assert!(xml.starts_with("<?xml"), "no BOM, declaration first");
+        assert_eq!(
+            xml.matches("<?xml").count(),
+            1,
+            "exactly one XML declaration"
+        );
         let parsed = EntityDescriptor::from_str(&xml).expect("parses");
         assert_eq!(
             parsed.entity_id.as_deref(),

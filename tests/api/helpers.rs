@@ -97,6 +97,11 @@ pub fn test_settings(database_url: &str) -> Settings {
             "FEDBROKER__DATABASE__ACQUIRE_TIMEOUT_SECS".to_string(),
             "2".to_string(),
         ),
+        // 32 bytes of base64: instances sharing PostgreSQL must be given the same key.
+        (
+            "FEDBROKER__SAML__KEY_ENCRYPTION_KEY".to_string(),
+            "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=".to_string(),
+        ),
     ];
     let source = ConfigSource {
         dir: Some(config_dir()),
@@ -108,11 +113,12 @@ pub fn test_settings(database_url: &str) -> Settings {
 /// A running broker and a browser-like client for it.
 pub struct TestApp {
     pub address: String,
+    pub regions: std::sync::Arc<fedbroker::regions::RegionRouter>,
     pub store: Store,
     pub settings: Settings,
     pub client: reqwest::Client,
     cookies: Mutex<BTreeMap<String, String>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// A response, read whole.
@@ -171,6 +177,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     };
     let address = format!("{scheme}://localhost:{}", app.port());
     let store = app.store().clone();
+    let regions = app.regions();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -178,11 +185,25 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         .expect("client builds");
     TestApp {
         address,
+        regions,
         store,
         settings,
         client,
         cookies: Mutex::new(BTreeMap::new()),
-        _dir: dir,
+        _dir: Some(dir),
+    }
+}
+
+/// A second browser (its own cookie jar) on the same running broker.
+pub fn spawn_client_for(app: &TestApp) -> TestApp {
+    TestApp {
+        address: app.address.clone(),
+        regions: app.regions.clone(),
+        store: app.store.clone(),
+        settings: app.settings.clone(),
+        client: app.client.clone(),
+        cookies: Mutex::new(BTreeMap::new()),
+        _dir: None,
     }
 }
 

@@ -8,6 +8,8 @@ mod browser;
 mod health;
 mod login;
 mod process;
+mod saml;
+mod saml_flow;
 mod sessions;
 mod store;
 mod tls;

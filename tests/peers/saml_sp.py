@@ -57,7 +57,12 @@ def check(saml_response_b64, acs, metadata, want_response_signed=False):
         "recipient": confirmation.recipient,
         "audience": [a.text for r in assertion.conditions.audience_restriction for a in r.audience],
         "name_id": resp.name_id.text,
-        "attributes": resp.ava,
+        # Straight from the verified assertion, keyed by the attribute Name AWS reads.
+        "attributes": {
+            a.name: [v.text for v in a.attribute_value]
+            for statement in assertion.attribute_statement
+            for a in statement.attribute
+        },
     }
 
 

@@ -1,0 +1,505 @@
+//! Every Response shape fedbroker emits is checked by two independent verifiers: the `xmlsec1`
+//! binary and a pysaml2 service provider configured like AWS sign-in (audience
+//! `urn:amazon:webservices`, destination = the regional ACS, IdP metadata from fedbroker).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use chrono::Utc;
+use fedbroker::domain::aws::{
+    Partition, RoleArn, RolePair, RoleSessionName, SamlProviderArn, SessionDuration, SessionTags,
+    SourceIdentity,
+};
+use fedbroker::saml::keys::generate;
+use fedbroker::saml::metadata::idp_metadata;
+use fedbroker::saml::response::{sign_aws_response, AwsAssertion, ResponseError};
+use fedbroker::saml::sign::XmlSigner;
+
+const ACS: &str = "https://us-east-2.signin.aws.amazon.com/saml";
+const ISSUER: &str = "https://broker.example.com/saml/metadata";
+
+pub fn peers() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers"))
+}
+
+/// Verifies the signature on the element with `id` using the xmlsec1 binary.
+pub fn xmlsec_verifies(dir: &Path, xml: &str, cert_pem: &str, id: &str) -> bool {
+    let doc = dir.join(format!("{id}.xml"));
+    let cert = dir.join("idp.crt");
+    std::fs::write(&doc, xml).expect("write xml");
+    std::fs::write(&cert, cert_pem).expect("write cert");
+    let out = Command::new("xmlsec1")
+        .args(["--verify", "--pubkey-cert-pem"])
+        .arg(&cert)
+        .args([
+            "--enabled-key-data",
+            "raw-x509-cert",
+            "--enabled-reference-uris",
+            "empty,same-doc",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+            "--node-id",
+            id,
+        ])
+        .arg(&doc)
+        .output()
+        .expect("xmlsec1 runs (installed by .ci/deps)");
+    out.status.success()
+}
+
+/// Asks the pysaml2 SP whether it accepts a base64 SAMLResponse; returns (accepted, its output).
+pub fn pysaml2_accepts(
+    b64: &str,
+    acs: &str,
+    metadata: &Path,
+    want_response_signed: bool,
+) -> (bool, String) {
+    let mut cmd = Command::new(peers().join(".venv/bin/python"));
+    cmd.arg(peers().join("saml_sp.py"))
+        .args(["check", "--acs", acs, "--metadata"])
+        .arg(metadata);
+    if want_response_signed {
+        cmd.arg("--want-response-signed");
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pysaml2 peer runs (installed by .ci/deps)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b64.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("finishes");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+struct Shape {
+    name: &'static str,
+    roles: usize,
+    tags: bool,
+    sign_response: bool,
+}
+
+fn role_pairs(n: usize) -> Vec<RolePair> {
+    (0..n)
+        .map(|i| {
+            let account = format!("{:012}", 123456789012u64 + i as u64);
+            RolePair::new(
+                RoleArn::parse(&format!("arn:aws:iam::{account}:role/team/Role{i}")).expect("role"),
+                SamlProviderArn::parse(&format!("arn:aws:iam::{account}:saml-provider/fedbroker"))
+                    .expect("provider"),
+            )
+            .expect("pair")
+        })
+        .collect()
+}
+
+#[test]
+fn every_response_shape_verifies_with_xmlsec1_and_pysaml2_and_tampering_is_caught() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pkey, cert) = generate("fedbroker test").expect("key");
+    let cert_pem = String::from_utf8(cert.to_pem().expect("pem")).expect("utf8");
+    let signer = XmlSigner::new("test".into(), pkey, &cert.to_der().expect("der"));
+    let metadata = dir.path().join("idp-metadata.xml");
+    std::fs::write(
+        &metadata,
+        idp_metadata(
+            ISSUER,
+            "https://broker.example.com/saml/sso",
+            &[signer.cert_b64().to_string()],
+        )
+        .expect("metadata"),
+    )
+    .expect("write metadata");
+
+    let session = RoleSessionName::parse("alice@example.com").expect("name");
+    let source = SourceIdentity::parse("alice").expect("source");
+    let tagged = SessionTags::parse(
+        vec![
+            ("Email".into(), "alice@example.com".into()),
+            ("Team".into(), "platform infra".into()),
+        ],
+        vec!["Team".into()],
+    )
+    .expect("tags");
+    let untagged = SessionTags::default();
+    let shapes = [
+        Shape {
+            name: "assertion signed, one role",
+            roles: 1,
+            tags: false,
+            sign_response: false,
+        },
+        Shape {
+            name: "assertion and response signed, one role",
+            roles: 1,
+            tags: false,
+            sign_response: true,
+        },
+        Shape {
+            name: "several roles",
+            roles: 3,
+            tags: false,
+            sign_response: true,
+        },
+        Shape {
+            name: "with tags",
+            roles: 1,
+            tags: true,
+            sign_response: true,
+        },
+        Shape {
+            name: "several roles with tags, assertion only",
+            roles: 4,
+            tags: true,
+            sign_response: false,
+        },
+    ];
+    for shape in shapes {
+        let roles = role_pairs(shape.roles);
+        let a = AwsAssertion {
+            issuer: ISSUER,
+            acs_url: ACS,
+            partition: Partition::Aws,
+            name_id: "alice",
+            roles: &roles,
+            session_name: &session,
+            source_identity: Some(&source),
+            session_duration: Some(SessionDuration::parse(28800).expect("duration")),
+            tags: if shape.tags { &tagged } else { &untagged },
+            issued_at: Utc::now(),
+            validity_secs: 300,
+            skew_secs: 180,
+        };
+        let signed = sign_aws_response(&a, &signer, shape.sign_response).expect("signs");
+        assert!(
+            xmlsec_verifies(dir.path(), &signed.xml, &cert_pem, &signed.assertion_id),
+            "{}: assertion signature",
+            shape.name
+        );
+        // xmlsec1 verifies the first Signature under the node, so the Response's own signature
+        // is checked only where there is one (it sits before Status, the Assertion's after it).
+        let response_signed = signed
+            .xml
+            .split("<samlp:Status>")
+            .next()
+            .is_some_and(|head| head.contains("<ds:Signature"));
+        assert_eq!(
+            response_signed, shape.sign_response,
+            "{}: response signature present",
+            shape.name
+        );
+        if shape.sign_response {
+            assert!(
+                xmlsec_verifies(dir.path(), &signed.xml, &cert_pem, &signed.response_id),
+                "{}: response signature",
+                shape.name
+            );
+        }
+        let (ok, out) = pysaml2_accepts(&signed.base64, ACS, &metadata, shape.sign_response);
+        assert!(ok, "{}: pysaml2 rejected: {out}", shape.name);
+        let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("summary json");
+        assert_eq!(summary["destination"], ACS);
+        assert_eq!(summary["recipient"], ACS);
+        assert_eq!(summary["issuer"], ISSUER);
+        let role_values = &summary["attributes"]["https://aws.amazon.com/SAML/Attributes/Role"];
+        assert_eq!(
+            role_values.as_array().map(Vec::len),
+            Some(shape.roles),
+            "{}: {summary}",
+            shape.name
+        );
+        assert_eq!(
+            summary["attributes"]["https://aws.amazon.com/SAML/Attributes/RoleSessionName"][0],
+            "alice@example.com"
+        );
+        if shape.tags {
+            assert_eq!(
+                summary["attributes"]["https://aws.amazon.com/SAML/Attributes/PrincipalTag:Team"]
+                    [0],
+                "platform infra"
+            );
+        }
+
+        // Tampering with any attribute after signing: both verifiers reject.
+        for (from, to) in [
+            (
+                "arn:aws:iam::123456789012:role/team/Role0",
+                "arn:aws:iam::999999999999:role/team/Role0",
+            ),
+            (">alice@example.com<", ">mallory@example.com<"),
+            (">28800<", ">43200<"),
+        ] {
+            assert!(signed.xml.contains(from), "{}: {from} present", shape.name);
+            let tampered = signed.xml.replacen(from, to, 1);
+            assert!(
+                !xmlsec_verifies(dir.path(), &tampered, &cert_pem, &signed.assertion_id),
+                "{}: xmlsec1 accepted tampered {from}",
+                shape.name
+            );
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&tampered);
+            let (ok, out) = pysaml2_accepts(&b64, ACS, &metadata, shape.sign_response);
+            assert!(
+                !ok,
+                "{}: pysaml2 accepted tampered {from}: {out}",
+                shape.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_response_for_another_acs_or_signed_by_an_unknown_key_is_rejected_by_pysaml2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pkey, cert) = generate("fedbroker test").expect("key");
+    let signer = XmlSigner::new("a".into(), pkey, &cert.to_der().expect("der"));
+    let (other_key, other_cert) = generate("someone else").expect("key");
+    let stranger = XmlSigner::new("b".into(), other_key, &other_cert.to_der().expect("der"));
+    let metadata = dir.path().join("md.xml");
+    std::fs::write(
+        &metadata,
+        idp_metadata(ISSUER, "https://x/sso", &[signer.cert_b64().to_string()]).expect("md"),
+    )
+    .expect("write");
+    let roles = role_pairs(1);
+    let session = RoleSessionName::parse("alice").expect("name");
+    let tags = SessionTags::default();
+    let a = AwsAssertion {
+        issuer: ISSUER,
+        acs_url: ACS,
+        partition: Partition::Aws,
+        name_id: "alice",
+        roles: &roles,
+        session_name: &session,
+        source_identity: None,
+        session_duration: None,
+        tags: &tags,
+        issued_at: Utc::now(),
+        validity_secs: 300,
+        skew_secs: 180,
+    };
+    let good = sign_aws_response(&a, &signer, true).expect("signs");
+    let (ok, out) = pysaml2_accepts(
+        &good.base64,
+        "https://us-west-2.signin.aws.amazon.com/saml",
+        &metadata,
+        false,
+    );
+    assert!(!ok, "accepted at the wrong ACS: {out}");
+    let forged = sign_aws_response(&a, &stranger, true).expect("signs");
+    let (ok, out) = pysaml2_accepts(&forged.base64, ACS, &metadata, false);
+    assert!(
+        !ok,
+        "accepted a signature from a key not in metadata: {out}"
+    );
+    let expired = AwsAssertion {
+        issued_at: Utc::now() - chrono::Duration::seconds(900),
+        ..a.clone()
+    };
+    let old = sign_aws_response(&expired, &signer, true).expect("signs");
+    let (ok, out) = pysaml2_accepts(&old.base64, ACS, &metadata, false);
+    assert!(!ok, "accepted an expired assertion: {out}");
+    let (ok, out) = pysaml2_accepts(&good.base64, ACS, &metadata, true);
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn preflight_refuses_what_aws_would_reject_with_a_precise_message() {
+    use fedbroker::domain::aws::sanitize_session_text;
+    // Each rule of the reference, one violating value, and the words its message must contain.
+    let cases: Vec<(&str, Result<(), String>, &str)> = vec![
+        (
+            "role ARN syntax",
+            RoleArn::parse("arn:aws:iam::123:role/X")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "12-digit",
+        ),
+        (
+            "role ARN kind",
+            RoleArn::parse("arn:aws:iam::123456789012:user/X")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "not an IAM role ARN",
+        ),
+        (
+            "partition",
+            RoleArn::parse("arn:aws-mars:iam::123456789012:role/X")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "partition",
+        ),
+        (
+            "provider ARN",
+            SamlProviderArn::parse("arn:aws:iam::123456789012:saml-provider/")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "saml-provider",
+        ),
+        (
+            "session name too short",
+            RoleSessionName::parse("a")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "2 to 64",
+        ),
+        (
+            "session name too long",
+            RoleSessionName::parse(&"a".repeat(65))
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "2 to 64",
+        ),
+        (
+            "session name charset",
+            RoleSessionName::parse("alice smith")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "characters AWS rejects",
+        ),
+        (
+            "source identity prefix",
+            SourceIdentity::parse("aws:alice")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "aws:",
+        ),
+        (
+            "duration low",
+            SessionDuration::parse(899)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "900 to 43200",
+        ),
+        (
+            "duration high",
+            SessionDuration::parse(43201)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            "900 to 43200",
+        ),
+        (
+            "tag count",
+            SessionTags::parse(
+                (0..51).map(|i| (format!("k{i}"), "v".into())).collect(),
+                vec![],
+            )
+            .map(|_| ())
+            .map_err(|e| e[0].to_string()),
+            "50 session tags",
+        ),
+        (
+            "tag key length",
+            SessionTags::parse(vec![("k".repeat(129), "v".into())], vec![])
+                .map(|_| ())
+                .map_err(|e| e[0].to_string()),
+            "tag key",
+        ),
+        (
+            "tag key prefix",
+            SessionTags::parse(vec![("aws:x".into(), "v".into())], vec![])
+                .map(|_| ())
+                .map_err(|e| e[0].to_string()),
+            "reserved prefix",
+        ),
+        (
+            "tag value length",
+            SessionTags::parse(vec![("k".into(), "v".repeat(257))], vec![])
+                .map(|_| ())
+                .map_err(|e| e[0].to_string()),
+            "tag value",
+        ),
+        (
+            "tag value charset",
+            SessionTags::parse(vec![("k".into(), "a<b".into())], vec![])
+                .map(|_| ())
+                .map_err(|e| e[0].to_string()),
+            "tag value",
+        ),
+        (
+            "transitive key unknown",
+            SessionTags::parse(vec![("k".into(), "v".into())], vec!["other".into()])
+                .map(|_| ())
+                .map_err(|e| e[0].to_string()),
+            "not sent",
+        ),
+    ];
+    for (rule, result, expected) in cases {
+        let msg = result.expect_err(rule);
+        assert!(msg.contains(expected), "{rule}: {msg}");
+    }
+    // Cross-value rules and size, at signing time: nothing is signed.
+    let (pkey, cert) = generate("t").expect("key");
+    let signer = XmlSigner::new("t".into(), pkey, &cert.to_der().expect("der"));
+    let session = RoleSessionName::parse(&sanitize_session_text("Jörg Müller")).expect("sanitised");
+    let tags = SessionTags::default();
+    let base = AwsAssertion {
+        issuer: ISSUER,
+        acs_url: ACS,
+        partition: Partition::Aws,
+        name_id: "joerg",
+        roles: &[],
+        session_name: &session,
+        source_identity: None,
+        session_duration: None,
+        tags: &tags,
+        issued_at: Utc::now(),
+        validity_secs: 300,
+        skew_secs: 180,
+    };
+    let expect_preflight =
+        |a: &AwsAssertion<'_>, words: &str| match sign_aws_response(a, &signer, true) {
+            Err(ResponseError::Preflight(errors)) => {
+                let msg = errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                assert!(msg.contains(words), "{msg}");
+            }
+            other => panic!("expected a pre-flight refusal mentioning {words:?}, got {other:?}"),
+        };
+    expect_preflight(&base, "without a Role");
+    let gov = vec![RolePair::new(
+        RoleArn::parse("arn:aws-us-gov:iam::123456789012:role/X").expect("role"),
+        SamlProviderArn::parse("arn:aws-us-gov:iam::123456789012:saml-provider/p")
+            .expect("provider"),
+    )
+    .expect("pair")];
+    expect_preflight(
+        &AwsAssertion {
+            roles: &gov,
+            ..base.clone()
+        },
+        "partition aws-us-gov",
+    );
+    let many = role_pairs(700);
+    expect_preflight(
+        &AwsAssertion {
+            roles: &many,
+            ..base.clone()
+        },
+        "100000 characters",
+    );
+    let mismatched = RolePair::new(
+        RoleArn::parse("arn:aws:iam::123456789012:role/X").expect("role"),
+        SamlProviderArn::parse("arn:aws:iam::210987654321:saml-provider/p").expect("provider"),
+    );
+    assert!(mismatched
+        .expect_err("refused")
+        .to_string()
+        .contains("another account"));
+}

@@ -1,0 +1,463 @@
+//! Console sign-in end to end: metadata from `/saml/metadata`, the auto-POST page, regional
+//! failover between real pysaml2 service providers on loopback, and key rotation.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+
+use crate::helpers::{hidden_field, spawn_app_with, Backend, TestApp};
+use crate::on_both_backends;
+use crate::saml::{peers, pysaml2_accepts};
+
+/// A pysaml2 "regional AWS sign-in endpoint" on loopback that records what it receives.
+pub struct SignInEndpoint {
+    child: Child,
+    pub url: String,
+    pub record: PathBuf,
+}
+
+impl SignInEndpoint {
+    pub fn start(dir: &Path, name: &str, metadata: &Path) -> SignInEndpoint {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let url = format!("http://127.0.0.1:{port}/saml");
+        let record = dir.join(format!("{name}.jsonl"));
+        let mut child = Command::new(peers().join(".venv/bin/python"))
+            .arg(peers().join("saml_sp.py"))
+            .args([
+                "serve",
+                "--port",
+                &port.to_string(),
+                "--acs",
+                &url,
+                "--metadata",
+            ])
+            .arg(metadata)
+            .arg("--record")
+            .arg(&record)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("pysaml2 endpoint starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        assert!(line.contains("listening"), "{line}");
+        SignInEndpoint { child, url, record }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// What the endpoint recorded, one JSON object per POST.
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.record)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("record is JSON"))
+            .collect()
+    }
+}
+
+impl Drop for SignInEndpoint {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The auto-POST page's form: (action, SAMLResponse, RelayState).
+pub fn autopost_form(html: &str) -> (String, String, String) {
+    let action = html
+        .split("id=\"saml-autopost\"")
+        .next()
+        .and_then(|before| before.rsplit("action=\"").next())
+        .and_then(|rest| rest.split('"').next())
+        .expect("form action")
+        .to_string();
+    let response = hidden_field(html, "SAMLResponse").expect("SAMLResponse");
+    let relay = hidden_field(html, "RelayState")
+        .expect("RelayState")
+        .replace("&amp;", "&");
+    (action, response, relay)
+}
+
+async fn console(app: &TestApp, role: &str, region: &str) -> crate::helpers::Page {
+    let token = app.get("/").await.csrf_token();
+    app.post_form(
+        "/saml/aws/sso",
+        &[("csrf_token", &token), ("role", role), ("region", region)],
+    )
+    .await
+}
+
+const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/Admin";
+
+async fn console_sign_in_fails_over_to_the_next_region(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metadata = dir.path().join("idp-metadata.xml");
+    let mut east = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
+    let west = SignInEndpoint::start(dir.path(), "us-west-2", &metadata);
+    let (east_url, west_url) = (east.url.clone(), west.url.clone());
+    let app = spawn_app_with(backend, |s| {
+        s.regions.acs = vec![
+            format!("us-east-2={east_url}"),
+            format!("us-west-2={west_url}"),
+        ];
+    })
+    .await;
+    // IAM gets its metadata from /saml/metadata; so does the endpoint.
+    let md = app.get("/saml/metadata").await;
+    assert_eq!(md.status, StatusCode::OK);
+    assert!(md.headers["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .contains("samlmetadata+xml"));
+    std::fs::write(&metadata, &md.body).expect("write metadata");
+
+    app.create_user(
+        "alice",
+        "alice-password-1",
+        &["AWS-123456789012-Admin", "AWS-210987654321-Dev"],
+    )
+    .await;
+    app.login("alice", "alice-password-1").await;
+    let portal = app.get("/").await;
+    assert!(
+        portal.body.contains(ADMIN_ROLE),
+        "portal lists the role: {}",
+        portal.body
+    );
+    assert!(portal.body.contains("Account 210987654321"));
+
+    app.regions.probe_all(fedbroker::startup::now()).await;
+    let page = console(&app, ADMIN_ROLE, "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csp = page.headers["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    assert!(
+        csp.contains(&format!(
+            "form-action 'self' {}",
+            east_url.trim_end_matches("/saml")
+        )),
+        "{csp}"
+    );
+    let (action, saml, relay) = autopost_form(&page.body);
+    assert_eq!(action, east.url);
+    assert!(
+        relay.starts_with("https://us-east-2.console.aws.amazon.com/"),
+        "{relay}"
+    );
+    // The browser's POST, done here by the client.
+    let res = reqwest::Client::new()
+        .post(&action)
+        .form(&[
+            ("SAMLResponse", saml.as_str()),
+            ("RelayState", relay.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post to endpoint");
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let got = east.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["ok"], true, "{}", got[0]);
+    assert_eq!(got[0]["destination"], east.url.as_str());
+    assert_eq!(got[0]["recipient"], east.url.as_str());
+    assert_eq!(got[0]["relay_state"], relay.as_str());
+    assert_eq!(
+        got[0]["attributes"]["https://aws.amazon.com/SAML/Attributes/Role"][0],
+        "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/fedbroker",
+        "{}",
+        got[0]
+    );
+    assert_eq!(
+        got[0]["attributes"]["https://aws.amazon.com/SAML/Attributes/SessionDuration"][0],
+        "3600"
+    );
+
+    // us-east-2 goes down: the next console sign-in goes to us-west-2, built for us-west-2.
+    east.stop();
+    app.regions.probe_all(fedbroker::startup::now()).await;
+    let page = console(&app, ADMIN_ROLE, "").await;
+    let (action, saml, relay) = autopost_form(&page.body);
+    assert_eq!(action, west.url);
+    assert!(
+        relay.starts_with("https://us-west-2.console.aws.amazon.com/"),
+        "{relay}"
+    );
+    let res = reqwest::Client::new()
+        .post(&action)
+        .form(&[
+            ("SAMLResponse", saml.as_str()),
+            ("RelayState", relay.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::OK);
+    let got = west.received();
+    assert_eq!(got[0]["destination"], west.url.as_str());
+    assert_eq!(got[0]["recipient"], west.url.as_str());
+    // An assertion for us-west-2 is refused by a us-east-2 endpoint (Recipient/Destination bind it).
+    let (ok, _) = pysaml2_accepts(&saml, &east.url, &metadata, false);
+    assert!(!ok);
+
+    // Choosing the dead Region explicitly gets a clear refusal.
+    let page = console(&app, ADMIN_ROLE, "us-east-2").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("us-east-2"), "{}", page.body);
+    // With every Region down, the page says so instead of failing obscurely.
+    let mut west = west;
+    west.stop();
+    app.regions.probe_all(fedbroker::startup::now()).await;
+    let page = console(&app, ADMIN_ROLE, "").await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.body.contains("no AWS sign-in Region is available"),
+        "{}",
+        page.body
+    );
+}
+
+async fn a_role_the_user_does_not_have_is_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    app.create_user("bob", "bob-password-12", &["AWS-210987654321-Dev"])
+        .await;
+    app.login("bob", "bob-password-12").await;
+    let page = console(&app, ADMIN_ROLE, "").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body.contains("is not one of your roles"),
+        "{}",
+        page.body
+    );
+    let token = app.get("/").await.csrf_token();
+    let res = app
+        .post_form(
+            "/saml/aws/sso",
+            &[
+                ("csrf_token", "forged"),
+                ("role", "arn:aws:iam::210987654321:role/Dev"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "CSRF token required");
+    let _ = token;
+}
+
+async fn admins_pin_and_drain_regions(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metadata = dir.path().join("md.xml");
+    let (a, b, c) = (
+        SignInEndpoint::start(dir.path(), "a", &metadata),
+        SignInEndpoint::start(dir.path(), "b", &metadata),
+        SignInEndpoint::start(dir.path(), "c", &metadata),
+    );
+    let acs = vec![
+        format!("us-east-2={}", a.url),
+        format!("us-west-2={}", b.url),
+        format!("us-east-1={}", c.url),
+    ];
+    let app = spawn_app_with(backend, |s| s.regions.acs = acs).await;
+    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    app.login_as_admin().await;
+    let page = app.get("/admin/regions").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&b.url), "{}", page.body);
+    let token = page.csrf_token();
+    for (action, region) in [("drain", "us-east-2"), ("pin", "us-east-1")] {
+        let res = app
+            .post_form(
+                "/admin/regions",
+                &[
+                    ("csrf_token", &token),
+                    ("action", action),
+                    ("region", region),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    }
+    let choice = app.regions.choose(None).await.expect("a Region");
+    assert_eq!(choice.endpoint.region.as_str(), "us-east-1");
+    assert!(app
+        .get("/admin/regions")
+        .await
+        .body
+        .contains("Serving now: <strong id=\"serving\">us-east-1"));
+    app.post_form(
+        "/admin/regions",
+        &[
+            ("csrf_token", &token),
+            ("action", "clear"),
+            ("region", "us-east-1"),
+        ],
+    )
+    .await;
+    let choice = app.regions.choose(None).await.expect("a Region");
+    assert_eq!(
+        choice.endpoint.region.as_str(),
+        "us-west-2",
+        "us-east-2 is still drained"
+    );
+    let res = app
+        .post_form(
+            "/admin/regions",
+            &[
+                ("csrf_token", &token),
+                ("action", "pin"),
+                ("region", "mars-1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+}
+
+fn certificates_in(metadata: &str) -> Vec<String> {
+    metadata
+        .split("<ds:X509Certificate>")
+        .skip(1)
+        .filter_map(|s| s.split("</ds:X509Certificate>").next())
+        .map(|s| s.replace(['\n', '\r', ' '], ""))
+        .collect()
+}
+
+async fn keys_rotate_without_breaking_sign_in(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &dir.path().join("md.xml"));
+    let acs = vec![format!("us-east-2={}", endpoint.url)];
+    let app = spawn_app_with(backend, |s| s.regions.acs = acs).await;
+    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.login_as_admin().await;
+    let first = certificates_in(&app.get("/saml/metadata").await.body);
+    assert_eq!(first.len(), 1, "one key after first start");
+    let token = app.get("/admin/keys").await.csrf_token();
+
+    // Add: the new key is published but does not sign yet.
+    let res = app
+        .post_form("/admin/keys", &[("csrf_token", &token), ("action", "add")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let both = certificates_in(&app.get("/saml/metadata").await.body);
+    assert_eq!(both.len(), 2);
+    let new_cert = both
+        .iter()
+        .find(|c| !first.contains(c))
+        .expect("new cert")
+        .clone();
+    let keys_page = app.get("/admin/keys").await.body;
+    let new_kid = keys_page
+        .split("data-kid=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .find(|kid| {
+            keys_page.contains(&format!(
+                "data-kid=\"{kid}\"><td><code>{kid}</code></td><td class=\"state-published\">"
+            ))
+        })
+        .expect("published kid")
+        .to_string();
+    let signing = |body: &str| {
+        let (_, saml, _) = autopost_form(body);
+        let xml = String::from_utf8(
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, saml).expect("b64"),
+        )
+        .expect("utf8");
+        xml.split("<ds:X509Certificate>")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .expect("cert")
+            .to_string()
+    };
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    let alice = crate::helpers::spawn_client_for(&app);
+    alice.login("alice", "alice-password-1").await;
+    assert_eq!(
+        signing(&console(&alice, ADMIN_ROLE, "").await.body),
+        first[0],
+        "old key still signs"
+    );
+
+    // Activate: the new key signs; the old one stays in metadata.
+    let res = app
+        .post_form(
+            "/admin/keys",
+            &[
+                ("csrf_token", &token),
+                ("action", "activate"),
+                ("kid", &new_kid),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(
+        signing(&console(&alice, ADMIN_ROLE, "").await.body),
+        new_cert
+    );
+    assert_eq!(
+        certificates_in(&app.get("/saml/metadata").await.body).len(),
+        2
+    );
+
+    // Retiring the active key is refused with the reason; retiring the old one removes it.
+    let res = app
+        .post_form(
+            "/admin/keys",
+            &[
+                ("csrf_token", &token),
+                ("action", "retire"),
+                ("kid", &new_kid),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(
+        res.body.contains("activate another key first"),
+        "{}",
+        res.body
+    );
+    let old_kid = keys_page
+        .split("data-kid=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .find(|k| *k != new_kid)
+        .expect("old kid")
+        .to_string();
+    let res = app
+        .post_form(
+            "/admin/keys",
+            &[
+                ("csrf_token", &token),
+                ("action", "retire"),
+                ("kid", &old_kid),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(
+        certificates_in(&app.get("/saml/metadata").await.body),
+        vec![new_cert]
+    );
+}
+
+on_both_backends!(
+    console_sign_in_fails_over_to_the_next_region,
+    a_role_the_user_does_not_have_is_refused,
+    admins_pin_and_drain_regions,
+    keys_rotate_without_breaking_sign_in,
+);
