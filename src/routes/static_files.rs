@@ -16,6 +16,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../static/app.js"),
     ),
+    (
+        "autopost.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/autopost.js"),
+    ),
 ];
 
 /// `/static/{file}`

@@ -1,0 +1,37 @@
+// Signs in as alice in headless Chromium, presses "Console" on a role, and follows the SAML
+// auto-POST to the (loopback) AWS sign-in endpoint. Usage: node console.mjs BASE_URL ACS_URL SCREENSHOT.png
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, "../peers/package.json"));
+const { chromium } = require("playwright-core");
+
+const [base, acs, screenshot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage();
+  page.on("console", (m) => console.log(`browser console: ${m.text()}`));
+  page.on("pageerror", (e) => console.log(`browser error: ${e}`));
+  await page.goto(`${base}/login`);
+  await page.fill("#username", "alice");
+  await page.fill("#password", "alice-demo-password");
+  await Promise.all([page.waitForURL(`${base}/`), page.click("button[type=submit]")]);
+  await page.screenshot({ path: screenshot.replace(/\.png$/, "-portal.png"), fullPage: true });
+  // The auto-POST page submits itself (static script, no inline JS) and lands on the endpoint.
+  await Promise.all([
+    page.waitForURL(acs, { timeout: 15000 }),
+    page.click(".account[data-account='123456789012'] button.console"),
+  ]);
+  const result = await page.textContent("#result");
+  console.log(`landed=${page.url()}`);
+  console.log(`result=${result}`);
+  await page.screenshot({ path: screenshot, fullPage: true });
+} finally {
+  await browser.close();
+}
