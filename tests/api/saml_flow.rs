@@ -461,3 +461,146 @@ on_both_backends!(
     admins_pin_and_drain_regions,
     keys_rotate_without_breaking_sign_in,
 );
+
+async fn a_pre_flight_violation_is_shown_and_nothing_is_signed(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &dir.path().join("md.xml"));
+    let acs = vec![format!("us-east-2={}", endpoint.url)];
+    let app = spawn_app_with(backend, |s| {
+        s.regions.acs = acs;
+        s.saml.principal_tags = vec!["Name={display_name}".into()];
+    })
+    .await;
+    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.create_user("eve", "eve-password-123", &["AWS-123456789012-Admin"])
+        .await;
+    // A display name with characters AWS refuses in a tag value.
+    app.execute("UPDATE users SET display_name = 'Eve <Ops>' WHERE username = 'eve'")
+        .await;
+    app.login("eve", "eve-password-123").await;
+    let page = console(&app, ADMIN_ROLE, "").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("PrincipalTag:Name"), "{}", page.body);
+    assert!(
+        page.body.contains("Eve &#60;Ops&#62;"),
+        "the value is named: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("not a valid tag value"),
+        "the rule is named: {}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("SAMLResponse"),
+        "nothing signed or posted"
+    );
+}
+
+async fn trust_policies_list_every_regional_acs_url(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.regions.acs = vec!["us-east-2".into(), "us-west-2".into()];
+        s.saml.principal_tags = vec!["Email={email}".into()];
+    })
+    .await;
+    app.create_user(
+        "alice",
+        "alice-password-1",
+        &["AWS-123456789012-Admin", "AWS-210987654321-Dev"],
+    )
+    .await;
+    app.login_as_admin().await;
+    let page = app.get("/admin/trust-policy").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for needle in [
+        "arn:aws:iam::123456789012:saml-provider/fedbroker",
+        "arn:aws:iam::210987654321:saml-provider/fedbroker",
+        "https://us-east-2.signin.aws.amazon.com/saml",
+        "https://us-west-2.signin.aws.amazon.com/saml",
+        "sts:AssumeRoleWithSAML",
+        "sts:SetSourceIdentity",
+        "sts:TagSession",
+        "SAML:aud",
+    ] {
+        assert!(
+            page.body.contains(needle),
+            "{needle} missing: {}",
+            page.body
+        );
+    }
+}
+
+on_both_backends!(
+    a_pre_flight_violation_is_shown_and_nothing_is_signed,
+    trust_policies_list_every_regional_acs_url,
+);
+
+#[test]
+fn the_trust_policy_command_prints_the_policy_for_a_role() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_fedbroker"))
+        .current_dir(dir.path())
+        .env("FEDBROKER_CONFIG_DIR", crate::helpers::config_dir())
+        .env(
+            "FEDBROKER__DATABASE__URL",
+            format!("sqlite://{}/fb.db", dir.path().display()),
+        )
+        .env(
+            "FEDBROKER__REGIONS__ACS",
+            "[\"us-east-2\", \"us-west-2\", \"us-east-1\"]",
+        )
+        .args([
+            "trust-policy",
+            "--role",
+            "arn:aws:iam::123456789012:role/team/Admin",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json_start = text.find('{').expect("json");
+    let policy: serde_json::Value = serde_json::from_str(&text[json_start..]).expect("valid JSON");
+    let stmt = &policy["Statement"][0];
+    assert_eq!(
+        stmt["Principal"]["Federated"],
+        "arn:aws:iam::123456789012:saml-provider/fedbroker"
+    );
+    assert_eq!(
+        stmt["Condition"]["StringEquals"]["SAML:aud"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(
+        stmt["Action"],
+        serde_json::json!(["sts:AssumeRoleWithSAML", "sts:SetSourceIdentity"])
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_fedbroker"))
+        .current_dir(dir.path())
+        .env("FEDBROKER_CONFIG_DIR", crate::helpers::config_dir())
+        .args(["trust-policy", "--role", "arn:aws:iam::123:role/X"])
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("12-digit"));
+}
+
+#[tokio::test]
+async fn postgres_without_a_key_encryption_key_is_refused_with_the_fix() {
+    let (url, _dir) = crate::helpers::fresh_database(Backend::Postgres).await;
+    let mut settings = crate::helpers::test_settings(&url);
+    settings.saml.key_encryption_key = secrecy::SecretString::from("");
+    let err = fedbroker::startup::Application::build(settings, Default::default())
+        .await
+        .err()
+        .expect("refused");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("saml.key_encryption_key") && msg.contains("openssl rand -base64 32"),
+        "{msg}"
+    );
+}
