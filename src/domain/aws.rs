@@ -329,7 +329,7 @@ fn session_like(attribute: &str, raw: &str) -> Result<String, AwsRuleError> {
 }
 
 /// Rewrites any text into AWS's session-name alphabet and length: disallowed characters become
-/// `-`; a value longer than 64 (or shorter than 2) characters is cut and given a stable 8-hex
+/// `-` (so the reserved `aws:` prefix cannot survive either); a value longer than 64 (or shorter than 2) characters is cut and given a stable 8-hex
 /// suffix from the SHA-256 of the original, so two long names never collide by truncation.
 pub fn sanitize_session_text(raw: &str) -> String {
     let mapped: String = raw
@@ -342,15 +342,7 @@ pub fn sanitize_session_text(raw: &str) -> String {
             }
         })
         .collect();
-    let mapped = if mapped.to_ascii_lowercase().starts_with("aws:") {
-        format!("u-{mapped}")
-    } else {
-        mapped
-    };
-    if mapped.len() >= 2 && mapped.len() <= 64 && mapped == raw {
-        return mapped;
-    }
-    if mapped.len() >= 2 && mapped.len() <= 64 {
+    if (2..=64).contains(&mapped.len()) {
         return mapped;
     }
     let suffix = &hex::encode(Sha256::digest(raw.as_bytes()))[..8];
