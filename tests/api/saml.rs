@@ -316,6 +316,16 @@ fn a_response_for_another_acs_or_signed_by_an_unknown_key_is_rejected_by_pysaml2
     assert!(ok, "{out}");
 }
 
+/// The message of a refusal (or `Ok` when the value was wrongly accepted).
+fn refusal<T, E: ToString>(r: Result<T, E>) -> Result<(), String> {
+    r.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The first message of a refusal that lists every violation.
+fn first_refusal<T, E: ToString>(r: Result<T, Vec<E>>) -> Result<(), String> {
+    r.map(|_| ()).map_err(|e| e[0].to_string())
+}
+
 #[test]
 fn preflight_refuses_what_aws_would_reject_with_a_precise_message() {
     use fedbroker::domain::aws::sanitize_session_text;
@@ -323,117 +333,99 @@ fn preflight_refuses_what_aws_would_reject_with_a_precise_message() {
     let cases: Vec<(&str, Result<(), String>, &str)> = vec![
         (
             "role ARN syntax",
-            RoleArn::parse("arn:aws:iam::123:role/X")
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            refusal(RoleArn::parse("arn:aws:iam::123:role/X")),
             "12-digit",
         ),
         (
             "role ARN kind",
-            RoleArn::parse("arn:aws:iam::123456789012:user/X")
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            refusal(RoleArn::parse("arn:aws:iam::123456789012:user/X")),
             "not an IAM role ARN",
         ),
         (
             "partition",
-            RoleArn::parse("arn:aws-mars:iam::123456789012:role/X")
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            refusal(RoleArn::parse("arn:aws-mars:iam::123456789012:role/X")),
             "partition",
         ),
         (
             "provider ARN",
-            SamlProviderArn::parse("arn:aws:iam::123456789012:saml-provider/")
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            refusal(SamlProviderArn::parse(
+                "arn:aws:iam::123456789012:saml-provider/",
+            )),
             "saml-provider",
         ),
         (
             "session name too short",
-            RoleSessionName::parse("a")
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            refusal(RoleSessionName::parse("a")),
             "2 to 64",
         ),
         (
             "session name too long",
-            RoleSessionName::parse(&"a".repeat(65))
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            refusal(RoleSessionName::parse(&"a".repeat(65))),
             "2 to 64",
         ),
         (
             "session name charset",
-            RoleSessionName::parse("alice smith")
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            refusal(RoleSessionName::parse("alice smith")),
             "characters AWS rejects",
         ),
         (
             "source identity prefix",
-            SourceIdentity::parse("aws:alice")
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            refusal(SourceIdentity::parse("aws:alice")),
             "aws:",
         ),
         (
             "duration low",
-            SessionDuration::parse(899)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            refusal(SessionDuration::parse(899)),
             "900 to 43200",
         ),
         (
             "duration high",
-            SessionDuration::parse(43201)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            refusal(SessionDuration::parse(43201)),
             "900 to 43200",
         ),
         (
             "tag count",
-            SessionTags::parse(
+            first_refusal(SessionTags::parse(
                 (0..51).map(|i| (format!("k{i}"), "v".into())).collect(),
                 vec![],
-            )
-            .map(|_| ())
-            .map_err(|e| e[0].to_string()),
+            )),
             "50 session tags",
         ),
         (
             "tag key length",
-            SessionTags::parse(vec![("k".repeat(129), "v".into())], vec![])
-                .map(|_| ())
-                .map_err(|e| e[0].to_string()),
+            first_refusal(SessionTags::parse(
+                vec![("k".repeat(129), "v".into())],
+                vec![],
+            )),
             "tag key",
         ),
         (
             "tag key prefix",
-            SessionTags::parse(vec![("aws:x".into(), "v".into())], vec![])
-                .map(|_| ())
-                .map_err(|e| e[0].to_string()),
+            first_refusal(SessionTags::parse(
+                vec![("aws:x".into(), "v".into())],
+                vec![],
+            )),
             "reserved prefix",
         ),
         (
             "tag value length",
-            SessionTags::parse(vec![("k".into(), "v".repeat(257))], vec![])
-                .map(|_| ())
-                .map_err(|e| e[0].to_string()),
+            first_refusal(SessionTags::parse(
+                vec![("k".into(), "v".repeat(257))],
+                vec![],
+            )),
             "tag value",
         ),
         (
             "tag value charset",
-            SessionTags::parse(vec![("k".into(), "a<b".into())], vec![])
-                .map(|_| ())
-                .map_err(|e| e[0].to_string()),
+            first_refusal(SessionTags::parse(vec![("k".into(), "a<b".into())], vec![])),
             "tag value",
         ),
         (
             "transitive key unknown",
-            SessionTags::parse(vec![("k".into(), "v".into())], vec!["other".into()])
-                .map(|_| ())
-                .map_err(|e| e[0].to_string()),
+            first_refusal(SessionTags::parse(
+                vec![("k".into(), "v".into())],
+                vec!["other".into()],
+            )),
             "not sent",
         ),
     ];

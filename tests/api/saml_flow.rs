@@ -87,6 +87,19 @@ pub fn autopost_form(html: &str) -> (String, String, String) {
     (action, response, relay)
 }
 
+/// What the auto-POST page makes the browser do.
+async fn post_like_a_browser(
+    action: &str,
+    saml: &str,
+    relay: &str,
+) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new()
+        .post(action)
+        .form(&[("SAMLResponse", saml), ("RelayState", relay)])
+        .send()
+        .await
+}
+
 async fn console(app: &TestApp, role: &str, region: &str) -> crate::helpers::Page {
     let token = app.get("/").await.csrf_token();
     app.post_form(
@@ -155,13 +168,7 @@ async fn console_sign_in_fails_over_to_the_next_region(backend: Backend) {
         "{relay}"
     );
     // The browser's POST, done here by the client.
-    let res = reqwest::Client::new()
-        .post(&action)
-        .form(&[
-            ("SAMLResponse", saml.as_str()),
-            ("RelayState", relay.as_str()),
-        ])
-        .send()
+    let res = post_like_a_browser(&action, &saml, &relay)
         .await
         .expect("post to endpoint");
     assert_eq!(
@@ -197,13 +204,7 @@ async fn console_sign_in_fails_over_to_the_next_region(backend: Backend) {
         relay.starts_with("https://us-west-2.console.aws.amazon.com/"),
         "{relay}"
     );
-    let res = reqwest::Client::new()
-        .post(&action)
-        .form(&[
-            ("SAMLResponse", saml.as_str()),
-            ("RelayState", relay.as_str()),
-        ])
-        .send()
+    let res = post_like_a_browser(&action, &saml, &relay)
         .await
         .expect("post");
     assert_eq!(res.status(), StatusCode::OK);

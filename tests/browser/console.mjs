@@ -1,19 +1,9 @@
 // Signs in as alice in headless Chromium, presses "Console" on a role, and follows the SAML
 // auto-POST to the (loopback) AWS sign-in endpoint. Usage: node console.mjs BASE_URL ACS_URL SCREENSHOT.png
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "../peers/package.json"));
-const { chromium } = require("playwright-core");
+import { launch } from "./launch.mjs";
 
 const [base, acs, screenshot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   page.on("console", (m) => console.log(`browser console: ${m.text()}`));
