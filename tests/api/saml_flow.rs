@@ -244,7 +244,6 @@ async fn a_role_the_user_does_not_have_is_refused(backend: Backend) {
         "{}",
         page.body
     );
-    let token = app.get("/").await.csrf_token();
     let res = app
         .post_form(
             "/saml/aws/sso",
@@ -255,7 +254,6 @@ async fn a_role_the_user_does_not_have_is_refused(backend: Backend) {
         )
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "CSRF token required");
-    let _ = token;
 }
 
 async fn admins_pin_and_drain_regions(backend: Backend) {
