@@ -603,3 +603,40 @@ async fn postgres_without_a_key_encryption_key_is_refused_with_the_fix() {
         "{msg}"
     );
 }
+
+async fn the_multi_role_chooser_sends_every_role_in_one_assertion(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metadata = dir.path().join("md.xml");
+    let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
+    let acs = vec![format!("us-east-2={}", endpoint.url)];
+    let app = spawn_app_with(backend, |s| {
+        s.regions.acs = acs;
+        s.saml.multi_role_chooser = true;
+    })
+    .await;
+    std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
+    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.create_user(
+        "alice",
+        "alice-password-1",
+        &["AWS-123456789012-Admin", "AWS-210987654321-Dev"],
+    )
+    .await;
+    app.login("alice", "alice-password-1").await;
+    let page = console(&app, "", "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (action, saml, _) = autopost_form(&page.body);
+    let (ok, out) = pysaml2_accepts(&saml, &action, &metadata, false);
+    assert!(ok, "{out}");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let roles = summary["attributes"]["https://aws.amazon.com/SAML/Attributes/Role"]
+        .as_array()
+        .expect("roles")
+        .len();
+    assert_eq!(
+        roles, 2,
+        "AWS shows its own chooser for several Role values: {summary}"
+    );
+}
+
+on_both_backends!(the_multi_role_chooser_sends_every_role_in_one_assertion);
