@@ -401,9 +401,9 @@ async fn trust_policy_command(
     all: bool,
 ) -> anyhow::Result<()> {
     use crate::domain::aws::{RoleArn, SamlProviderArn};
-    use crate::saml::trust_policy::trust_policy;
-    let router_store = open_store(settings).await?;
-    let regions = crate::regions::RegionRouter::new(settings, router_store.clone())?;
+    use crate::saml::trust_policy::policies_by_provider;
+    let store = open_store(settings).await?;
+    let regions = crate::regions::RegionRouter::new(settings, store.clone())?;
     let acs: Vec<String> = regions
         .endpoints()
         .iter()
@@ -423,7 +423,7 @@ async fn trust_policy_command(
             vec![crate::domain::aws::RolePair::new(arn, provider)?]
         }
         (None, true) => {
-            let groups: Vec<String> = router_store
+            let groups: Vec<String> = store
                 .list_groups()
                 .await?
                 .into_iter()
@@ -437,25 +437,15 @@ async fn trust_policy_command(
         }
         (None, false) => anyhow::bail!("name a role with --role ARN, or use --all"),
     };
-    let mut providers: Vec<String> = roles
-        .iter()
-        .map(|r| r.provider.as_str().to_string())
-        .collect();
-    providers.dedup();
-    for provider in providers {
-        let names: Vec<&str> = roles
-            .iter()
-            .filter(|r| r.provider.as_str() == provider)
-            .map(|r| r.role.as_str())
-            .collect();
-        println!("// roles: {}", names.join(", "));
-        let policy = trust_policy(
-            &provider,
-            &acs,
-            profile.sends_source_identity(),
-            profile.sends_tags(),
-        );
-        println!("{}", serde_json::to_string_pretty(&policy)?);
+    let policies = policies_by_provider(
+        &roles,
+        &acs,
+        profile.sends_source_identity(),
+        profile.sends_tags(),
+    );
+    for p in policies {
+        println!("// roles: {}", p.roles.join(", "));
+        println!("{}", serde_json::to_string_pretty(&p.policy)?);
     }
     Ok(())
 }

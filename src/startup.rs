@@ -22,7 +22,7 @@ use crate::routes;
 use crate::saml::keys::{load_kek, KeyRing};
 use crate::saml::profile::AwsProfile;
 use crate::sessions::SessionService;
-use crate::store::{describe_url, Store};
+use crate::store::Store;
 use crate::telemetry::QuietRootSpan;
 
 /// Session cookie name. `__Host-` makes browsers insist on Secure, Path=/ and no Domain, so no
@@ -87,7 +87,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(&settings.database).await.with_context(|| {
         format!(
             "cannot open the database at {} (setting database.url)",
-            describe_url(&settings.database.url)
+            crate::config::redact_url(&settings.database.url)
         )
     })?;
     store

@@ -16,7 +16,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{PgPool, SqlitePool};
 
-use crate::config::{prepare_sqlite_path, redact_url, DatabaseSettings};
+use crate::config::{prepare_sqlite_path, DatabaseSettings};
 
 pub use directory::{GroupRecord, NewUser, UserRecord};
 pub use saml::{KeyRecord, RegionControl};
@@ -142,9 +142,4 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await)
     }
-}
-
-/// Describes a database URL for messages, without its password.
-pub fn describe_url(url: &str) -> String {
-    redact_url(url)
 }
