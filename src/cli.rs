@@ -423,17 +423,8 @@ async fn trust_policy_command(
             vec![crate::domain::aws::RolePair::new(arn, provider)?]
         }
         (None, true) => {
-            let groups: Vec<String> = store
-                .list_groups()
-                .await?
-                .into_iter()
-                .map(|g| g.name)
-                .collect();
-            crate::domain::mapping::convention_roles(
-                &groups,
-                profile.partition,
-                &profile.provider_name,
-            )
+            let mapper = crate::roles::RoleMapper::new(profile.clone());
+            crate::roles::grantable_roles(&store, &mapper).await?
         }
         (None, false) => anyhow::bail!("name a role with --role ARN, or use --all"),
     };

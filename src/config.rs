@@ -105,6 +105,8 @@ pub struct LoginSettings {
 #[serde(deny_unknown_fields)]
 pub struct AdminSettings {
     pub group: String,
+    /// Whom people should ask for access: shown on the portal to someone without roles.
+    pub contact: String,
 }
 
 /// `[demo]`
@@ -538,7 +540,10 @@ impl Settings {
             "[login]\nmax_failures_per_user = {}\nmax_failures_per_address = {}\nfailure_window_secs = {}\n\n",
             l.max_failures_per_user, l.max_failures_per_address, l.failure_window_secs
         ));
-        out.push_str(&format!("[admin]\ngroup = {:?}\n\n", self.admin.group));
+        out.push_str(&format!(
+            "[admin]\ngroup = {:?}\ncontact = {:?}\n\n",
+            self.admin.group, self.admin.contact
+        ));
         out.push_str(&format!("[demo]\nenabled = {}\n\n", self.demo.enabled));
         let m = &self.saml;
         out.push_str(&format!(

@@ -1,15 +1,12 @@
 //! Console sign-in: from a person and a chosen role to a signed Response posted to the AWS
 //! sign-in endpoint of a healthy Region.
 
-use std::collections::BTreeMap;
-
 use chrono::Utc;
 
 use crate::directory::Identity;
 use crate::domain::aws::{AwsRuleError, RolePair};
-use crate::domain::mapping::convention_roles;
 use crate::regions::RegionError;
-use crate::saml::profile::AwsProfile;
+use crate::roles::session_duration;
 use crate::saml::response::{sign_aws_response, AwsAssertion, ResponseError};
 use crate::startup::AppState;
 
@@ -37,23 +34,9 @@ pub enum SignInError {
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Preflight(Vec<AwsRuleError>),
     #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
     Internal(#[from] anyhow::Error),
-}
-
-/// The roles an identity may assume.
-pub fn roles_of(profile: &AwsProfile, identity: &Identity) -> Vec<RolePair> {
-    convention_roles(&identity.groups, profile.partition, &profile.provider_name)
-}
-
-/// Roles grouped by account, for the portal.
-pub fn roles_by_account(roles: &[RolePair]) -> BTreeMap<String, Vec<RolePair>> {
-    let mut map: BTreeMap<String, Vec<RolePair>> = BTreeMap::new();
-    for r in roles {
-        map.entry(r.role.account().to_string())
-            .or_default()
-            .push(r.clone());
-    }
-    map
 }
 
 /// Builds and signs the Response for one role (or, with the multi-role chooser, every role).
@@ -64,7 +47,12 @@ pub async fn console_post(
     region: Option<&str>,
 ) -> Result<ConsolePost, SignInError> {
     let profile = &state.profile;
-    let granted = roles_of(profile, identity);
+    let evaluation = state
+        .rules
+        .evaluate(&state.store, &identity.groups)
+        .await
+        ?;
+    let granted = evaluation.pairs();
     if granted.is_empty() {
         return Err(SignInError::NoRoles);
     }
@@ -90,7 +78,7 @@ pub async fn console_post(
         roles: &roles,
         session_name: &attributes.session_name,
         source_identity: attributes.source_identity.as_ref(),
-        session_duration: Some(profile.session_duration),
+        session_duration: Some(session_duration(profile, &evaluation, &roles)),
         tags: &attributes.tags,
         issued_at: Utc::now(),
         validity_secs: profile.validity_secs,
@@ -103,6 +91,11 @@ pub async fn console_post(
             return Err(SignInError::Preflight(errors));
         }
         Err(ResponseError::Crypto(e)) => return Err(SignInError::Internal(e.into())),
+    };
+    // A rule's console deep link applies when one role is sent.
+    let deep_link = match roles.as_slice() {
+        [one] => evaluation.grant(one.role.as_str()).and_then(|g| g.relay_state.clone()),
+        _ => None,
     };
     let role_names: Vec<String> = roles.iter().map(|r| r.role.to_string()).collect();
     tracing::info!(
@@ -117,7 +110,7 @@ pub async fn console_post(
     );
     Ok(ConsolePost {
         acs_url: choice.endpoint.acs_url.clone(),
-        relay_state: choice.endpoint.console_url.clone(),
+        relay_state: deep_link.unwrap_or_else(|| choice.endpoint.console_url.clone()),
         saml_response: signed.base64,
         region: choice.endpoint.region.to_string(),
         reason: choice.reason,

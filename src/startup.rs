@@ -10,6 +10,7 @@ use actix_web::{web, App, HttpRequest, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
+use crate::roles::RoleMapper;
 use crate::config::Settings;
 use crate::directory::local::{bootstrap_admin, seed_demo, Bootstrap};
 use crate::domain::session::SessionPolicy;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub keys: KeyRing,
     pub regions: Arc<RegionRouter>,
     pub profile: AwsProfile,
+    /// The mapping rules, compiled and cached per rule-set generation.
+    pub rules: RoleMapper,
     /// The URL people use to reach this instance.
     pub url: String,
 }
@@ -164,6 +167,7 @@ impl Application {
             settings: settings.clone(),
             keys,
             regions: regions.clone(),
+            rules: RoleMapper::new(profile.clone()),
             profile,
             url: url.clone(),
         });

@@ -8,3 +8,27 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Portal role search: filters as you type. Without script, the same form filters on the server.
+document.addEventListener("DOMContentLoaded", () => {
+  const input = document.getElementById("role-filter");
+  if (!input) return;
+  const roles = Array.from(document.querySelectorAll("#roles li.role"));
+  const blocks = Array.from(document.querySelectorAll("#roles .account"));
+  const noMatch = document.getElementById("no-match");
+  const count = document.getElementById("role-count");
+  const apply = () => {
+    const words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+    for (const li of roles) {
+      const text = li.dataset.search || "";
+      li.hidden = !words.every((w) => text.includes(w));
+    }
+    for (const block of blocks) {
+      block.hidden = !block.querySelector("li.role:not([hidden])");
+    }
+    const shown = document.querySelectorAll("#roles .account:not(#favourites) li.role:not([hidden])").length;
+    if (noMatch) noMatch.hidden = shown > 0;
+    if (count) count.textContent = words.length ? `${shown} matching roles` : `${shown} roles`;
+  };
+  input.addEventListener("input", apply);
+});

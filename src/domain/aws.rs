@@ -115,11 +115,11 @@ static REGION: LazyLock<Regex> =
 static ACCOUNT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[0-9]{12}$").expect("valid regex"));
 static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$")
+    Regex::new(r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):role/((?:[A-Za-z0-9_+=,.@-]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$")
         .expect("valid regex")
 });
 static PROVIDER_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):saml-provider/([\w.-]{1,128})$")
+    Regex::new(r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):saml-provider/([A-Za-z0-9_.-]{1,128})$")
         .expect("valid regex")
 });
 static SESSION_CHARS: LazyLock<Regex> =

@@ -2,5 +2,4 @@
 
 pub mod account;
 pub mod aws;
-pub mod mapping;
 pub mod session;

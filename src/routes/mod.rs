@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(login::post_login))
         .route("/logout", web::post().to(login::post_logout))
         .route("/", web::get().to(portal::get_portal))
+        .route("/portal/favourites", web::post().to(portal::post_favourite))
         .route("/account/password", web::get().to(account::get_password))
         .route("/account/password", web::post().to(account::post_password))
         .route("/admin", web::get().to(admin::get_admin))

@@ -86,6 +86,7 @@ pub async fn post_console(
     let post = match console_post(&state, &user.identity, &form.role, region).await {
         Ok(p) => p,
         Err(SignInError::Internal(e)) => return Err(AppError::Internal(e)),
+        Err(SignInError::Store(e)) => return Err(e.into()),
         Err(SignInError::Region(RegionError::Store(e))) => return Err(e.into()),
         Err(SignInError::Region(e @ RegionError::NoneAvailable)) => {
             return Err(AppError::UpstreamDown(format!(

@@ -6,6 +6,7 @@
 //! Times are Unix seconds in `BIGINT`/`INTEGER` columns so both engines compare them alike.
 
 mod directory;
+mod mapping;
 mod saml;
 mod sessions;
 
@@ -19,6 +20,7 @@ use sqlx::{PgPool, SqlitePool};
 use crate::config::{prepare_sqlite_path, DatabaseSettings};
 
 pub use directory::{GroupRecord, NewUser, UserRecord};
+pub use mapping::{AccountRecord, Change, HistoryRecord, RuleRecord};
 pub use saml::{KeyRecord, RegionControl};
 pub use sessions::SessionRecord;
 
@@ -52,6 +54,9 @@ pub enum StoreError {
     /// The row the operation needs does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// Someone else changed the row after the caller read it; the message says who and when.
+    #[error("{0}")]
+    Stale(String),
     /// The operation is not allowed in the current state; the message says why.
     #[error("{0}")]
     Invalid(String),

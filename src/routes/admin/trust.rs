@@ -3,7 +3,6 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use crate::domain::mapping::convention_roles;
 use crate::error::AppError;
 use crate::routes::{render, AdminUser, Nav};
 use crate::saml::trust_policy::policies_by_provider;
@@ -28,18 +27,7 @@ pub async fn get_trust(
     state: web::Data<AppState>,
     admin: AdminUser,
 ) -> Result<HttpResponse, AppError> {
-    let groups: Vec<String> = state
-        .store
-        .list_groups()
-        .await?
-        .into_iter()
-        .map(|g| g.name)
-        .collect();
-    let roles = convention_roles(
-        &groups,
-        state.profile.partition,
-        &state.profile.provider_name,
-    );
+    let roles = crate::roles::grantable_roles(&state.store, &state.rules).await?;
     let acs_urls: Vec<String> = state
         .regions
         .endpoints()

@@ -1,0 +1,373 @@
+//! One mapping rule as an admin writes it ([`RuleSpec`]) and as the engine runs it
+//! ([`CompiledRule`]). Everything that can be checked without a group is checked when the rule
+//! is saved, field by field, so the admin UI can show each error next to its input.
+
+use regex::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::template::{Template, TemplateError};
+use crate::domain::aws::{Partition, RoleArn, RolePair, SamlProviderArn, SessionDuration};
+
+/// What a matching rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Grants the role its template produces.
+    #[default]
+    Allow,
+    /// Removes every granted role whose ARN matches its glob; applied after all allows.
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Effect> {
+        match raw {
+            "allow" => Some(Effect::Allow),
+            "deny" => Some(Effect::Deny),
+            _ => None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// A rule as written: in the admin form, the database and `rules.yaml` alike. The order of
+/// rules (priority) is kept beside it, not in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Unique name, shown in dry runs and the history.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub effect: Effect,
+    /// Regex over one group name. It must match the whole name (fedbroker anchors it), so
+    /// `AWS-(\d{12})-(.+)` never matches `NOT-AWS-…`.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// Group names are compared ignoring case unless this is set.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub case_sensitive: bool,
+    /// Allow: role ARN template. Deny: role ARN glob (`*`, `?`), captures allowed.
+    pub role: String,
+    /// SAML provider ARN template; default: the role's account's provider named in settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// SessionDuration for roles from this rule (900–43200 s); default from settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_duration: Option<i64>,
+    /// Console page to land on (RelayState), an https URL on the partition's console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_state: Option<String>,
+}
+
+/// One problem with one field of a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn field(field: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A validated rule, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub name: String,
+    pub effect: Effect,
+    /// The pattern as the engine runs it: anchored, with the case flag.
+    pub anchored: String,
+    pub regex: Regex,
+    pub role: Template,
+    pub provider: Option<Template>,
+    pub duration: Option<SessionDuration>,
+    pub relay_state: Option<String>,
+}
+
+/// Bounds a rule's compiled size so that one pasted monster cannot slow every sign-in.
+const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+const NAME_MAX: usize = 100;
+
+/// The pattern as the engine runs it.
+pub fn anchored_pattern(pattern: &str, case_sensitive: bool) -> String {
+    let flags = if case_sensitive { "" } else { "(?i)" };
+    format!("{flags}^(?:{pattern})$")
+}
+
+impl RuleSpec {
+    /// Checks every field; on failure every problem is listed, each with its field.
+    pub fn compile(&self, partition: Partition) -> Result<CompiledRule, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = self.name.trim();
+        if name.is_empty() {
+            errors.push(field("name", "give the rule a name"));
+        } else if name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+            errors.push(field(
+                "name",
+                format!("use at most {NAME_MAX} printable characters"),
+            ));
+        }
+        let anchored = anchored_pattern(&self.pattern, self.case_sensitive);
+        let regex = if self.pattern.is_empty() {
+            errors.push(field(
+                "match",
+                "give a regular expression over group names, e.g. ^AWS-(\\d{12})-(.+)$",
+            ));
+            None
+        } else {
+            match RegexBuilder::new(&anchored)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+            {
+                Ok(r) => Some(r),
+                Err(regex::Error::CompiledTooBig(_)) => {
+                    errors.push(field(
+                        "match",
+                        "compiles too large for a group-name pattern: counted repetitions of Unicode \
+                         classes (e.g. \\w{1,64}) are the usual cause; use + or an ASCII class such as \
+                         [A-Za-z0-9_]",
+                    ));
+                    None
+                }
+                Err(e) => {
+                    errors.push(field("match", format!("is not a valid regular expression: {e}")));
+                    None
+                }
+            }
+        };
+        let mut role = None;
+        let mut provider = None;
+        if let Some(regex) = &regex {
+            match Template::parse(&self.role, regex) {
+                Ok(t) => {
+                    if let Err(e) = check_role_template(self.effect, &t, partition) {
+                        errors.push(field("role", e));
+                    }
+                    role = Some(t);
+                }
+                Err(e) => errors.push(field("role", template_error(e))),
+            }
+            if let Some(raw) = self.provider.as_deref().filter(|p| !p.is_empty()) {
+                if self.effect == Effect::Deny {
+                    errors.push(field("provider", "deny rules remove roles; leave the provider empty"));
+                } else {
+                    match Template::parse(raw, regex) {
+                        Ok(t) => {
+                            let sample = t.sample(partition);
+                            match SamlProviderArn::parse(&sample) {
+                                Err(e) => errors.push(field(
+                                    "provider",
+                                    format!("does not make a SAML provider ARN (with sample captures it gives `{sample}`: {})", e.rule),
+                                )),
+                                Ok(p) => {
+                                    let pairs = role.as_ref().map(|r| RoleArn::parse(&r.sample(partition)));
+                                    if let Some(Ok(r)) = pairs {
+                                        if let Err(e) = RolePair::new(r, p) {
+                                            errors.push(field("provider", e.rule));
+                                        }
+                                    }
+                                }
+                            }
+                            provider = Some(t);
+                        }
+                        Err(e) => errors.push(field("provider", template_error(e))),
+                    }
+                }
+            }
+        }
+        let duration = match self.session_duration {
+            None => None,
+            Some(_) if self.effect == Effect::Deny => {
+                errors.push(field("session_duration", "deny rules grant nothing; leave it empty"));
+                None
+            }
+            Some(secs) => match SessionDuration::parse(secs) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    errors.push(field("session_duration", format!("{}; {}", e.rule, e.fix)));
+                    None
+                }
+            },
+        };
+        let relay_state = match self.relay_state.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(_) if self.effect == Effect::Deny => {
+                errors.push(field("relay_state", "deny rules grant nothing; leave it empty"));
+                None
+            }
+            Some(url) => match check_console_url(url) {
+                Ok(()) => Some(url.to_string()),
+                Err(e) => {
+                    errors.push(field("relay_state", e));
+                    None
+                }
+            },
+        };
+        match (regex, role) {
+            (Some(regex), Some(role)) if errors.is_empty() => Ok(CompiledRule {
+                name: name.to_string(),
+                effect: self.effect,
+                anchored,
+                regex,
+                role,
+                provider,
+                duration,
+                relay_state,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn template_error(e: TemplateError) -> String {
+    format!("{e}")
+}
+
+fn check_role_template(effect: Effect, t: &Template, partition: Partition) -> Result<(), String> {
+    let sample = t.sample(partition);
+    match effect {
+        Effect::Allow => RoleArn::parse(&sample).map(|_| ()).map_err(|e| {
+            format!(
+                "does not make an IAM role ARN (with sample captures it gives `{sample}`): {}; {}",
+                e.rule, e.fix
+            )
+        }),
+        Effect::Deny => {
+            let ok_chars = sample
+                .chars()
+                .all(|c| super::template::is_iam_name_char(c) || ":/*?".contains(c));
+            if sample.starts_with("arn:") && ok_chars && sample.contains(":role/") {
+                Ok(())
+            } else {
+                Err(format!(
+                    "is not a role ARN pattern (gives `{sample}`): write e.g. arn:aws:iam::111122223333:role/* \
+                     or arn:aws:iam::*:role/*Admin* (`*` any text, `?` one character)"
+                ))
+            }
+        }
+    }
+}
+
+/// Console deep links: https on an AWS console host only, so a rule cannot send people to an
+/// arbitrary site through the RelayState.
+pub fn check_console_url(url: &str) -> Result<(), String> {
+    const HOSTS: [&str; 3] = [
+        "console.aws.amazon.com",
+        "console.amazonaws-us-gov.com",
+        "console.amazonaws.cn",
+    ];
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| format!("`{url}` must start with https://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let ok = HOSTS
+        .iter()
+        .any(|h| host == *h || host.strip_suffix(h).is_some_and(|p| p.ends_with('.') && p.len() > 1 && !p.contains(['@', ':'])));
+    if ok && !url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{url}` is not an AWS console address: use https://console.aws.amazon.com/… (or a Region's \
+             https://<region>.console.aws.amazon.com/…, or the GovCloud/China console)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn spec(pattern: &str, role: &str) -> RuleSpec {
+        RuleSpec {
+            name: "r".into(),
+            description: String::new(),
+            enabled: true,
+            effect: Effect::Allow,
+            pattern: pattern.into(),
+            case_sensitive: false,
+            role: role.into(),
+            provider: None,
+            session_duration: None,
+            relay_state: None,
+        }
+    }
+
+    fn errors(s: &RuleSpec) -> Vec<&'static str> {
+        s.compile(Partition::Aws)
+            .err()
+            .map(|e| e.iter().map(|e| e.field).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_good_rule_compiles() {
+        let s = spec(
+            r"AWS-(?P<account>\d{12})-(?P<role>[\w+=,.@-]+)",
+            "arn:${partition}:iam::${account}:role/${role}",
+        );
+        let c = s.compile(Partition::Aws).expect("valid");
+        assert!(c.regex.is_match("aws-123456789012-Admin"));
+        assert!(!c.regex.is_match("NOT-AWS-123456789012-Admin"));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        assert_eq!(errors(&spec("(", "x")), vec!["match"]);
+        assert_eq!(errors(&spec("(a)", "arn:aws:s3:::$1")), vec!["role"]);
+        assert_eq!(errors(&spec("(a)", "arn:aws:iam::$2:role/x")), vec!["role"]);
+        let mut s = spec("(a)", "arn:aws:iam::123456789012:role/$1");
+        s.session_duration = Some(60);
+        s.relay_state = Some("https://evil.example/".into());
+        s.provider = Some("arn:aws:iam::999999999999:saml-provider/x".into());
+        s.name = String::new();
+        assert_eq!(
+            errors(&s),
+            vec!["name", "provider", "session_duration", "relay_state"]
+        );
+    }
+
+    #[test]
+    fn deny_rules_take_globs() {
+        let mut s = spec("Contractors", "arn:aws:iam::111122223333:role/*");
+        s.effect = Effect::Deny;
+        assert!(s.compile(Partition::Aws).is_ok());
+        s.role = "prod-*".into();
+        assert_eq!(errors(&s), vec!["role"]);
+    }
+
+    #[test]
+    fn console_urls() {
+        assert!(check_console_url("https://console.aws.amazon.com/s3/home").is_ok());
+        assert!(check_console_url("https://us-east-2.console.aws.amazon.com/ec2/").is_ok());
+        assert!(check_console_url("https://console.aws.amazon.com.evil.example/").is_err());
+        assert!(check_console_url("https://evilconsole.aws.amazon.com/").is_err());
+        assert!(check_console_url("http://console.aws.amazon.com/").is_err());
+        assert!(check_console_url("https://user@console.aws.amazon.com/").is_err());
+    }
+}

@@ -1,0 +1,205 @@
+//! Which AWS roles a person gets now: the rules in the database, compiled once per rule-set
+//! generation and cached per instance, evaluated over the person's groups; and the dry run
+//! admins use to see exactly what a sign-in would produce.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::Utc;
+
+use crate::directory::Identity;
+use crate::domain::aws::{AwsRuleError, RolePair, SessionDuration};
+use crate::mapping::engine::Broken;
+use crate::mapping::{Evaluation, RuleSet};
+use crate::saml::profile::AwsProfile;
+use crate::saml::response::{preflight, sign_aws_response, unsigned_response_xml, AwsAssertion, ResponseError};
+use crate::saml::sign::XmlSigner;
+use crate::store::{RuleRecord, Store, StoreError};
+
+/// A compiled rule set and the stored rules it had to leave out.
+#[derive(Debug)]
+pub struct Compiled {
+    pub set: RuleSet,
+    pub broken: Vec<Broken>,
+}
+
+/// Compiles stored rules (in evaluation order). A rule that no longer compiles is left out and
+/// reported instead of failing every sign-in.
+pub fn compile(generation: i64, records: &[RuleRecord], profile: &AwsProfile) -> Compiled {
+    let mut broken = Vec::new();
+    let mut rules = Vec::new();
+    for r in records.iter().filter(|r| r.enabled) {
+        match r.spec().compile(profile.partition) {
+            Ok(c) => rules.push(c),
+            Err(errors) => broken.push(Broken {
+                rule: r.name.clone(),
+                error: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            }),
+        }
+    }
+    let set = match RuleSet::new(generation, profile.partition, &profile.provider_name, rules) {
+        Ok(set) => set,
+        Err(e) => {
+            // Each pattern compiled alone, so only the combined size can fail here.
+            broken.push(Broken {
+                rule: "(all rules)".into(),
+                error: format!("the rule set is too large to compile together: {e}"),
+            });
+            RuleSet::empty(generation, profile.partition, &profile.provider_name)
+        }
+    };
+    for b in &broken {
+        tracing::warn!(rule = %b.rule, error = %b.error, "mapping rule left out of the rule set");
+    }
+    Compiled { set, broken }
+}
+
+/// The per-instance cache of the compiled rule set.
+pub struct RoleMapper {
+    profile: AwsProfile,
+    cache: RwLock<Option<Arc<Compiled>>>,
+}
+
+impl RoleMapper {
+    pub fn new(profile: AwsProfile) -> RoleMapper {
+        RoleMapper {
+            profile,
+            cache: RwLock::new(None),
+        }
+    }
+
+    /// The rule set of the stored generation, recompiled only when the generation moved (one
+    /// small query per call, so a change made through another instance is seen at once).
+    pub async fn current(&self, store: &Store) -> Result<Arc<Compiled>, StoreError> {
+        let generation = store.rules_generation().await?;
+        if let Some(c) = self.cached().filter(|c| c.set.generation == generation) {
+            return Ok(c);
+        }
+        let records = store.list_rules().await?;
+        let compiled = Arc::new(compile(generation, &records, &self.profile));
+        if let Ok(mut slot) = self.cache.write() {
+            *slot = Some(compiled.clone());
+        }
+        Ok(compiled)
+    }
+
+    fn cached(&self) -> Option<Arc<Compiled>> {
+        self.cache.read().ok().and_then(|c| c.clone())
+    }
+
+    /// The roles these groups get now.
+    pub async fn evaluate(&self, store: &Store, groups: &[String]) -> Result<Evaluation, StoreError> {
+        Ok(self.current(store).await?.set.evaluate(groups))
+    }
+}
+
+/// What a sign-in would produce for one person, for `/admin/test` and `fedbroker rules test`.
+#[derive(Debug)]
+pub struct DryRun {
+    pub username: String,
+    pub groups: Vec<String>,
+    pub evaluation: Evaluation,
+    pub broken: Vec<Broken>,
+    /// Every AWS rule the assertion would break (session name, tags, partition, size).
+    pub warnings: Vec<AwsRuleError>,
+    /// The role the preview assertion is for (each role gets its own assertion unless the
+    /// multi-role chooser is on, when all are sent).
+    pub preview_roles: Vec<String>,
+    /// The Response before signing.
+    pub assertion_xml: Option<String>,
+    /// Base64 size of the signed Response, when a signing key was at hand.
+    pub signed_size: Option<usize>,
+}
+
+/// Runs the rules for `identity` and builds (but does not send) the assertion.
+pub async fn dry_run(
+    store: &Store,
+    mapper: &RoleMapper,
+    profile: &AwsProfile,
+    acs_url: &str,
+    identity: &Identity,
+    signer: Option<&XmlSigner>,
+) -> Result<DryRun, StoreError> {
+    let compiled = mapper.current(store).await?;
+    let evaluation = compiled.set.evaluate(&identity.groups);
+    let mut out = DryRun {
+        username: identity.username.clone(),
+        groups: identity.groups.clone(),
+        broken: compiled.broken.clone(),
+        warnings: Vec::new(),
+        preview_roles: Vec::new(),
+        assertion_xml: None,
+        signed_size: None,
+        evaluation,
+    };
+    let attributes = match profile.user_attributes(identity) {
+        Ok(a) => a,
+        Err(errors) => {
+            out.warnings = errors;
+            return Ok(out);
+        }
+    };
+    let roles: Vec<RolePair> = if profile.multi_role_chooser {
+        out.evaluation.pairs()
+    } else {
+        out.evaluation.pairs().into_iter().take(1).collect()
+    };
+    let duration = session_duration(profile, &out.evaluation, &roles);
+    let assertion = AwsAssertion {
+        issuer: &profile.entity_id,
+        acs_url,
+        partition: profile.partition,
+        name_id: &identity.username,
+        roles: &roles,
+        session_name: &attributes.session_name,
+        source_identity: attributes.source_identity.as_ref(),
+        session_duration: Some(duration),
+        tags: &attributes.tags,
+        issued_at: Utc::now(),
+        validity_secs: profile.validity_secs,
+        skew_secs: profile.skew_secs,
+    };
+    if let Err(errors) = preflight(&assertion) {
+        out.warnings.extend(errors);
+    }
+    out.preview_roles = roles.iter().map(|r| r.role.to_string()).collect();
+    out.assertion_xml = Some(unsigned_response_xml(&assertion));
+    if let (Some(signer), false) = (signer, roles.is_empty()) {
+        match sign_aws_response(&assertion, signer, profile.sign_response) {
+            Ok(signed) => out.signed_size = Some(signed.base64.len()),
+            Err(ResponseError::Preflight(errors)) => {
+                for e in errors {
+                    if !out.warnings.contains(&e) {
+                        out.warnings.push(e);
+                    }
+                }
+            }
+            Err(ResponseError::Crypto(e)) => tracing::warn!(error = %e, "dry run could not sign"),
+        }
+    }
+    Ok(out)
+}
+
+/// The SessionDuration for an assertion carrying `roles`: the rule's value for one role; with
+/// several, the shortest of theirs, so no role gets longer than its rule allows.
+pub fn session_duration(profile: &AwsProfile, eval: &Evaluation, roles: &[RolePair]) -> SessionDuration {
+    roles
+        .iter()
+        .map(|p| {
+            eval.grant(p.role.as_str())
+                .and_then(|g| g.duration)
+                .unwrap_or(profile.session_duration)
+        })
+        .min_by_key(SessionDuration::secs)
+        .unwrap_or(profile.session_duration)
+}
+
+/// Every role some group of the directory can grant (each group evaluated alone, so deny rules,
+/// which need a second group, do not hide roles): what the IAM trust policies must cover.
+pub async fn grantable_roles(store: &Store, mapper: &RoleMapper) -> Result<Vec<RolePair>, StoreError> {
+    let compiled = mapper.current(store).await?;
+    let mut out = std::collections::BTreeSet::new();
+    for group in store.list_groups().await? {
+        out.extend(compiled.set.evaluate(&[group.name]).pairs());
+    }
+    Ok(out.into_iter().collect())
+}
