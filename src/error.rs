@@ -31,6 +31,9 @@ pub enum AppError {
     /// Nothing at this address.
     #[error("not found")]
     NotFound,
+    /// The change was based on something another person changed since; the message says what.
+    #[error("{0}")]
+    Conflict(String),
     /// A dependency (the database) is down; retrying later will help.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -46,6 +49,12 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(inner) => AppError::Unavailable(inner.to_string()),
+            StoreError::Stale(why) => AppError::Conflict(format!(
+                "{why}. Nothing of yours was saved: reload the page, check the current values and apply your change again."
+            )),
+            StoreError::NotFound(what) => AppError::BadRequest(format!(
+                "{what} does not exist (any more). Reload the list and try again."
+            )),
             other => AppError::Internal(other.into()),
         }
     }
@@ -92,6 +101,7 @@ impl AppError {
                     .into(),
             ),
             AppError::UpstreamDown(why) => ("AWS sign-in unavailable", why.clone()),
+            AppError::Conflict(why) => ("Changed by someone else", why.clone()),
             AppError::Internal(_) => (
                 "Something went wrong",
                 "fedbroker hit an unexpected error. Nothing was changed. Tell your administrator and \
@@ -109,6 +119,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unavailable(_) | AppError::UpstreamDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

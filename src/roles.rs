@@ -11,7 +11,9 @@ use crate::domain::aws::{AwsRuleError, RolePair, SessionDuration};
 use crate::mapping::engine::Broken;
 use crate::mapping::{Evaluation, RuleSet};
 use crate::saml::profile::AwsProfile;
-use crate::saml::response::{preflight, sign_aws_response, unsigned_response_xml, AwsAssertion, ResponseError};
+use crate::saml::response::{
+    preflight, sign_aws_response, unsigned_response_xml, AwsAssertion, ResponseError,
+};
 use crate::saml::sign::XmlSigner;
 use crate::store::{RuleRecord, Store, StoreError};
 
@@ -32,7 +34,11 @@ pub fn compile(generation: i64, records: &[RuleRecord], profile: &AwsProfile) ->
             Ok(c) => rules.push(c),
             Err(errors) => broken.push(Broken {
                 rule: r.name.clone(),
-                error: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                error: errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
             }),
         }
     }
@@ -87,7 +93,11 @@ impl RoleMapper {
     }
 
     /// The roles these groups get now.
-    pub async fn evaluate(&self, store: &Store, groups: &[String]) -> Result<Evaluation, StoreError> {
+    pub async fn evaluate(
+        &self,
+        store: &Store,
+        groups: &[String],
+    ) -> Result<Evaluation, StoreError> {
         Ok(self.current(store).await?.set.evaluate(groups))
     }
 }
@@ -181,7 +191,11 @@ pub async fn dry_run(
 
 /// The SessionDuration for an assertion carrying `roles`: the rule's value for one role; with
 /// several, the shortest of theirs, so no role gets longer than its rule allows.
-pub fn session_duration(profile: &AwsProfile, eval: &Evaluation, roles: &[RolePair]) -> SessionDuration {
+pub fn session_duration(
+    profile: &AwsProfile,
+    eval: &Evaluation,
+    roles: &[RolePair],
+) -> SessionDuration {
     roles
         .iter()
         .map(|p| {
@@ -195,11 +209,57 @@ pub fn session_duration(profile: &AwsProfile, eval: &Evaluation, roles: &[RolePa
 
 /// Every role some group of the directory can grant (each group evaluated alone, so deny rules,
 /// which need a second group, do not hide roles): what the IAM trust policies must cover.
-pub async fn grantable_roles(store: &Store, mapper: &RoleMapper) -> Result<Vec<RolePair>, StoreError> {
+pub async fn grantable_roles(
+    store: &Store,
+    mapper: &RoleMapper,
+) -> Result<Vec<RolePair>, StoreError> {
     let compiled = mapper.current(store).await?;
     let mut out = std::collections::BTreeSet::new();
     for group in store.list_groups().await? {
         out.extend(compiled.set.evaluate(&[group.name]).pairs());
     }
     Ok(out.into_iter().collect())
+}
+
+/// Whom a dry run is for.
+#[derive(Debug, Clone)]
+pub enum DryRunSubject {
+    /// A user of the directory, with their groups as stored.
+    User(String),
+    /// Pasted groups; the username (if any) shapes RoleSessionName and tags.
+    Groups {
+        username: String,
+        groups: Vec<String>,
+    },
+}
+
+/// The identity a dry run evaluates; the inner error says why there is none (unknown user).
+pub async fn identity_for_dry_run(
+    store: &Store,
+    subject: DryRunSubject,
+) -> Result<Result<Identity, String>, StoreError> {
+    match subject {
+        DryRunSubject::User(name) => {
+            let Some(user) = store.user_by_username(&name).await? else {
+                return Ok(Err(format!(
+                    "There is no user `{name}` in the directory. Check the spelling, or paste their groups instead."
+                )));
+            };
+            Ok(crate::directory::local::identity_of(store, user.id)
+                .await?
+                .ok_or_else(|| format!("User `{name}` was removed meanwhile.")))
+        }
+        DryRunSubject::Groups { username, groups } => Ok(Ok(Identity {
+            user_id: 0,
+            username: if username.is_empty() {
+                "dry-run".to_string()
+            } else {
+                username
+            },
+            display_name: String::new(),
+            email: String::new(),
+            groups,
+            must_change_password: false,
+        })),
+    }
 }

@@ -47,11 +47,7 @@ pub async fn console_post(
     region: Option<&str>,
 ) -> Result<ConsolePost, SignInError> {
     let profile = &state.profile;
-    let evaluation = state
-        .rules
-        .evaluate(&state.store, &identity.groups)
-        .await
-        ?;
+    let evaluation = state.rules.evaluate(&state.store, &identity.groups).await?;
     let granted = evaluation.pairs();
     if granted.is_empty() {
         return Err(SignInError::NoRoles);
@@ -94,7 +90,9 @@ pub async fn console_post(
     };
     // A rule's console deep link applies when one role is sent.
     let deep_link = match roles.as_slice() {
-        [one] => evaluation.grant(one.role.as_str()).and_then(|g| g.relay_state.clone()),
+        [one] => evaluation
+            .grant(one.role.as_str())
+            .and_then(|g| g.relay_state.clone()),
         _ => None,
     };
     let role_names: Vec<String> = roles.iter().map(|r| r.role.to_string()).collect();

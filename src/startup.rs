@@ -10,7 +10,6 @@ use actix_web::{web, App, HttpRequest, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
-use crate::roles::RoleMapper;
 use crate::config::Settings;
 use crate::directory::local::{bootstrap_admin, seed_demo, Bootstrap};
 use crate::domain::session::SessionPolicy;
@@ -19,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::middleware::{record_metrics, response_policy};
 use crate::ratelimit::LoginLimiter;
 use crate::regions::RegionRouter;
+use crate::roles::RoleMapper;
 use crate::routes;
 use crate::saml::keys::{load_kek, KeyRing};
 use crate::saml::profile::AwsProfile;

@@ -119,8 +119,10 @@ static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static PROVIDER_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):saml-provider/([A-Za-z0-9_.-]{1,128})$")
-        .expect("valid regex")
+    Regex::new(
+        r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):saml-provider/([A-Za-z0-9_.-]{1,128})$",
+    )
+    .expect("valid regex")
 });
 static SESSION_CHARS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[\w+=,.@-]*$").expect("valid regex"));

@@ -118,10 +118,18 @@ impl RulesDocument {
         }
         for r in &new.rules {
             match old_rules.get(r.name.as_str()) {
-                None => out.push(format!("+ rule `{}`: {} `{}` → `{}`", r.name, r.effect.as_str(), r.pattern, r.role)),
-                Some(old) if *old != r => {
-                    out.push(format!("~ rule `{}`: {}", r.name, changed_fields(old, r).join(", ")))
-                }
+                None => out.push(format!(
+                    "+ rule `{}`: {} `{}` → `{}`",
+                    r.name,
+                    r.effect.as_str(),
+                    r.pattern,
+                    r.role
+                )),
+                Some(old) if *old != r => out.push(format!(
+                    "~ rule `{}`: {}",
+                    r.name,
+                    changed_fields(old, r).join(", ")
+                )),
                 Some(_) => {}
             }
         }
@@ -132,9 +140,16 @@ impl RulesDocument {
                 .map(|r| r.name.clone())
                 .collect()
         };
-        let (before, after) = (order(&self.rules, &new_rules), order(&new.rules, &old_rules));
+        let (before, after) = (
+            order(&self.rules, &new_rules),
+            order(&new.rules, &old_rules),
+        );
         if before != after {
-            out.push(format!("~ order: {} → {}", before.join(", "), after.join(", ")));
+            out.push(format!(
+                "~ order: {} → {}",
+                before.join(", "),
+                after.join(", ")
+            ));
         }
         let old_accounts: HashMap<&str, &AccountAlias> =
             self.accounts.iter().map(|a| (a.id.as_str(), a)).collect();
@@ -166,16 +181,40 @@ fn changed_fields(old: &RuleSpec, new: &RuleSpec) -> Vec<String> {
             out.push(format!("{name} `{a}` → `{b}`"));
         }
     };
-    field("description", old.description.clone(), new.description.clone());
+    field(
+        "description",
+        old.description.clone(),
+        new.description.clone(),
+    );
     field("enabled", old.enabled.to_string(), new.enabled.to_string());
-    field("effect", old.effect.as_str().into(), new.effect.as_str().into());
+    field(
+        "effect",
+        old.effect.as_str().into(),
+        new.effect.as_str().into(),
+    );
     field("match", old.pattern.clone(), new.pattern.clone());
-    field("case_sensitive", old.case_sensitive.to_string(), new.case_sensitive.to_string());
+    field(
+        "case_sensitive",
+        old.case_sensitive.to_string(),
+        new.case_sensitive.to_string(),
+    );
     field("role", old.role.clone(), new.role.clone());
-    field("provider", old.provider.clone().unwrap_or_default(), new.provider.clone().unwrap_or_default());
+    field(
+        "provider",
+        old.provider.clone().unwrap_or_default(),
+        new.provider.clone().unwrap_or_default(),
+    );
     let secs = |d: Option<i64>| d.map(|d| d.to_string()).unwrap_or_default();
-    field("session_duration", secs(old.session_duration), secs(new.session_duration));
-    field("relay_state", old.relay_state.clone().unwrap_or_default(), new.relay_state.clone().unwrap_or_default());
+    field(
+        "session_duration",
+        secs(old.session_duration),
+        secs(new.session_duration),
+    );
+    field(
+        "relay_state",
+        old.relay_state.clone().unwrap_or_default(),
+        new.relay_state.clone().unwrap_or_default(),
+    );
     out
 }
 
@@ -197,7 +236,8 @@ mod tests {
     #[test]
     fn every_problem_is_listed_with_its_place() {
         let text = "version: 1\nrules:\n  - name: a\n    match: '('\n    role: x\n  - name: a\n    match: ok\n    role: arn:aws:iam::123456789012:role/R\naccounts:\n  - id: '1'\n    name: n\n";
-        let Err(DocumentError::Invalid(problems)) = RulesDocument::from_yaml(text, Partition::Aws) else {
+        let Err(DocumentError::Invalid(problems)) = RulesDocument::from_yaml(text, Partition::Aws)
+        else {
             panic!("must be refused");
         };
         assert_eq!(problems.len(), 3, "{problems:?}");
@@ -226,8 +266,15 @@ mod tests {
         new.rules.push(added);
         new.accounts.clear();
         let diff = doc.diff(&new);
-        assert!(diff.iter().any(|l| l.starts_with("+ rule `brand new`")), "{diff:?}");
-        assert!(diff.iter().any(|l| l.starts_with("~ rule") && l.contains("role `")), "{diff:?}");
+        assert!(
+            diff.iter().any(|l| l.starts_with("+ rule `brand new`")),
+            "{diff:?}"
+        );
+        assert!(
+            diff.iter()
+                .any(|l| l.starts_with("~ rule") && l.contains("role `")),
+            "{diff:?}"
+        );
         assert!(diff.iter().any(|l| l.starts_with("~ order:")), "{diff:?}");
         assert!(diff.iter().any(|l| l.starts_with("- account")), "{diff:?}");
         assert!(doc.diff(&doc).is_empty());

@@ -70,7 +70,9 @@ impl Evaluation {
 
     /// The grant for a role ARN.
     pub fn grant(&self, role_arn: &str) -> Option<&Grant> {
-        self.granted.iter().find(|g| g.pair.role.as_str() == role_arn)
+        self.granted
+            .iter()
+            .find(|g| g.pair.role.as_str() == role_arn)
     }
 }
 
@@ -290,7 +292,13 @@ mod tests {
     fn granted(e: &Evaluation) -> Vec<(&str, &str, &str)> {
         e.granted
             .iter()
-            .map(|g| (g.pair.role.as_str(), g.cause.rule.as_str(), g.cause.group.as_str()))
+            .map(|g| {
+                (
+                    g.pair.role.as_str(),
+                    g.cause.rule.as_str(),
+                    g.cause.group.as_str(),
+                )
+            })
             .collect()
     }
 
@@ -319,28 +327,53 @@ mod tests {
             "arn:aws:iam::222222222222:role/$1",
         );
         sensitive.case_sensitive = true;
-        type Case<'a> = (&'a str, Vec<RuleSpec>, Vec<&'a str>, Vec<(&'a str, &'a str, &'a str)>);
+        type Case<'a> = (
+            &'a str,
+            Vec<RuleSpec>,
+            Vec<&'a str>,
+            Vec<(&'a str, &'a str, &'a str)>,
+        );
         let cases: Vec<Case> = vec![
             (
                 "allow by two conventions",
                 vec![adfs(), okta.clone()],
                 vec!["AWS-111111111111-Admin", "aws#222222222222#Dev", "staff"],
                 vec![
-                    ("arn:aws:iam::111111111111:role/Admin", "adfs", "AWS-111111111111-Admin"),
-                    ("arn:aws:iam::222222222222:role/Dev", "okta", "aws#222222222222#Dev"),
+                    (
+                        "arn:aws:iam::111111111111:role/Admin",
+                        "adfs",
+                        "AWS-111111111111-Admin",
+                    ),
+                    (
+                        "arn:aws:iam::222222222222:role/Dev",
+                        "okta",
+                        "aws#222222222222#Dev",
+                    ),
                 ],
             ),
             (
                 "deny applies after allows, whatever its priority",
                 vec![deny_prod.clone(), adfs()],
-                vec!["AWS-111111111111-Admin", "AWS-333333333333-Admin", "Contractors"],
-                vec![("arn:aws:iam::333333333333:role/Admin", "adfs", "AWS-333333333333-Admin")],
+                vec![
+                    "AWS-111111111111-Admin",
+                    "AWS-333333333333-Admin",
+                    "Contractors",
+                ],
+                vec![(
+                    "arn:aws:iam::333333333333:role/Admin",
+                    "adfs",
+                    "AWS-333333333333-Admin",
+                )],
             ),
             (
                 "deny needs its group",
                 vec![adfs(), deny_prod.clone()],
                 vec!["AWS-111111111111-Admin"],
-                vec![("arn:aws:iam::111111111111:role/Admin", "adfs", "AWS-111111111111-Admin")],
+                vec![(
+                    "arn:aws:iam::111111111111:role/Admin",
+                    "adfs",
+                    "AWS-111111111111-Admin",
+                )],
             ),
             (
                 "disabled rules do nothing",
@@ -353,15 +386,27 @@ mod tests {
                 vec![adfs(), sensitive],
                 vec!["aws-111111111111-Admin", "exact-Ops", "Exact-Dev"],
                 vec![
-                    ("arn:aws:iam::111111111111:role/Admin", "adfs", "aws-111111111111-Admin"),
-                    ("arn:aws:iam::222222222222:role/Dev", "sensitive", "Exact-Dev"),
+                    (
+                        "arn:aws:iam::111111111111:role/Admin",
+                        "adfs",
+                        "aws-111111111111-Admin",
+                    ),
+                    (
+                        "arn:aws:iam::222222222222:role/Dev",
+                        "sensitive",
+                        "Exact-Dev",
+                    ),
                 ],
             ),
             (
                 "duplicates collapse to the first rule by priority",
                 vec![okta.clone(), adfs()],
                 vec!["AWS-222222222222-Dev", "aws#222222222222#Dev"],
-                vec![("arn:aws:iam::222222222222:role/Dev", "okta", "aws#222222222222#Dev")],
+                vec![(
+                    "arn:aws:iam::222222222222:role/Dev",
+                    "okta",
+                    "aws#222222222222#Dev",
+                )],
             ),
             (
                 "patterns match whole group names only",
@@ -386,7 +431,10 @@ mod tests {
     fn duplicates_list_every_producer() {
         let mut second = adfs();
         second.name = "second".into();
-        let e = set(&[adfs(), second]).evaluate(&groups(&["AWS-111111111111-Admin", "aws-111111111111-Admin"]));
+        let e = set(&[adfs(), second]).evaluate(&groups(&[
+            "AWS-111111111111-Admin",
+            "aws-111111111111-Admin",
+        ]));
         assert_eq!(e.granted.len(), 1);
         let also: Vec<(&str, &str)> = e.granted[0]
             .also
@@ -405,12 +453,30 @@ mod tests {
 
     #[test]
     fn bad_outputs_are_skipped_and_recorded() {
-        let loose = rule("loose", Effect::Allow, r"team-(.+)", "arn:aws:iam::123456789012:role/$1");
-        let e = set(&[loose]).evaluate(&groups(&["team-a/b", "team-ok", &format!("team-{}", "x".repeat(70))]));
-        assert_eq!(granted(&e), vec![("arn:aws:iam::123456789012:role/ok", "loose", "team-ok")]);
+        let loose = rule(
+            "loose",
+            Effect::Allow,
+            r"team-(.+)",
+            "arn:aws:iam::123456789012:role/$1",
+        );
+        let e = set(&[loose]).evaluate(&groups(&[
+            "team-a/b",
+            "team-ok",
+            &format!("team-{}", "x".repeat(70)),
+        ]));
+        assert_eq!(
+            granted(&e),
+            vec![("arn:aws:iam::123456789012:role/ok", "loose", "team-ok")]
+        );
         assert_eq!(e.skipped.len(), 2);
-        assert!(e.skipped[0].reason.contains("characters IAM names do not allow"));
-        assert!(e.skipped[1].reason.contains("IAM role ARN"), "{}", e.skipped[1].reason);
+        assert!(e.skipped[0]
+            .reason
+            .contains("characters IAM names do not allow"));
+        assert!(
+            e.skipped[1].reason.contains("IAM role ARN"),
+            "{}",
+            e.skipped[1].reason
+        );
     }
 
     #[test]
@@ -422,7 +488,13 @@ mod tests {
         let e = set(&[r]).evaluate(&groups(&["AWS-111111111111-Admin"]));
         let g = &e.granted[0];
         assert_eq!(g.duration.map(|d| d.secs()), Some(7200));
-        assert_eq!(g.relay_state.as_deref(), Some("https://console.aws.amazon.com/s3/home"));
-        assert_eq!(g.pair.provider.as_str(), "arn:aws:iam::111111111111:saml-provider/Corp");
+        assert_eq!(
+            g.relay_state.as_deref(),
+            Some("https://console.aws.amazon.com/s3/home")
+        );
+        assert_eq!(
+            g.pair.provider.as_str(),
+            "arn:aws:iam::111111111111:saml-provider/Corp"
+        );
     }
 }

@@ -156,7 +156,10 @@ impl RuleSpec {
                     None
                 }
                 Err(e) => {
-                    errors.push(field("match", format!("is not a valid regular expression: {e}")));
+                    errors.push(field(
+                        "match",
+                        format!("is not a valid regular expression: {e}"),
+                    ));
                     None
                 }
             }
@@ -175,7 +178,10 @@ impl RuleSpec {
             }
             if let Some(raw) = self.provider.as_deref().filter(|p| !p.is_empty()) {
                 if self.effect == Effect::Deny {
-                    errors.push(field("provider", "deny rules remove roles; leave the provider empty"));
+                    errors.push(field(
+                        "provider",
+                        "deny rules remove roles; leave the provider empty",
+                    ));
                 } else {
                     match Template::parse(raw, regex) {
                         Ok(t) => {
@@ -204,7 +210,10 @@ impl RuleSpec {
         let duration = match self.session_duration {
             None => None,
             Some(_) if self.effect == Effect::Deny => {
-                errors.push(field("session_duration", "deny rules grant nothing; leave it empty"));
+                errors.push(field(
+                    "session_duration",
+                    "deny rules grant nothing; leave it empty",
+                ));
                 None
             }
             Some(secs) => match SessionDuration::parse(secs) {
@@ -218,7 +227,10 @@ impl RuleSpec {
         let relay_state = match self.relay_state.as_deref().filter(|s| !s.is_empty()) {
             None => None,
             Some(_) if self.effect == Effect::Deny => {
-                errors.push(field("relay_state", "deny rules grant nothing; leave it empty"));
+                errors.push(field(
+                    "relay_state",
+                    "deny rules grant nothing; leave it empty",
+                ));
                 None
             }
             Some(url) => match check_console_url(url) {
@@ -286,9 +298,12 @@ pub fn check_console_url(url: &str) -> Result<(), String> {
         .strip_prefix("https://")
         .ok_or_else(|| format!("`{url}` must start with https://"))?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let ok = HOSTS
-        .iter()
-        .any(|h| host == *h || host.strip_suffix(h).is_some_and(|p| p.ends_with('.') && p.len() > 1 && !p.contains(['@', ':'])));
+    let ok = HOSTS.iter().any(|h| {
+        host == *h
+            || host
+                .strip_suffix(h)
+                .is_some_and(|p| p.ends_with('.') && p.len() > 1 && !p.contains(['@', ':']))
+    });
     if ok && !url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         Ok(())
     } else {

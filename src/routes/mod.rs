@@ -57,6 +57,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/trust-policy",
             web::get().to(admin::trust::get_trust),
         )
+        .route("/admin/rules", web::get().to(admin::rules::get_rules))
+        .route(
+            "/admin/rules/new",
+            web::get().to(admin::rules::get_new_rule),
+        )
+        .route(
+            "/admin/rules/new",
+            web::post().to(admin::rules::post_new_rule),
+        )
+        .route("/admin/rules/{id}", web::get().to(admin::rules::get_rule))
+        .route("/admin/rules/{id}", web::post().to(admin::rules::post_rule))
+        .route(
+            "/admin/rules/{id}/action",
+            web::post().to(admin::rules::post_rule_action),
+        )
+        .route(
+            "/admin/accounts",
+            web::get().to(admin::accounts::get_accounts),
+        )
+        .route(
+            "/admin/accounts",
+            web::post().to(admin::accounts::post_accounts),
+        )
+        .route("/admin/test", web::get().to(admin::dryrun::get_test))
         .route("/saml/metadata", web::get().to(saml::get_metadata))
         .route("/saml/sso", web::get().to(saml::get_sso))
         .route("/saml/aws/sso", web::post().to(saml::post_console));

@@ -94,7 +94,12 @@ pub async fn get_portal(
         .into_iter()
         .map(|a| (a.account_id.clone(), a))
         .collect();
-    let favourites: HashSet<String> = state.store.favourites(id.user_id).await?.into_iter().collect();
+    let favourites: HashSet<String> = state
+        .store
+        .favourites(id.user_id)
+        .await?
+        .into_iter()
+        .collect();
     let q = query.q.trim().to_lowercase();
 
     let total_roles = evaluation.granted.len();
@@ -132,7 +137,11 @@ pub async fn get_portal(
             account.to_string(),
         )
     };
-    rows.sort_by(|x, y| sort_key(&x.account).cmp(&sort_key(&y.account)).then(x.name.cmp(&y.name)));
+    rows.sort_by(|x, y| {
+        sort_key(&x.account)
+            .cmp(&sort_key(&y.account))
+            .then(x.name.cmp(&y.name))
+    });
 
     let region_select = RegionSelect {
         regions: &state
@@ -232,7 +241,10 @@ pub async fn post_favourite(
     user.check_csrf(&form.csrf_token)?;
     let pin = form.pin == "1";
     if pin {
-        let evaluation = state.rules.evaluate(&state.store, &user.identity.groups).await?;
+        let evaluation = state
+            .rules
+            .evaluate(&state.store, &user.identity.groups)
+            .await?;
         if evaluation.grant(&form.role).is_none() {
             return Err(AppError::BadRequest(format!(
                 "`{}` is not one of your roles, so it cannot be pinned.",
@@ -247,7 +259,10 @@ pub async fn post_favourite(
     let location = if form.q.trim().is_empty() {
         "/#roles".to_string()
     } else {
-        format!("/?{}#roles", serde_urlencoded::to_string([("q", form.q.trim())]).unwrap_or_default())
+        format!(
+            "/?{}#roles",
+            serde_urlencoded::to_string([("q", form.q.trim())]).unwrap_or_default()
+        )
     };
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))

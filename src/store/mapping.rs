@@ -30,7 +30,6 @@ macro_rules! record {
     };
 }
 
-
 use super::{on_pool, Store, StoreError};
 use crate::mapping::{AccountAlias, Colour, Effect, RuleSpec, RulesDocument};
 
@@ -165,7 +164,11 @@ impl Store {
     }
 
     /// Adds a rule at the end of the order. The spec must have been validated.
-    pub async fn create_rule(&self, spec: &RuleSpec, change: &Change<'_>) -> Result<i64, StoreError> {
+    pub async fn create_rule(
+        &self,
+        spec: &RuleSpec,
+        change: &Change<'_>,
+    ) -> Result<i64, StoreError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE rule_set_state SET generation = generation + 1 WHERE id = 1")
@@ -192,7 +195,15 @@ impl Store {
             .bind(change.actor)
             .fetch_one(&mut *tx)
             .await?;
-            record!(tx, change, "rule", &id.to_string(), "create", None::<String>, Some(rule_json(spec)))?;
+            record!(
+                tx,
+                change,
+                "rule",
+                &id.to_string(),
+                "create",
+                None::<String>,
+                Some(rule_json(spec))
+            )?;
             tx.commit().await?;
             Ok(id)
         })
@@ -211,9 +222,13 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("rule #{id}")))?;
         if before.version != expected_version {
-            return Err(stale(format!("rule `{}`", before.name), Some((before.updated_at, before.updated_by))));
+            return Err(stale(
+                format!("rule `{}`", before.name),
+                Some((before.updated_at, before.updated_by)),
+            ));
         }
-        let result = on_pool!(self, |pool| async {
+        let result = on_pool!(self, |pool| {
+            async {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
                 "UPDATE mapping_rules SET name = $3, description = $4, enabled = $5, effect = $6, \
@@ -247,17 +262,26 @@ impl Store {
             tx.commit().await?;
             Ok::<bool, StoreError>(true)
         }
-        .await)?;
+        .await
+        })?;
         if result {
             Ok(())
         } else {
             let now = self.rule(id).await?;
-            Err(stale(format!("rule `{}`", before.name), now.map(|r| (r.updated_at, r.updated_by))))
+            Err(stale(
+                format!("rule `{}`", before.name),
+                now.map(|r| (r.updated_at, r.updated_by)),
+            ))
         }
     }
 
     /// Deletes a rule, if it is still at `expected_version`.
-    pub async fn delete_rule(&self, id: i64, expected_version: i64, change: &Change<'_>) -> Result<(), StoreError> {
+    pub async fn delete_rule(
+        &self,
+        id: i64,
+        expected_version: i64,
+        change: &Change<'_>,
+    ) -> Result<(), StoreError> {
         let before = self
             .rule(id)
             .await?
@@ -275,7 +299,15 @@ impl Store {
             sqlx::query("UPDATE rule_set_state SET generation = generation + 1 WHERE id = 1")
                 .execute(&mut *tx)
                 .await?;
-            record!(tx, change, "rule", &id.to_string(), "delete", Some(rule_json(&before.spec())), None::<String>)?;
+            record!(
+                tx,
+                change,
+                "rule",
+                &id.to_string(),
+                "delete",
+                Some(rule_json(&before.spec())),
+                None::<String>
+            )?;
             tx.commit().await?;
             Ok::<bool, StoreError>(true)
         }
@@ -284,13 +316,21 @@ impl Store {
             Ok(())
         } else {
             let now = self.rule(id).await?;
-            Err(stale(format!("rule `{}`", before.name), now.map(|r| (r.updated_at, r.updated_by))))
+            Err(stale(
+                format!("rule `{}`", before.name),
+                now.map(|r| (r.updated_at, r.updated_by)),
+            ))
         }
     }
 
     /// Moves a rule one place up (earlier) or down, renumbering priorities 10, 20, …
     /// Order is not part of a rule's version: moving never makes someone's open edit stale.
-    pub async fn move_rule(&self, id: i64, up: bool, change: &Change<'_>) -> Result<(), StoreError> {
+    pub async fn move_rule(
+        &self,
+        id: i64,
+        up: bool,
+        change: &Change<'_>,
+    ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE rule_set_state SET generation = generation + 1 WHERE id = 1")
@@ -304,7 +344,11 @@ impl Store {
                 .iter()
                 .position(|(rid, _)| *rid == id)
                 .ok_or_else(|| StoreError::NotFound(format!("rule #{id}")))?;
-            let other = if up { at.checked_sub(1) } else { Some(at + 1).filter(|i| *i < rows.len()) };
+            let other = if up {
+                at.checked_sub(1)
+            } else {
+                Some(at + 1).filter(|i| *i < rows.len())
+            };
             let Some(other) = other else {
                 return Ok(());
             };
@@ -319,7 +363,15 @@ impl Store {
                     .await?;
             }
             let after: Vec<&str> = after.iter().map(|(_, n)| n.as_str()).collect();
-            record!(tx, change, "rule", &id.to_string(), "reorder", Some(json!(before).to_string()), Some(json!(after).to_string()))?;
+            record!(
+                tx,
+                change,
+                "rule",
+                &id.to_string(),
+                "reorder",
+                Some(json!(before).to_string()),
+                Some(json!(after).to_string())
+            )?;
             tx.commit().await?;
             Ok(())
         })
@@ -353,7 +405,8 @@ impl Store {
         let before = self.account(&alias.id).await?;
         let after = serde_json::to_string(alias).unwrap_or_default();
         let colour = alias.colour.map(|c| c.as_str());
-        let done = on_pool!(self, |pool| async {
+        let done = on_pool!(self, |pool| {
+            async {
             let mut tx = pool.begin().await?;
             let done = match expected_version {
                 None => sqlx::query(
@@ -391,33 +444,51 @@ impl Store {
             tx.commit().await?;
             Ok::<bool, StoreError>(true)
         }
-        .await)?;
+        .await
+        })?;
         if done {
             Ok(())
         } else {
             let now = self.account(&alias.id).await?;
-            Err(stale(format!("account {}", alias.id), now.map(|a| (a.updated_at, a.updated_by))))
+            Err(stale(
+                format!("account {}", alias.id),
+                now.map(|a| (a.updated_at, a.updated_by)),
+            ))
         }
     }
 
     /// Deletes an alias, if it is still at `expected_version`.
-    pub async fn delete_account(&self, id: &str, expected_version: i64, change: &Change<'_>) -> Result<(), StoreError> {
+    pub async fn delete_account(
+        &self,
+        id: &str,
+        expected_version: i64,
+        change: &Change<'_>,
+    ) -> Result<(), StoreError> {
         let before = self
             .account(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
         let done = on_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
-            let done = sqlx::query("DELETE FROM account_aliases WHERE account_id = $1 AND version = $2")
-                .bind(id)
-                .bind(expected_version)
-                .execute(&mut *tx)
-                .await?;
+            let done =
+                sqlx::query("DELETE FROM account_aliases WHERE account_id = $1 AND version = $2")
+                    .bind(id)
+                    .bind(expected_version)
+                    .execute(&mut *tx)
+                    .await?;
             if done.rows_affected() == 0 {
                 return Ok(false);
             }
             let before_json = serde_json::to_string(&before.alias()).unwrap_or_default();
-            record!(tx, change, "account", id, "delete", Some(before_json), None::<String>)?;
+            record!(
+                tx,
+                change,
+                "account",
+                id,
+                "delete",
+                Some(before_json),
+                None::<String>
+            )?;
             tx.commit().await?;
             Ok::<bool, StoreError>(true)
         }
@@ -426,7 +497,10 @@ impl Store {
             Ok(())
         } else {
             let now = self.account(id).await?;
-            Err(stale(format!("account {id}"), now.map(|a| (a.updated_at, a.updated_by))))
+            Err(stale(
+                format!("account {id}"),
+                now.map(|a| (a.updated_at, a.updated_by)),
+            ))
         }
     }
 
@@ -434,14 +508,28 @@ impl Store {
     pub async fn mapping_document(&self) -> Result<RulesDocument, StoreError> {
         Ok(RulesDocument {
             version: crate::mapping::document::VERSION,
-            rules: self.list_rules().await?.iter().map(RuleRecord::spec).collect(),
-            accounts: self.list_accounts().await?.iter().map(AccountRecord::alias).collect(),
+            rules: self
+                .list_rules()
+                .await?
+                .iter()
+                .map(RuleRecord::spec)
+                .collect(),
+            accounts: self
+                .list_accounts()
+                .await?
+                .iter()
+                .map(AccountRecord::alias)
+                .collect(),
         })
     }
 
     /// Replaces every rule and alias with the document's, all or nothing. The document must
     /// have been validated.
-    pub async fn replace_mapping(&self, doc: &RulesDocument, change: &Change<'_>) -> Result<(), StoreError> {
+    pub async fn replace_mapping(
+        &self,
+        doc: &RulesDocument,
+        change: &Change<'_>,
+    ) -> Result<(), StoreError> {
         let before = serde_json::to_string(&self.mapping_document().await?).unwrap_or_default();
         let after = serde_json::to_string(doc).unwrap_or_default();
         on_pool!(self, |pool| {
@@ -449,8 +537,12 @@ impl Store {
             sqlx::query("UPDATE rule_set_state SET generation = generation + 1 WHERE id = 1")
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM mapping_rules").execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM account_aliases").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM mapping_rules")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM account_aliases")
+                .execute(&mut *tx)
+                .await?;
             for (i, spec) in doc.rules.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO mapping_rules (name, description, priority, enabled, effect, pattern, \
@@ -488,7 +580,15 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            record!(tx, change, "mapping", "all", "import", Some(before), Some(after))?;
+            record!(
+                tx,
+                change,
+                "mapping",
+                "all",
+                "import",
+                Some(before),
+                Some(after)
+            )?;
             tx.commit().await?;
             Ok(())
         })
@@ -501,7 +601,8 @@ impl Store {
         key: Option<&str>,
         limit: i64,
     ) -> Result<Vec<HistoryRecord>, StoreError> {
-        on_pool!(self, |pool| Ok(sqlx::query_as::<_, HistoryRecord>(
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_as::<_, HistoryRecord>(
             "SELECT id, at, actor, entity, entity_key, action, before_json, after_json FROM change_history \
              WHERE ($1 IS NULL OR entity = $1) AND ($2 IS NULL OR entity_key = $2) ORDER BY id DESC LIMIT $3",
         )
@@ -509,23 +610,31 @@ impl Store {
         .bind(key)
         .bind(limit)
         .fetch_all(pool)
-        .await?))
+        .await?)
+        })
     }
 
     /// The role ARNs a user pinned.
     pub async fn favourites(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
         on_pool!(self, |pool| {
-            let rows: Vec<(String,)> =
-                sqlx::query_as("SELECT role_arn FROM favourites WHERE user_id = $1 ORDER BY created_at, role_arn")
-                    .bind(user_id)
-                    .fetch_all(pool)
-                    .await?;
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT role_arn FROM favourites WHERE user_id = $1 ORDER BY created_at, role_arn",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?;
             Ok(rows.into_iter().map(|(r,)| r).collect())
         })
     }
 
     /// Pins or unpins a role for a user.
-    pub async fn set_favourite(&self, user_id: i64, role_arn: &str, on: bool, now: i64) -> Result<(), StoreError> {
+    pub async fn set_favourite(
+        &self,
+        user_id: i64,
+        role_arn: &str,
+        on: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             if on {
                 sqlx::query(
@@ -548,4 +657,3 @@ impl Store {
         })
     }
 }
-

@@ -32,8 +32,11 @@ pub async fn get_admin(
     })
 }
 
+pub mod accounts;
+pub mod dryrun;
 pub mod keys;
 pub mod regions;
+pub mod rules;
 pub mod trust;
 
 /// Formats Unix seconds for admin tables.

@@ -1,4 +1,7 @@
-//! Command line: `serve` (default), `migrate`, `user`, `group`, `check-config`.
+//! Command line: `serve` (default), `migrate`, `user`, `group`, `keys`, `rules`,
+//! `trust-policy`, `check-config`.
+
+mod rules;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -48,6 +51,9 @@ pub enum Command {
     /// Manage SAML signing keys (rotation: add, update IAM, activate, retire the old one).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Mapping rules as code (export, import) and dry runs.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Print the IAM trust policy a federated role needs.
     TrustPolicy {
         /// The role ARN (its account's SAML provider is the principal).
@@ -162,6 +168,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Keys(cmd) => keys_command(&settings, cmd).await,
+        Command::Rules(cmd) => rules::run(&settings, cmd).await,
         Command::TrustPolicy { role, all } => trust_policy_command(&settings, role, all).await,
     };
     match result {
