@@ -114,10 +114,6 @@ static REGION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$").expect("valid regex"));
 static ACCOUNT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[0-9]{12}$").expect("valid regex"));
-static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):role/((?:[A-Za-z0-9_+=,.@-]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$")
-        .expect("valid regex")
-});
 static PROVIDER_ARN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):saml-provider/([A-Za-z0-9_.-]{1,128})$",
@@ -185,6 +181,34 @@ impl AccountId {
     }
 }
 
+fn is_iam_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)
+}
+
+/// Splits `arn:<partition>:iam::<account>:role/<path/><name>` into (partition, account, start
+/// of the name), or `None` if it is not one. Hand-written rather than a regex: the mapping
+/// engine parses every ARN its templates produce, hundreds per sign-in.
+fn split_role_arn(raw: &str) -> Option<(&'static str, &str, usize)> {
+    let rest = raw.strip_prefix("arn:")?;
+    let (partition, rest) = rest.split_once(':')?;
+    let partition = Partition::parse(partition).ok()?.as_str();
+    let (account, resource) = rest.strip_prefix("iam::")?.split_once(':')?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let resource = resource.strip_prefix("role/")?;
+    let (path_ok, name) = match resource.rsplit_once('/') {
+        None => (true, resource),
+        Some((path, name)) => (
+            path.split('/')
+                .all(|seg| !seg.is_empty() && seg.bytes().all(is_iam_name_byte)),
+            name,
+        ),
+    };
+    let name_ok = (1..=64).contains(&name.len()) && name.bytes().all(is_iam_name_byte);
+    (path_ok && name_ok).then(|| (partition, account, raw.len() - name.len()))
+}
+
 /// `arn:<partition>:iam::<account>:role/<path/><name>`
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoleArn {
@@ -197,7 +221,7 @@ pub struct RoleArn {
 impl RoleArn {
     /// Parses an IAM role ARN.
     pub fn parse(raw: &str) -> Result<RoleArn, AwsRuleError> {
-        let caps = ROLE_ARN.captures(raw).ok_or_else(|| {
+        let (partition, account, name_start) = split_role_arn(raw).ok_or_else(|| {
             AwsRuleError::new(
                 "Role",
                 raw,
@@ -206,12 +230,10 @@ impl RoleArn {
                  12-digit account; name of 1-64 characters from A-Z a-z 0-9 + = , . @ _ -)",
             )
         })?;
-        let partition = Partition::parse(&caps[1])?.as_str();
-        let name_start = caps.get(4).map_or(raw.len(), |m| m.start());
         Ok(RoleArn {
             arn: raw.to_string(),
             partition,
-            account: caps[2].to_string(),
+            account: account.to_string(),
             name_start,
         })
     }
@@ -267,6 +289,31 @@ impl SamlProviderArn {
         })
     }
 
+    /// The provider named `name` in a role's own account and partition: what AWS expects
+    /// beside that role. Built without re-parsing, as the role is valid already.
+    pub fn of_role(role: &RoleArn, name: &str) -> Result<SamlProviderArn, AwsRuleError> {
+        let valid_name = (1..=128).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !valid_name {
+            return Err(AwsRuleError::new(
+                "Role",
+                name,
+                "is not a SAML provider name (1-128 of A-Z a-z 0-9 _ . -)",
+                "fix saml.provider_name",
+            ));
+        }
+        Ok(SamlProviderArn {
+            arn: format!(
+                "arn:{}:iam::{}:saml-provider/{name}",
+                role.partition,
+                role.account()
+            ),
+            account: role.account().to_string(),
+        })
+    }
+
     /// The ARN.
     pub fn as_str(&self) -> &str {
         &self.arn
@@ -288,11 +335,12 @@ pub struct RolePair {
 impl RolePair {
     /// Pairs a role with its provider; both must be in the same partition and account.
     pub fn new(role: RoleArn, provider: SamlProviderArn) -> Result<RolePair, AwsRuleError> {
-        if role.account() != provider.account()
-            || !provider
-                .as_str()
-                .starts_with(&format!("arn:{}:", role.partition().as_str()))
-        {
+        let same_partition = provider
+            .as_str()
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.strip_prefix(role.partition))
+            .is_some_and(|rest| rest.starts_with(':'));
+        if role.account() != provider.account() || !same_partition {
             return Err(AwsRuleError::new(
                 "Role",
                 &format!("{},{}", role, provider.as_str()),
@@ -543,6 +591,14 @@ mod tests {
             "arn:aws-foo:iam::123456789012:role/Admin",
             "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::1:saml-provider/x",
             &format!("arn:aws:iam::123456789012:role/{}", "a".repeat(65)),
+            "arn:aws:iam::123456789012:role//Admin",
+            "arn:aws:iam::123456789012:role/team//Admin",
+            "arn:aws:iam::123456789012:role/team/",
+            "arn:aws:iam::123456789012:role/Ädmin",
+            "arn:aws:iam:us-east-1:123456789012:role/Admin",
+            "arn:aws:iam::123456789012:role/a:b",
+            "arn:aws:iam::12345678901a:role/Admin",
+            " arn:aws:iam::123456789012:role/Admin",
         ] {
             assert!(RoleArn::parse(bad).is_err(), "{bad}");
         }

@@ -7,7 +7,9 @@
 //! is saved, and every captured value must be made of IAM name characters
 //! (`A-Z a-z 0-9 + = , . @ _ -`), so a group name can never add a `:` or `/` and reshape the ARN.
 
-use regex::{Captures, Regex};
+use regex_automata::meta::Regex;
+use regex_automata::util::captures::Captures;
+use regex_automata::PatternID;
 
 use crate::domain::aws::Partition;
 
@@ -123,8 +125,14 @@ impl Template {
             .any(|p| matches!(p, Part::Index(_) | Part::Name(_)))
     }
 
-    /// Fills the template from one match.
-    pub fn expand(&self, caps: &Captures<'_>, partition: Partition) -> Result<String, ExpandError> {
+    /// Fills the template from one match of `haystack`.
+    pub fn expand(
+        &self,
+        haystack: &str,
+        caps: &Captures,
+        partition: Partition,
+    ) -> Result<String, ExpandError> {
+        let text = |span: Option<regex_automata::Span>| span.map_or("", |s| &haystack[s.range()]);
         let mut out = String::with_capacity(64);
         for part in &self.parts {
             let (label, value) = match part {
@@ -136,8 +144,8 @@ impl Template {
                     out.push_str(partition.as_str());
                     continue;
                 }
-                Part::Index(i) => (i.to_string(), caps.get(*i).map_or("", |m| m.as_str())),
-                Part::Name(n) => (n.clone(), caps.name(n).map_or("", |m| m.as_str())),
+                Part::Index(i) => (i.to_string(), text(caps.get_group(*i))),
+                Part::Name(n) => (n.clone(), text(caps.get_group_by_name(n))),
             };
             if value.is_empty() {
                 return Err(ExpandError::Empty(label));
@@ -178,7 +186,8 @@ impl Template {
 }
 
 fn reference(name: &str, regex: &Regex) -> Result<Part, TemplateError> {
-    let groups = regex.captures_len() - 1;
+    let info = regex.group_info();
+    let groups = info.group_len(PatternID::ZERO).saturating_sub(1);
     if let Ok(i) = name.parse::<usize>() {
         return if i == 0 || i <= groups {
             Ok(Part::Index(i))
@@ -189,7 +198,7 @@ fn reference(name: &str, regex: &Regex) -> Result<Part, TemplateError> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(TemplateError::BadName(name.to_string()));
     }
-    if regex.capture_names().flatten().any(|n| n == name) {
+    if info.pattern_names(PatternID::ZERO).flatten().any(|n| n == name) {
         Ok(Part::Name(name.to_string()))
     } else if name == "partition" {
         Ok(Part::Partition)
@@ -230,13 +239,22 @@ mod tests {
         Regex::new(p).expect("test regex")
     }
 
+    fn expand(t: &Template, r: &Regex, hay: &str) -> Result<String, ExpandError> {
+        let mut caps = r.create_captures();
+        r.captures(hay, &mut caps);
+        assert!(caps.is_match(), "{hay} matches");
+        t.expand(hay, &caps, Partition::Aws)
+    }
+
     #[test]
     fn references_by_number_and_name() {
         let r = re(r"^AWS-(?P<account>\d{12})-(\w+)$");
         let t = Template::parse("arn:${partition}:iam::${account}:role/$2", &r).expect("valid");
-        let caps = r.captures("AWS-123456789012-Admin").expect("matches");
+        let hay = "AWS-123456789012-Admin";
+        let mut caps = r.create_captures();
+        r.captures(hay, &mut caps);
         assert_eq!(
-            t.expand(&caps, Partition::AwsCn).expect("expands"),
+            t.expand(hay, &caps, Partition::AwsCn).expect("expands"),
             "arn:aws-cn:iam::123456789012:role/Admin"
         );
     }
@@ -264,17 +282,15 @@ mod tests {
     fn dollar_dollar_is_a_literal() {
         let r = re("x");
         let t = Template::parse("a$$b", &r).expect("valid");
-        let caps = r.captures("x").expect("matches");
-        assert_eq!(t.expand(&caps, Partition::Aws).expect("expands"), "a$b");
+        assert_eq!(expand(&t, &r, "x").expect("expands"), "a$b");
     }
 
     #[test]
     fn captures_with_separators_are_refused() {
         let r = re(r"^G-(.+)$");
         let t = Template::parse("arn:aws:iam::123456789012:role/$1", &r).expect("valid");
-        let caps = r.captures("G-x:role/y").expect("matches");
         assert!(matches!(
-            t.expand(&caps, Partition::Aws),
+            expand(&t, &r, "G-x:role/y"),
             Err(ExpandError::Unsafe { .. })
         ));
     }

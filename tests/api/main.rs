@@ -7,6 +7,7 @@ mod admin;
 mod browser;
 mod health;
 mod login;
+mod mapping;
 mod process;
 mod saml;
 mod saml_flow;

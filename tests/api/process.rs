@@ -335,3 +335,88 @@ fn json_logs_are_one_object_per_line_with_the_request_id() {
         .all(|v| !v.to_string().contains(&password)));
     assert!(lines.iter().all(|l| !l.contains(&session)));
 }
+
+/// Runs the binary in `dir` and returns (success, stdout, stderr).
+fn run_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = fedbroker(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn rules_export_and_import_round_trip_and_a_broken_import_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = config_dir().join("rules.example.yaml");
+    let example = example.to_str().expect("utf-8 path");
+
+    let (ok, out, err) = run_cli(dir.path(), &["rules", "import", example, "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("+ rule `Okta convention`"), "{out}");
+    assert!(out.contains("dry run: nothing was changed"));
+    let (_, untouched, _) = run_cli(dir.path(), &["rules", "export"]);
+    assert!(!untouched.contains("Okta convention"), "the dry run changed nothing");
+
+    let (ok, out, err) = run_cli(dir.path(), &["rules", "import", example]);
+    assert!(ok, "{err}");
+    assert!(out.contains("imported 4 rules and 2 account aliases"), "{out}");
+    let (_, first, _) = run_cli(dir.path(), &["rules", "export"]);
+    assert!(first.contains("Contractors never get production"));
+    let exported = dir.path().join("exported.yaml");
+    std::fs::write(&exported, &first).expect("write");
+    let (ok, out, _) = run_cli(
+        dir.path(),
+        &["rules", "import", exported.to_str().expect("utf-8")],
+    );
+    assert!(ok);
+    assert!(out.contains("no changes"), "export → import is lossless: {out}");
+    let (_, second, _) = run_cli(dir.path(), &["rules", "export"]);
+    assert_eq!(first, second);
+
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        first.replace("match: contractors", "match: contractors(")
+            .replace("name: Payments", "name: Payments Renamed"),
+    )
+    .expect("write");
+    let (ok, _, err) = run_cli(
+        dir.path(),
+        &["rules", "import", broken.to_str().expect("utf-8")],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("rules[3] (Contractors never get production): match:"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"));
+    let (_, after, _) = run_cli(dir.path(), &["rules", "export"]);
+    assert_eq!(after, first, "the valid half of a broken file was not applied");
+
+    let (ok, out, err) = run_cli(
+        dir.path(),
+        &[
+            "rules",
+            "test",
+            "--groups",
+            "AWS-123456789012-Admin,contractors,data-analysts",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("+ arn:aws:iam::210987654321:role/DataReadOnly via rule `Data team read-only` from group `data-analysts`"),
+        "{out}"
+    );
+    assert!(out.contains(
+        "- arn:aws:iam::123456789012:role/Admin denied by rule `Contractors never get production`"
+    ));
+    let (ok, _, err) = run_cli(dir.path(), &["rules", "test", "--user", "nobody"]);
+    assert!(!ok);
+    assert!(err.contains("There is no user `nobody`"), "{err}");
+}

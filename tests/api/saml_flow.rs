@@ -640,3 +640,38 @@ async fn the_multi_role_chooser_sends_every_role_in_one_assertion(backend: Backe
 }
 
 on_both_backends!(the_multi_role_chooser_sends_every_role_in_one_assertion);
+
+async fn a_rules_session_duration_and_deep_link_reach_the_sign_in_endpoint(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metadata = dir.path().join("md.xml");
+    let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
+    let acs = vec![format!("us-east-2={}", endpoint.url)];
+    let app = spawn_app_with(backend, |s| s.regions.acs = acs).await;
+    std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
+    app.regions.probe_all(fedbroker::startup::now()).await;
+    let doc = fedbroker::mapping::RulesDocument::from_yaml(
+        "version: 1\nrules:\n- name: S3 operators\n  match: s3-ops\n  role: arn:aws:iam::123456789012:role/S3Operator\n  session_duration: 7200\n  relay_state: https://console.aws.amazon.com/s3/home\n",
+        fedbroker::domain::aws::Partition::Aws,
+    )
+    .expect("valid");
+    app.store
+        .replace_mapping(&doc, &fedbroker::store::Change { actor: "test", at: 1 })
+        .await
+        .expect("imported");
+    app.create_user("alice", "alice-password-1", &["S3-OPS"]).await;
+    app.login("alice", "alice-password-1").await;
+    let page = console(&app, "arn:aws:iam::123456789012:role/S3Operator", "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (action, saml, relay) = autopost_form(&page.body);
+    assert_eq!(relay, "https://console.aws.amazon.com/s3/home");
+    let (ok, out) = pysaml2_accepts(&saml, &action, &metadata, false);
+    assert!(ok, "{out}");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(
+        summary["attributes"]["https://aws.amazon.com/SAML/Attributes/SessionDuration"],
+        serde_json::json!(["7200"]),
+        "{summary}"
+    );
+}
+
+on_both_backends!(a_rules_session_duration_and_deep_link_reach_the_sign_in_endpoint);
