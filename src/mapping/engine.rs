@@ -203,6 +203,16 @@ impl RuleSet {
 
     /// Which roles these groups get, and why.
     pub fn evaluate(&self, groups: &[String]) -> Evaluation {
+        self.evaluate_with(groups, true)
+    }
+
+    /// Every rule tried on every group: what the prefilter must never change (tests).
+    #[cfg(test)]
+    fn evaluate_exhaustive(&self, groups: &[String]) -> Evaluation {
+        self.evaluate_with(groups, false)
+    }
+
+    fn evaluate_with(&self, groups: &[String], prefiltered: bool) -> Evaluation {
         // (rule index, group index) for every match, in rule order then group order.
         // Candidates are confirmed with the rule's regex, keeping the captures.
         let mut hits: Vec<(usize, usize, Captures)> = Vec::new();
@@ -210,7 +220,11 @@ impl RuleSet {
         let mut folded = String::new();
         for (gi, group) in groups.iter().enumerate() {
             candidates.clear();
-            self.prefilter.candidates(group, &mut folded, &mut candidates);
+            if prefiltered {
+                self.prefilter.candidates(group, &mut folded, &mut candidates);
+            } else {
+                candidates.extend(0..self.rules.len());
+            }
             candidates.sort_unstable();
             candidates.dedup();
             for &ri in &candidates {
@@ -570,5 +584,99 @@ mod tests {
             g.pair.provider.as_str(),
             "arn:aws:iam::111111111111:saml-provider/Corp"
         );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn one_rule(pattern: &str, role: &str) -> RuleSet {
+            set(&[rule("r", Effect::Allow, pattern, role)])
+        }
+
+        proptest! {
+            /// Whatever a group holds, its capture either lands in the role name verbatim (and
+            /// is made of IAM name characters only) or the group is skipped with a reason; it
+            /// never adds an ARN field or a path segment.
+            #[test]
+            fn captures_never_break_out_of_the_arn(tail in "\\PC{0,70}") {
+                let set = one_rule("team-(.*)", "arn:aws:iam::123456789012:role/team/$1");
+                let group = format!("team-{tail}");
+                let e = set.evaluate(&[group]);
+                match (e.granted.as_slice(), e.skipped.as_slice()) {
+                    ([g], []) => {
+                        let arn = g.pair.role.as_str();
+                        prop_assert_eq!(arn, format!("arn:aws:iam::123456789012:role/team/{tail}"));
+                        prop_assert!(tail.chars().all(crate::mapping::template::is_iam_name_char));
+                        prop_assert_eq!(arn.matches(':').count(), 5);
+                        prop_assert_eq!(arn.matches('/').count(), 2);
+                        prop_assert!(RoleArn::parse(arn).is_ok());
+                    }
+                    ([], [s]) => {
+                        prop_assert!(!s.reason.is_empty());
+                        let fits = !tail.is_empty()
+                            && tail.len() <= 64
+                            && tail.chars().all(crate::mapping::template::is_iam_name_char);
+                        prop_assert!(!fits, "a valid name was skipped: {}", s.reason);
+                    }
+                    other => prop_assert!(false, "unexpected outcome {:?}", other),
+                }
+            }
+
+            /// Any template text is either refused at save time with a message per field, or
+            /// every role it produces is a valid role ARN and everything else is a recorded skip.
+            #[test]
+            fn any_template_is_valid_or_refused_with_a_reason(
+                template in "(arn:aws:iam::|\\$|\\{|\\}|[0-9]{12}|:role/|/|a|partition|account|[$:*@,])*",
+                groups in proptest::collection::vec("[0-9]{12}-\\PC{0,12}", 0..4),
+            ) {
+                let spec = rule("t", Effect::Allow, "(?P<account>[0-9]{12})-(.*)", &template);
+                match spec.compile(Partition::Aws) {
+                    Err(errors) => {
+                        prop_assert!(!errors.is_empty());
+                        prop_assert!(errors.iter().all(|e| !e.message.is_empty()));
+                    }
+                    Ok(compiled) => {
+                        let set = RuleSet::new(1, Partition::Aws, "fedbroker", vec![compiled]).expect("set");
+                        let e = set.evaluate(&groups);
+                        for g in &e.granted {
+                            prop_assert!(RoleArn::parse(g.pair.role.as_str()).is_ok());
+                        }
+                        prop_assert!(e.skipped.iter().all(|s| !s.reason.is_empty()));
+                        prop_assert!(e.granted.len() + e.skipped.len() <= groups.len());
+                    }
+                }
+            }
+
+            /// The prefix prefilter (with its case folding, including the long s and Kelvin
+            /// sign that fold onto ASCII letters) selects every rule the regexes would match.
+            #[test]
+            fn the_prefilter_never_changes_the_result(
+                groups in proptest::collection::vec(prop_oneof![
+                    "[AaWwSs\\x{17F}]{3}-[0-9]{12}-[A-Za-z]{1,5}",
+                    "[aA][wW][sS]#[0-9]{12}#[a-z]{1,4}",
+                    "[kK\\x{212A}]a[sS\\x{17F}]e-[a-z]{1,4}",
+                    "[eE]xact-[sS\\x{17F}][a-z]{0,3}",
+                    "[a-z]{1,6}-admins",
+                    "([sS\\x{17F}][kK\\x{212A}]){10}[a-z]{0,2}-[a-z]{1,3}",
+                    "\\PC{0,10}",
+                ], 0..12),
+            ) {
+                let mut exact = rule("exact", Effect::Allow, "Exact-S(\\w*)", "arn:aws:iam::222222222222:role/S$1");
+                exact.case_sensitive = true;
+                let rules = vec![
+                    adfs(),
+                    rule("okta", Effect::Allow, r"aws#(\d{12})#(\w+)", "arn:aws:iam::$1:role/$2"),
+                    rule("kase", Effect::Allow, "kase-(\\w+)", "arn:aws:iam::333333333333:role/$1"),
+                    exact,
+                    rule("admins", Effect::Allow, ".*-admins", "arn:aws:iam::444444444444:role/Admin"),
+                    // Long enough that the extractor stops spelling out case variants.
+                    rule("long", Effect::Allow, "sksksksksksksksksksk[a-z]*-([a-z]+)", "arn:aws:iam::555555555555:role/$1"),
+                    rule("no-kase", Effect::Deny, "KASE-[a-z]{2}", "arn:aws:iam::333333333333:role/*"),
+                ];
+                let set = set(&rules);
+                prop_assert_eq!(set.evaluate(&groups), set.evaluate_exhaustive(&groups));
+            }
+        }
     }
 }
