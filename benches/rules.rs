@@ -100,7 +100,11 @@ fn bench(c: &mut Criterion) {
     let result = set.evaluate(&groups);
     assert_eq!(specs.len(), 1_000);
     assert_eq!(groups.len(), 1_000);
-    assert!(result.granted.len() > 300, "{} granted", result.granted.len());
+    assert!(
+        result.granted.len() > 300,
+        "{} granted",
+        result.granted.len()
+    );
     assert!(!result.denied.is_empty());
 
     let mut group = c.benchmark_group("rules");

@@ -221,7 +221,8 @@ impl RuleSet {
         for (gi, group) in groups.iter().enumerate() {
             candidates.clear();
             if prefiltered {
-                self.prefilter.candidates(group, &mut folded, &mut candidates);
+                self.prefilter
+                    .candidates(group, &mut folded, &mut candidates);
             } else {
                 candidates.extend(0..self.rules.len());
             }

@@ -423,13 +423,20 @@ mod tests {
         assert!(c.regex.is_match("aws-123456789012-Admin"));
         assert!(!c.regex.is_match("NOT-AWS-123456789012-Admin"));
         let prefixes = c.prefixes.expect("a literal prefix");
-        assert_eq!(prefixes, vec![b"aws-".to_vec()], "case variants fold into one");
+        assert_eq!(
+            prefixes,
+            vec![b"aws-".to_vec()],
+            "case variants fold into one"
+        );
         let literal = spec("Team-Ops", "arn:aws:iam::123456789012:role/Ops")
             .compile(Partition::Aws)
             .expect("valid");
         let prefixes = literal.prefixes.expect("a literal prefix");
         assert_eq!(prefixes.len(), 1, "{prefixes:?}");
-        assert!(b"team-ops".starts_with(&prefixes[0]) && prefixes[0].len() >= 4, "{prefixes:?}");
+        assert!(
+            b"team-ops".starts_with(&prefixes[0]) && prefixes[0].len() >= 4,
+            "{prefixes:?}"
+        );
     }
 
     #[test]

@@ -198,7 +198,11 @@ fn reference(name: &str, regex: &Regex) -> Result<Part, TemplateError> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(TemplateError::BadName(name.to_string()));
     }
-    if info.pattern_names(PatternID::ZERO).flatten().any(|n| n == name) {
+    if info
+        .pattern_names(PatternID::ZERO)
+        .flatten()
+        .any(|n| n == name)
+    {
         Ok(Part::Name(name.to_string()))
     } else if name == "partition" {
         Ok(Part::Partition)

@@ -81,7 +81,9 @@ async fn admin_rules_and_aliases_shape_the_portal(backend: Backend) {
     assert!(!miss.body.contains("payments-Deployer\""));
     let hit = alice.get("/?q=PROD+payments").await;
     assert!(hit.body.contains("1 of 1 roles match"), "{}", hit.body);
-    assert!(hit.body.contains("arn:aws:iam::123456789012:role/payments-Deployer"));
+    assert!(hit
+        .body
+        .contains("arn:aws:iam::123456789012:role/payments-Deployer"));
 
     // Favourites are pinned on top, only for roles the user has.
     let token = portal.csrf_token();
@@ -137,27 +139,57 @@ async fn invalid_rules_are_refused_field_by_field_and_nothing_is_saved(backend: 
     let rules_before = app.store.list_rules().await.expect("rules").len();
     let cases: &[(&[(&str, &str)], &str, &str)] = &[
         (
-            &[("name", "bad regex"), ("effect", "allow"), ("pattern", "team-("), ("role", "arn:aws:iam::123456789012:role/X")],
+            &[
+                ("name", "bad regex"),
+                ("effect", "allow"),
+                ("pattern", "team-("),
+                ("role", "arn:aws:iam::123456789012:role/X"),
+            ],
             "error-match",
             "is not a valid regular expression",
         ),
         (
-            &[("name", "not an ARN"), ("effect", "allow"), ("pattern", "team-(.+)"), ("role", "arn:aws:s3:::bucket-$1")],
+            &[
+                ("name", "not an ARN"),
+                ("effect", "allow"),
+                ("pattern", "team-(.+)"),
+                ("role", "arn:aws:s3:::bucket-$1"),
+            ],
             "error-role",
             "does not make an IAM role ARN",
         ),
         (
-            &[("name", "missing group"), ("effect", "allow"), ("pattern", "team"), ("role", "arn:aws:iam::123456789012:role/$1")],
+            &[
+                ("name", "missing group"),
+                ("effect", "allow"),
+                ("pattern", "team"),
+                ("role", "arn:aws:iam::123456789012:role/$1"),
+            ],
             "error-role",
             "refers to capture group 1, but the pattern has only 0",
         ),
         (
-            &[("name", "short"), ("effect", "allow"), ("pattern", "x"), ("role", "arn:aws:iam::123456789012:role/X"), ("session_duration", "60")],
+            &[
+                ("name", "short"),
+                ("effect", "allow"),
+                ("pattern", "x"),
+                ("role", "arn:aws:iam::123456789012:role/X"),
+                ("session_duration", "60"),
+            ],
             "error-session_duration",
             "900",
         ),
         (
-            &[("name", "phishing"), ("effect", "allow"), ("pattern", "x"), ("role", "arn:aws:iam::123456789012:role/X"), ("relay_state", "https://console.aws.amazon.com.evil.example/")],
+            &[
+                ("name", "phishing"),
+                ("effect", "allow"),
+                ("pattern", "x"),
+                ("role", "arn:aws:iam::123456789012:role/X"),
+                (
+                    "relay_state",
+                    "https://console.aws.amazon.com.evil.example/",
+                ),
+            ],
             "error-relay_state",
             "is not an AWS console address",
         ),
@@ -172,12 +204,20 @@ async fn invalid_rules_are_refused_field_by_field_and_nothing_is_saved(backend: 
             .unwrap_or_else(|| panic!("{id} shown: {}", res.body));
         assert!(error.contains(message), "{id}: {error}");
         // What the admin typed is still in the form.
-        let pattern = fields.iter().find(|(k, _)| *k == "pattern").map(|(_, v)| *v);
+        let pattern = fields
+            .iter()
+            .find(|(k, _)| *k == "pattern")
+            .map(|(_, v)| *v);
         assert_eq!(hidden_field(&res.body, "pattern").as_deref(), pattern);
     }
     let duplicate = create_rule(
         &app,
-        &[("name", "AD FS convention"), ("effect", "allow"), ("pattern", "x"), ("role", "arn:aws:iam::123456789012:role/X")],
+        &[
+            ("name", "AD FS convention"),
+            ("effect", "allow"),
+            ("pattern", "x"),
+            ("role", "arn:aws:iam::123456789012:role/X"),
+        ],
     )
     .await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
@@ -202,7 +242,10 @@ async fn two_admins_editing_one_rule_cannot_overwrite_each_other(backend: Backen
     let mine = app.get(&path).await;
     let theirs = carol.get(&path).await;
     let version = hidden_field(&mine.body, "version").expect("version in the form");
-    assert_eq!(hidden_field(&theirs.body, "version").as_deref(), Some(version.as_str()));
+    assert_eq!(
+        hidden_field(&theirs.body, "version").as_deref(),
+        Some(version.as_str())
+    );
     let form = |token: String, role: &'static str| {
         vec![
             ("csrf_token".to_string(), token),
@@ -214,15 +257,27 @@ async fn two_admins_editing_one_rule_cannot_overwrite_each_other(backend: Backen
             ("role".to_string(), role.to_string()),
         ]
     };
-    let a = form(mine.csrf_token(), "arn:${partition}:iam::${account}:role/A-${role}");
-    let b = form(theirs.csrf_token(), "arn:${partition}:iam::${account}:role/B-${role}");
+    let a = form(
+        mine.csrf_token(),
+        "arn:${partition}:iam::${account}:role/A-${role}",
+    );
+    let b = form(
+        theirs.csrf_token(),
+        "arn:${partition}:iam::${account}:role/B-${role}",
+    );
     let fa: Vec<(&str, &str)> = a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let fb: Vec<(&str, &str)> = b.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // Both submit at the same moment.
     let (ra, rb) = tokio::join!(app.post_form(&path, &fa), carol.post_form(&path, &fb));
     let mut statuses = vec![ra.status, rb.status];
     statuses.sort();
-    assert_eq!(statuses, vec![StatusCode::SEE_OTHER, StatusCode::CONFLICT], "{} / {}", ra.body, rb.body);
+    assert_eq!(
+        statuses,
+        vec![StatusCode::SEE_OTHER, StatusCode::CONFLICT],
+        "{} / {}",
+        ra.body,
+        rb.body
+    );
     let (winner, loser, loser_role) = if ra.status == StatusCode::SEE_OTHER {
         ("A-", rb, "B-")
     } else {
@@ -235,7 +290,11 @@ async fn two_admins_editing_one_rule_cannot_overwrite_each_other(backend: Backen
         "the loser's own value is kept in the form"
     );
     let saved = app.store.rule(rule.id).await.expect("read").expect("rule");
-    assert!(saved.role_template.contains(winner), "{}", saved.role_template);
+    assert!(
+        saved.role_template.contains(winner),
+        "{}",
+        saved.role_template
+    );
     let history = app
         .store
         .history(Some("rule"), Some(&rule.id.to_string()), 10)
@@ -243,7 +302,11 @@ async fn two_admins_editing_one_rule_cannot_overwrite_each_other(backend: Backen
         .expect("history");
     assert_eq!(history.len(), 1, "exactly one change is recorded");
     assert_eq!(history[0].action, "update");
-    assert!(history[0].after_json.as_deref().unwrap_or_default().contains(winner));
+    assert!(history[0]
+        .after_json
+        .as_deref()
+        .unwrap_or_default()
+        .contains(winner));
 
     // Submitting again from the conflict page is a deliberate overwrite.
     let new_version = hidden_field(&loser.body, "version").expect("current version offered");
@@ -277,9 +340,16 @@ async fn two_admins_editing_one_rule_cannot_overwrite_each_other(backend: Backen
 async fn reorder_disable_and_delete_are_recorded(backend: Backend) {
     let app = spawn_app(backend).await;
     app.login_as_admin().await;
-    let doc = RulesDocument::from_yaml(EXAMPLE, fedbroker::domain::aws::Partition::Aws).expect("example");
+    let doc =
+        RulesDocument::from_yaml(EXAMPLE, fedbroker::domain::aws::Partition::Aws).expect("example");
     app.store
-        .replace_mapping(&doc, &Change { actor: "setup", at: 1 })
+        .replace_mapping(
+            &doc,
+            &Change {
+                actor: "setup",
+                at: 1,
+            },
+        )
         .await
         .expect("imported");
     let names = |rules: Vec<fedbroker::store::RuleRecord>| -> Vec<String> {
@@ -294,18 +364,33 @@ async fn reorder_disable_and_delete_are_recorded(backend: Backend) {
         async move {
             app.post_form(
                 &format!("/admin/rules/{id}/action"),
-                &[("csrf_token", &token), ("action", action), ("version", &version.to_string())],
+                &[
+                    ("csrf_token", &token),
+                    ("action", action),
+                    ("version", &version.to_string()),
+                ],
             )
             .await
         }
     };
-    assert_eq!(act(second.id, "up", second.version).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        act(second.id, "up", second.version).await.status,
+        StatusCode::SEE_OTHER
+    );
     let order = names(app.store.list_rules().await.expect("rules"));
     assert_eq!(order[0], second.name);
     assert_eq!(order[1], rules[0].name);
 
-    assert_eq!(act(second.id, "disable", second.version).await.status, StatusCode::SEE_OTHER);
-    let disabled = app.store.rule(second.id).await.expect("read").expect("rule");
+    assert_eq!(
+        act(second.id, "disable", second.version).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let disabled = app
+        .store
+        .rule(second.id)
+        .await
+        .expect("read")
+        .expect("rule");
     assert!(!disabled.enabled);
     // A stale version is refused with the conflict page, and nothing changes.
     let stale = act(second.id, "delete", second.version).await;
@@ -332,7 +417,8 @@ async fn reorder_disable_and_delete_are_recorded(backend: Backend) {
 async fn a_broken_import_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let before = app.store.mapping_document().await.expect("document");
-    let mut doc = RulesDocument::from_yaml(EXAMPLE, fedbroker::domain::aws::Partition::Aws).expect("example");
+    let mut doc =
+        RulesDocument::from_yaml(EXAMPLE, fedbroker::domain::aws::Partition::Aws).expect("example");
     // Skip validation on purpose: the database refuses the second rule of the same name half
     // way through, and the transaction must leave nothing behind.
     let mut twin = doc.rules[0].clone();
@@ -340,10 +426,19 @@ async fn a_broken_import_changes_nothing(backend: Backend) {
     doc.rules.push(twin);
     let err = app
         .store
-        .replace_mapping(&doc, &Change { actor: "test", at: 1 })
+        .replace_mapping(
+            &doc,
+            &Change {
+                actor: "test",
+                at: 1,
+            },
+        )
         .await;
     assert!(err.is_err());
-    assert_eq!(app.store.mapping_document().await.expect("document"), before);
+    assert_eq!(
+        app.store.mapping_document().await.expect("document"),
+        before
+    );
     assert!(app
         .store
         .history(Some("mapping"), None, 10)
@@ -354,7 +449,8 @@ async fn a_broken_import_changes_nothing(backend: Backend) {
 
 async fn the_dry_run_explains_every_role(backend: Backend) {
     let app = spawn_app(backend).await;
-    let mut doc = RulesDocument::from_yaml(EXAMPLE, fedbroker::domain::aws::Partition::Aws).expect("example");
+    let mut doc =
+        RulesDocument::from_yaml(EXAMPLE, fedbroker::domain::aws::Partition::Aws).expect("example");
     let mut gov = doc.rules[2].clone();
     gov.name = "GovCloud readers".into();
     gov.pattern = "gov-readers".into();
@@ -362,7 +458,13 @@ async fn the_dry_run_explains_every_role(backend: Backend) {
     gov.relay_state = None;
     doc.rules.push(gov);
     app.store
-        .replace_mapping(&doc, &Change { actor: "setup", at: 1 })
+        .replace_mapping(
+            &doc,
+            &Change {
+                actor: "setup",
+                at: 1,
+            },
+        )
         .await
         .expect("imported");
     app.create_user(
@@ -375,29 +477,66 @@ async fn the_dry_run_explains_every_role(backend: Backend) {
 
     let page = app.get("/admin/test?username=alice").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let granted = page.body.split("id=\"granted\"").nth(1).expect("granted table");
+    let granted = page
+        .body
+        .split("id=\"granted\"")
+        .nth(1)
+        .expect("granted table");
     let granted = granted.split("</table>").next().unwrap_or_default();
-    assert!(granted.contains("arn:aws:iam::210987654321:role/DataReadOnly"), "{granted}");
+    assert!(
+        granted.contains("arn:aws:iam::210987654321:role/DataReadOnly"),
+        "{granted}"
+    );
     assert!(granted.contains("Data team read-only") && granted.contains("data-analysts"));
     assert!(granted.contains("14400 s"));
-    assert!(!granted.contains("role/Admin"), "denied roles are not offered");
-    let denied = page.body.split("id=\"denied\"").nth(1).expect("denied table");
+    assert!(
+        !granted.contains("role/Admin"),
+        "denied roles are not offered"
+    );
+    let denied = page
+        .body
+        .split("id=\"denied\"")
+        .nth(1)
+        .expect("denied table");
     assert!(denied.contains("arn:aws:iam::123456789012:role/Admin"));
     assert!(denied.contains("Contractors never get production (contractors)"));
     assert!(denied.contains("AD FS convention (AWS-123456789012-Admin)"));
-    let xml = page.body.split("id=\"assertion-xml\">").nth(1).expect("assertion shown");
+    let xml = page
+        .body
+        .split("id=\"assertion-xml\">")
+        .nth(1)
+        .expect("assertion shown")
+        .split("</pre>")
+        .next()
+        .unwrap_or_default()
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"");
     assert!(xml.contains("DataReadOnly,arn:aws:iam::210987654321:saml-provider/fedbroker"));
-    assert!(xml.contains("&lt;saml:AttributeValue&gt;14400&lt;/saml:AttributeValue&gt;"), "{xml}");
+    assert!(
+        xml.contains("<saml:AttributeValue>14400</saml:AttributeValue>"),
+        "{xml}"
+    );
     assert!(page.body.contains("id=\"preflight-ok\""));
-    assert!(page.body.contains("of 100000 base64 characters"), "signed size measured");
+    assert!(
+        page.body.contains("of 100000 base64 characters"),
+        "signed size measured"
+    );
 
     // Pasted groups: a role in another partition is flagged by the pre-flight checks, and a
     // group whose capture would break out of the ARN is skipped with the reason.
     let pasted = app
         .get("/admin/test?username=&groups=gov-readers%0AAWS-123456789012-a%3Arole%2Fx")
         .await;
-    let warnings = pasted.body.split("id=\"warnings\"").nth(1).expect("warnings");
-    assert!(warnings.contains("is in partition aws-us-gov"), "{warnings}");
+    let warnings = pasted
+        .body
+        .split("id=\"warnings\"")
+        .nth(1)
+        .expect("warnings");
+    assert!(
+        warnings.contains("is in partition aws-us-gov"),
+        "{warnings}"
+    );
     assert!(!pasted.body.contains("role/a:role/x"));
 
     let unknown = app.get("/admin/test?username=nobody").await;
@@ -406,16 +545,28 @@ async fn the_dry_run_explains_every_role(backend: Backend) {
 
 async fn people_outside_the_admin_group_cannot_reach_rules(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.create_user("alice", "alice-password-1", &["staff"]).await;
+    app.create_user("alice", "alice-password-1", &["staff"])
+        .await;
     app.login("alice", "alice-password-1").await;
-    for path in ["/admin/rules", "/admin/rules/new", "/admin/accounts", "/admin/test?username=alice"] {
+    for path in [
+        "/admin/rules",
+        "/admin/rules/new",
+        "/admin/accounts",
+        "/admin/test?username=alice",
+    ] {
         assert_eq!(app.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
     let token = app.get("/").await.csrf_token();
     let res = app
         .post_form(
             "/admin/rules/new",
-            &[("csrf_token", &token), ("name", "x"), ("effect", "allow"), ("pattern", "staff"), ("role", "arn:aws:iam::123456789012:role/Admin")],
+            &[
+                ("csrf_token", &token),
+                ("name", "x"),
+                ("effect", "allow"),
+                ("pattern", "staff"),
+                ("role", "arn:aws:iam::123456789012:role/Admin"),
+            ],
         )
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);

@@ -361,11 +361,17 @@ fn rules_export_and_import_round_trip_and_a_broken_import_changes_nothing() {
     assert!(out.contains("+ rule `Okta convention`"), "{out}");
     assert!(out.contains("dry run: nothing was changed"));
     let (_, untouched, _) = run_cli(dir.path(), &["rules", "export"]);
-    assert!(!untouched.contains("Okta convention"), "the dry run changed nothing");
+    assert!(
+        !untouched.contains("Okta convention"),
+        "the dry run changed nothing"
+    );
 
     let (ok, out, err) = run_cli(dir.path(), &["rules", "import", example]);
     assert!(ok, "{err}");
-    assert!(out.contains("imported 4 rules and 2 account aliases"), "{out}");
+    assert!(
+        out.contains("imported 4 rules and 2 account aliases"),
+        "{out}"
+    );
     let (_, first, _) = run_cli(dir.path(), &["rules", "export"]);
     assert!(first.contains("Contractors never get production"));
     let exported = dir.path().join("exported.yaml");
@@ -375,14 +381,18 @@ fn rules_export_and_import_round_trip_and_a_broken_import_changes_nothing() {
         &["rules", "import", exported.to_str().expect("utf-8")],
     );
     assert!(ok);
-    assert!(out.contains("no changes"), "export → import is lossless: {out}");
+    assert!(
+        out.contains("no changes"),
+        "export → import is lossless: {out}"
+    );
     let (_, second, _) = run_cli(dir.path(), &["rules", "export"]);
     assert_eq!(first, second);
 
     let broken = dir.path().join("broken.yaml");
     std::fs::write(
         &broken,
-        first.replace("match: contractors", "match: contractors(")
+        first
+            .replace("match: contractors", "match: contractors(")
             .replace("name: Payments", "name: Payments Renamed"),
     )
     .expect("write");
@@ -397,7 +407,10 @@ fn rules_export_and_import_round_trip_and_a_broken_import_changes_nothing() {
     );
     assert!(err.contains("nothing was changed"));
     let (_, after, _) = run_cli(dir.path(), &["rules", "export"]);
-    assert_eq!(after, first, "the valid half of a broken file was not applied");
+    assert_eq!(
+        after, first,
+        "the valid half of a broken file was not applied"
+    );
 
     let (ok, out, err) = run_cli(
         dir.path(),

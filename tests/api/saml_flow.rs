@@ -655,10 +655,17 @@ async fn a_rules_session_duration_and_deep_link_reach_the_sign_in_endpoint(backe
     )
     .expect("valid");
     app.store
-        .replace_mapping(&doc, &fedbroker::store::Change { actor: "test", at: 1 })
+        .replace_mapping(
+            &doc,
+            &fedbroker::store::Change {
+                actor: "test",
+                at: 1,
+            },
+        )
         .await
         .expect("imported");
-    app.create_user("alice", "alice-password-1", &["S3-OPS"]).await;
+    app.create_user("alice", "alice-password-1", &["S3-OPS"])
+        .await;
     app.login("alice", "alice-password-1").await;
     let page = console(&app, "arn:aws:iam::123456789012:role/S3Operator", "").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
