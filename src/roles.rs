@@ -111,6 +111,8 @@ pub struct DryRun {
     pub broken: Vec<Broken>,
     /// Every AWS rule the assertion would break (session name, tags, partition, size).
     pub warnings: Vec<AwsRuleError>,
+    /// Values fedbroker rewrote to fit AWS (session name, source identity), before → after.
+    pub notes: Vec<String>,
     /// The role the preview assertion is for (each role gets its own assertion unless the
     /// multi-role chooser is on, when all are sent).
     pub preview_roles: Vec<String>,
@@ -136,6 +138,7 @@ pub async fn dry_run(
         groups: identity.groups.clone(),
         broken: compiled.broken.clone(),
         warnings: Vec::new(),
+        notes: profile.rewrites(identity),
         preview_roles: Vec::new(),
         assertion_xml: None,
         signed_size: None,

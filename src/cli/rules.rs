@@ -195,6 +195,9 @@ pub fn report(run: &DryRun, xml: bool) -> String {
             out.push_str(&format!("pre-flight: {w}\n"));
         }
     }
+    for n in &run.notes {
+        out.push_str(&format!("adjusted: {n}\n"));
+    }
     if xml {
         if let Some(x) = &run.assertion_xml {
             out.push_str(&format!("assertion before signing:\n{x}\n"));

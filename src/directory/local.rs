@@ -203,8 +203,34 @@ pub async fn seed_demo(store: &Store, now: i64) -> Result<Vec<String>, LocalErro
             Err(e) => return Err(e.into()),
         }
     }
+    // Aliases for the demo accounts, so the portal shows names and environments.
+    for (id, name, environment, colour) in DEMO_ACCOUNTS {
+        if store.account(id).await?.is_some() {
+            continue;
+        }
+        let alias = crate::mapping::AccountAlias {
+            id: id.to_string(),
+            name: name.to_string(),
+            environment: environment.to_string(),
+            colour: crate::mapping::Colour::parse(colour),
+        };
+        let change = crate::store::Change {
+            actor: "demo",
+            at: now,
+        };
+        match store.save_account(&alias, None, &change).await {
+            Ok(()) | Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(created)
 }
+
+/// Demo account aliases: (id, name, environment, colour).
+pub const DEMO_ACCOUNTS: &[(&str, &str, &str, &str)] = &[
+    ("123456789012", "Payments", "prod", "red"),
+    ("210987654321", "Analytics", "dev", "green"),
+];
 
 #[cfg(test)]
 mod tests {

@@ -79,6 +79,27 @@ impl AwsProfile {
         !self.tags.is_empty()
     }
 
+    /// What sanitising changes for this person: `attribute: raw → sent`, one line each, for
+    /// the dry run (AWS would have refused the raw values).
+    pub fn rewrites(&self, identity: &Identity) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |attribute: &str, template: &str| {
+            if template.is_empty() {
+                return;
+            }
+            let raw = render_template(template, identity);
+            let sent = sanitize_session_text(&raw);
+            if raw != sent {
+                out.push(format!(
+                    "{attribute}: `{raw}` is sent as `{sent}` (AWS allows 2-64 of A-Z a-z 0-9 + = , . @ _ -)"
+                ));
+            }
+        };
+        check("RoleSessionName", &self.role_session_name);
+        check("SourceIdentity", &self.source_identity);
+        out
+    }
+
     /// Computes the user's attributes. RoleSessionName and SourceIdentity are sanitised to AWS's
     /// alphabet (never refused); tags are checked and every violation is reported.
     pub fn user_attributes(

@@ -137,7 +137,9 @@ async fn invalid_rules_are_refused_field_by_field_and_nothing_is_saved(backend: 
     let app = spawn_app(backend).await;
     app.login_as_admin().await;
     let rules_before = app.store.list_rules().await.expect("rules").len();
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    /// (form fields, id of the error element, text it must contain)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (
             &[
                 ("name", "bad regex"),
@@ -582,3 +584,17 @@ on_both_backends!(
     the_dry_run_explains_every_role,
     people_outside_the_admin_group_cannot_reach_rules,
 );
+
+#[tokio::test]
+async fn the_demo_seeds_account_aliases_for_its_users() {
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.demo.enabled = true).await;
+    app.login("alice", "alice-demo-password").await;
+    let portal = app.get("/").await;
+    let payments = portal
+        .body
+        .split("id=\"account-123456789012\"")
+        .nth(1)
+        .expect("a block for the demo prod account");
+    assert!(payments.contains("Payments") && payments.contains(">prod<"), "{payments}");
+    assert!(portal.body.contains("Analytics"));
+}

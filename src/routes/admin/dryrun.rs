@@ -47,6 +47,7 @@ struct TestPage {
     denied: Vec<DenialRow>,
     skipped: Vec<SkipRow>,
     warnings: Vec<String>,
+    notes: Vec<String>,
     broken: Vec<String>,
     preview_roles: String,
     assertion_xml: String,
@@ -135,6 +136,7 @@ pub async fn get_test(
         denied: Vec::new(),
         skipped: Vec::new(),
         warnings: Vec::new(),
+        notes: Vec::new(),
         broken: Vec::new(),
         preview_roles: String::new(),
         assertion_xml: String::new(),
@@ -180,6 +182,7 @@ pub async fn get_test(
     page.denied = denied;
     page.skipped = skipped;
     page.warnings = run.warnings.iter().map(ToString::to_string).collect();
+    page.notes = run.notes.clone();
     page.broken = run
         .broken
         .iter()
