@@ -14,18 +14,7 @@ fn account(i: usize) -> String {
 }
 
 fn spec(name: String, effect: Effect, pattern: String, role: String) -> RuleSpec {
-    RuleSpec {
-        name,
-        description: String::new(),
-        enabled: true,
-        effect,
-        pattern,
-        case_sensitive: false,
-        role,
-        provider: None,
-        session_duration: None,
-        relay_state: None,
-    }
+    RuleSpec::new(&name, effect, &pattern, &role)
 }
 
 fn rules() -> Vec<RuleSpec> {

@@ -342,18 +342,7 @@ mod tests {
     use crate::mapping::rule::RuleSpec;
 
     fn rule(name: &str, effect: Effect, pattern: &str, role: &str) -> RuleSpec {
-        RuleSpec {
-            name: name.into(),
-            description: String::new(),
-            enabled: true,
-            effect,
-            pattern: pattern.into(),
-            case_sensitive: false,
-            role: role.into(),
-            provider: None,
-            session_duration: None,
-            relay_state: None,
-        }
+        RuleSpec::new(name, effect, pattern, role)
     }
 
     fn set(specs: &[RuleSpec]) -> RuleSet {

@@ -204,6 +204,22 @@ pub fn anchored_pattern(pattern: &str, case_sensitive: bool) -> String {
 }
 
 impl RuleSpec {
+    /// A rule with every optional field at its default (enabled, case-insensitive).
+    pub fn new(name: &str, effect: Effect, pattern: &str, role: &str) -> RuleSpec {
+        RuleSpec {
+            name: name.to_string(),
+            description: String::new(),
+            enabled: true,
+            effect,
+            pattern: pattern.to_string(),
+            case_sensitive: false,
+            role: role.to_string(),
+            provider: None,
+            session_duration: None,
+            relay_state: None,
+        }
+    }
+
     /// Checks every field; on failure every problem is listed, each with its field.
     pub fn compile(&self, partition: Partition) -> Result<CompiledRule, Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -391,19 +407,8 @@ pub fn check_console_url(url: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    pub fn spec(pattern: &str, role: &str) -> RuleSpec {
-        RuleSpec {
-            name: "r".into(),
-            description: String::new(),
-            enabled: true,
-            effect: Effect::Allow,
-            pattern: pattern.into(),
-            case_sensitive: false,
-            role: role.into(),
-            provider: None,
-            session_duration: None,
-            relay_state: None,
-        }
+    fn spec(pattern: &str, role: &str) -> RuleSpec {
+        RuleSpec::new("r", Effect::Allow, pattern, role)
     }
 
     fn errors(s: &RuleSpec) -> Vec<&'static str> {

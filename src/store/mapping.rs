@@ -10,6 +10,43 @@
 
 use serde_json::json;
 
+/// Bumps the rule-set generation inside the caller's transaction; first in every rule change so
+/// that the transaction holds the write lock from its start.
+macro_rules! bump_generation {
+    ($tx:expr) => {
+        sqlx::query("UPDATE rule_set_state SET generation = generation + 1 WHERE id = 1")
+            .execute(&mut *$tx)
+            .await
+    };
+}
+
+/// Inserts one rule at `priority` inside the caller's transaction; yields its id.
+macro_rules! insert_rule {
+    ($tx:expr, $spec:expr, $priority:expr, $change:expr) => {
+        sqlx::query_as::<_, (i64,)>(
+            "INSERT INTO mapping_rules (name, description, priority, enabled, effect, pattern, \
+             case_sensitive, role_template, provider_template, session_duration, relay_state, \
+             version, updated_at, updated_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13) RETURNING id",
+        )
+        .bind($spec.name.trim())
+        .bind(&$spec.description)
+        .bind($priority)
+        .bind($spec.enabled)
+        .bind($spec.effect.as_str())
+        .bind(&$spec.pattern)
+        .bind($spec.case_sensitive)
+        .bind(&$spec.role)
+        .bind(&$spec.provider)
+        .bind($spec.session_duration)
+        .bind(&$spec.relay_state)
+        .bind($change.at)
+        .bind($change.actor)
+        .fetch_one(&mut *$tx)
+        .await
+    };
+}
+
 /// Writes one history row inside the caller's transaction (a macro: the same SQL for both
 /// engines' transaction types).
 macro_rules! record {
@@ -136,6 +173,30 @@ fn stale(what: String, current: Option<(i64, String)>) -> StoreError {
 }
 
 impl Store {
+    /// Ok when the conditional write happened; otherwise why not (gone, or changed by whom).
+    async fn rule_outcome(&self, done: bool, id: i64, name: &str) -> Result<(), StoreError> {
+        if done {
+            return Ok(());
+        }
+        let now = self.rule(id).await?;
+        Err(stale(
+            format!("rule `{name}`"),
+            now.map(|r| (r.updated_at, r.updated_by)),
+        ))
+    }
+
+    /// The same for an account alias.
+    async fn account_outcome(&self, done: bool, id: &str) -> Result<(), StoreError> {
+        if done {
+            return Ok(());
+        }
+        let now = self.account(id).await?;
+        Err(stale(
+            format!("account {id}"),
+            now.map(|a| (a.updated_at, a.updated_by)),
+        ))
+    }
+
     /// All rules in evaluation order.
     pub async fn list_rules(&self) -> Result<Vec<RuleRecord>, StoreError> {
         let sql = format!("SELECT {RULE_COLUMNS} FROM mapping_rules ORDER BY priority, id");
@@ -171,30 +232,12 @@ impl Store {
     ) -> Result<i64, StoreError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE rule_set_state SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO mapping_rules (name, description, priority, enabled, effect, pattern, \
-                 case_sensitive, role_template, provider_template, session_duration, relay_state, \
-                 version, updated_at, updated_by) \
-                 VALUES ($1, $2, (SELECT COALESCE(MAX(priority), 0) + 10 FROM mapping_rules), $3, $4, \
-                 $5, $6, $7, $8, $9, $10, 1, $11, $12) RETURNING id",
-            )
-            .bind(spec.name.trim())
-            .bind(&spec.description)
-            .bind(spec.enabled)
-            .bind(spec.effect.as_str())
-            .bind(&spec.pattern)
-            .bind(spec.case_sensitive)
-            .bind(&spec.role)
-            .bind(&spec.provider)
-            .bind(spec.session_duration)
-            .bind(&spec.relay_state)
-            .bind(change.at)
-            .bind(change.actor)
-            .fetch_one(&mut *tx)
-            .await?;
+            bump_generation!(tx)?;
+            let (priority,): (i64,) =
+                sqlx::query_as("SELECT COALESCE(MAX(priority), 0) + 10 FROM mapping_rules")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let (id,) = insert_rule!(tx, spec, priority, change)?;
             record!(
                 tx,
                 change,
@@ -255,24 +298,22 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Ok(false);
             }
-            sqlx::query("UPDATE rule_set_state SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
-            record!(tx, change, "rule", &id.to_string(), "update", Some(rule_json(&before.spec())), Some(rule_json(spec)))?;
+            bump_generation!(tx)?;
+            record!(
+                tx,
+                change,
+                "rule",
+                &id.to_string(),
+                "update",
+                Some(rule_json(&before.spec())),
+                Some(rule_json(spec))
+            )?;
             tx.commit().await?;
             Ok::<bool, StoreError>(true)
         }
         .await
         })?;
-        if result {
-            Ok(())
-        } else {
-            let now = self.rule(id).await?;
-            Err(stale(
-                format!("rule `{}`", before.name),
-                now.map(|r| (r.updated_at, r.updated_by)),
-            ))
-        }
+        self.rule_outcome(result, id, &before.name).await
     }
 
     /// Deletes a rule, if it is still at `expected_version`.
@@ -296,9 +337,7 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Ok(false);
             }
-            sqlx::query("UPDATE rule_set_state SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            bump_generation!(tx)?;
             record!(
                 tx,
                 change,
@@ -312,15 +351,7 @@ impl Store {
             Ok::<bool, StoreError>(true)
         }
         .await)?;
-        if done {
-            Ok(())
-        } else {
-            let now = self.rule(id).await?;
-            Err(stale(
-                format!("rule `{}`", before.name),
-                now.map(|r| (r.updated_at, r.updated_by)),
-            ))
-        }
+        self.rule_outcome(done, id, &before.name).await
     }
 
     /// Moves a rule one place up (earlier) or down, renumbering priorities 10, 20, …
@@ -333,9 +364,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE rule_set_state SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            bump_generation!(tx)?;
             let rows: Vec<(i64, String)> =
                 sqlx::query_as("SELECT id, name FROM mapping_rules ORDER BY priority, id")
                     .fetch_all(&mut *tx)
@@ -446,15 +475,7 @@ impl Store {
         }
         .await
         })?;
-        if done {
-            Ok(())
-        } else {
-            let now = self.account(&alias.id).await?;
-            Err(stale(
-                format!("account {}", alias.id),
-                now.map(|a| (a.updated_at, a.updated_by)),
-            ))
-        }
+        self.account_outcome(done, &alias.id).await
     }
 
     /// Deletes an alias, if it is still at `expected_version`.
@@ -493,15 +514,7 @@ impl Store {
             Ok::<bool, StoreError>(true)
         }
         .await)?;
-        if done {
-            Ok(())
-        } else {
-            let now = self.account(id).await?;
-            Err(stale(
-                format!("account {id}"),
-                now.map(|a| (a.updated_at, a.updated_by)),
-            ))
-        }
+        self.account_outcome(done, id).await
     }
 
     /// The whole mapping as a document (for export and import diffs).
@@ -534,9 +547,7 @@ impl Store {
         let after = serde_json::to_string(doc).unwrap_or_default();
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE rule_set_state SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            bump_generation!(tx)?;
             sqlx::query("DELETE FROM mapping_rules")
                 .execute(&mut *tx)
                 .await?;
@@ -544,27 +555,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             for (i, spec) in doc.rules.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO mapping_rules (name, description, priority, enabled, effect, pattern, \
-                     case_sensitive, role_template, provider_template, session_duration, relay_state, \
-                     version, updated_at, updated_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13)",
-                )
-                .bind(spec.name.trim())
-                .bind(&spec.description)
-                .bind((i as i64 + 1) * 10)
-                .bind(spec.enabled)
-                .bind(spec.effect.as_str())
-                .bind(&spec.pattern)
-                .bind(spec.case_sensitive)
-                .bind(&spec.role)
-                .bind(&spec.provider)
-                .bind(spec.session_duration)
-                .bind(&spec.relay_state)
-                .bind(change.at)
-                .bind(change.actor)
-                .execute(&mut *tx)
-                .await?;
+                insert_rule!(tx, spec, (i as i64 + 1) * 10, change)?;
             }
             for a in &doc.accounts {
                 sqlx::query(

@@ -1,44 +1,71 @@
-//! Headless Chromium (Debian's) signs in through the real login page and lands on the portal.
-//! Driven by playwright-core from `tests/peers` (no browser download: it uses /usr/bin/chromium).
-//! The screenshot is kept in `target/test-artifacts/`.
+//! Headless Chromium (Debian's) drives the real pages. Driven by playwright-core from
+//! `tests/peers` (no browser download: it uses /usr/bin/chromium). Screenshots are kept in
+//! `target/test-artifacts/`.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::helpers::{spawn_app_with, Backend};
 
-#[tokio::test]
-async fn a_browser_signs_in_and_sees_the_portal() {
-    let app = spawn_app_with(Backend::Sqlite, |s| s.demo.enabled = true).await;
+/// Where screenshots go; created if missing.
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifact dir");
+    dir
+}
+
+/// Runs `tests/browser/<script>` with node and returns its standard output; fails the test
+/// when the script fails or the page threw.
+async fn run_script(script: &str, args: Vec<String>) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let artifacts = root.join("target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifact dir");
-    let shot = artifacts.join("sign-in-portal.png");
-    let _ = std::fs::remove_file(&shot);
-    let address = app.address.clone();
-    let script = root.join("tests/browser/sign_in.mjs");
-    let shot_arg = shot.clone();
+    let script = root.join("tests/browser").join(script);
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(script)
-            .arg(address)
-            .arg(shot_arg)
+            .args(args)
             .env("NODE_PATH", root.join("tests/peers/node_modules"))
             .output()
             .expect("node runs (install the test peers with `bash .ci/deps`)")
     })
     .await
     .expect("joined");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
-        "browser run failed:\n{stdout}\n{stderr}"
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    assert!(!stdout.contains("browser error"), "{stdout}");
+    stdout
+}
+
+/// A fresh screenshot path (any old file removed) and its string form for the script.
+fn screenshot(name: &str) -> (PathBuf, String) {
+    let shot = artifacts().join(name);
+    let _ = std::fs::remove_file(&shot);
+    let arg = shot.to_string_lossy().to_string();
+    (shot, arg)
+}
+
+fn assert_saved(shot: &std::path::Path) {
+    let size = std::fs::metadata(shot)
+        .unwrap_or_else(|_| panic!("{} saved", shot.display()))
+        .len();
+    assert!(
+        size > 5_000,
+        "{} looks empty ({size} bytes)",
+        shot.display()
+    );
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_and_sees_the_portal() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.demo.enabled = true).await;
+    let (shot, shot_arg) = screenshot("sign-in-portal.png");
+    let stdout = run_script("sign_in.mjs", vec![app.address.clone(), shot_arg]).await;
     assert!(stdout.contains("portal-user=alice"), "{stdout}");
     assert!(stdout.contains("AWS-123456789012-Admin"), "{stdout}");
-    let size = std::fs::metadata(&shot).expect("screenshot saved").len();
-    assert!(size > 5_000, "screenshot looks empty ({size} bytes)");
+    assert_saved(&shot);
 }
 
 #[tokio::test]
@@ -55,28 +82,12 @@ async fn a_browser_presses_console_and_the_auto_post_reaches_the_sign_in_endpoin
     .await;
     std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
     app.regions.probe_all(fedbroker::startup::now()).await;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let artifacts = root.join("target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifact dir");
-    let shot = artifacts.join("console-autopost.png");
-    let _ = std::fs::remove_file(&shot);
-    let (address, url, shot_arg) = (app.address.clone(), endpoint.url.clone(), shot.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(root.join("tests/browser/console.mjs"))
-            .args([&address, &url])
-            .arg(shot_arg)
-            .output()
-            .expect("node runs")
-    })
-    .await
-    .expect("joined");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (shot, shot_arg) = screenshot("console-autopost.png");
+    let stdout = run_script(
+        "console.mjs",
+        vec![app.address.clone(), endpoint.url.clone(), shot_arg],
+    )
+    .await;
     assert!(stdout.contains("result=accepted"), "{stdout}");
     let got = endpoint.received();
     assert_eq!(got.len(), 1);
@@ -85,7 +96,7 @@ async fn a_browser_presses_console_and_the_auto_post_reaches_the_sign_in_endpoin
         .as_str()
         .unwrap_or("")
         .starts_with("https://us-east-2.console.aws.amazon.com/"));
-    assert!(std::fs::metadata(&shot).expect("screenshot").len() > 5_000);
+    assert_saved(&shot);
 }
 
 #[tokio::test]
@@ -95,36 +106,22 @@ async fn an_admin_creates_and_dry_runs_a_rule_and_alice_sees_the_role_under_its_
     app.login_as_admin().await;
     app.create_user("alice", "alice-password-1", &["pay-ops", "staff"])
         .await;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let artifacts = root.join("target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifact dir");
-    let prefix = artifacts.join("mapping");
-    for suffix in ["rules", "dry-run", "portal", "search"] {
-        let _ = std::fs::remove_file(artifacts.join(format!("mapping-{suffix}.png")));
-    }
-    let address = app.address.clone();
-    let prefix_arg = prefix.to_string_lossy().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(root.join("tests/browser/rules.mjs"))
-            .args([
-                &address,
-                "a-new-admin-password",
-                "alice-password-1",
-                &prefix_arg,
-            ])
-            .output()
-            .expect("node runs")
-    })
-    .await
-    .expect("joined");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!stdout.contains("browser error"), "{stdout}");
+    let suffixes = ["rules", "dry-run", "portal", "search"];
+    let shots: Vec<PathBuf> = suffixes
+        .iter()
+        .map(|s| screenshot(&format!("mapping-{s}.png")).0)
+        .collect();
+    let prefix = artifacts().join("mapping").to_string_lossy().to_string();
+    let stdout = run_script(
+        "rules.mjs",
+        vec![
+            app.address.clone(),
+            "a-new-admin-password".into(),
+            "alice-password-1".into(),
+            prefix,
+        ],
+    )
+    .await;
     assert!(
         stdout.contains("rules=AD FS convention|Payments deployers"),
         "{stdout}"
@@ -142,11 +139,7 @@ async fn an_admin_creates_and_dry_runs_a_rule_and_alice_sees_the_role_under_its_
     assert!(stdout.contains("no-match-visible=true"), "{stdout}");
     assert!(stdout.contains("match-visible=true"), "{stdout}");
     assert!(stdout.contains("no-match-after=false"), "{stdout}");
-    for suffix in ["rules", "dry-run", "portal", "search"] {
-        let shot = artifacts.join(format!("mapping-{suffix}.png"));
-        let size = std::fs::metadata(&shot)
-            .unwrap_or_else(|_| panic!("{suffix} screenshot saved"))
-            .len();
-        assert!(size > 5_000, "{suffix} screenshot looks empty");
+    for shot in &shots {
+        assert_saved(shot);
     }
 }

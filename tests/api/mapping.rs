@@ -10,6 +10,25 @@ use fedbroker::store::Change;
 
 const EXAMPLE: &str = include_str!("../../config/rules.example.yaml");
 
+/// The shipped example document (four rules, two aliases).
+fn example() -> RulesDocument {
+    RulesDocument::from_yaml(EXAMPLE, fedbroker::domain::aws::Partition::Aws).expect("example")
+}
+
+/// Replaces the mapping with `doc`, as `fedbroker rules import` does.
+pub async fn import(app: &TestApp, doc: &RulesDocument) {
+    app.store
+        .replace_mapping(
+            doc,
+            &Change {
+                actor: "setup",
+                at: 1,
+            },
+        )
+        .await
+        .expect("imported");
+}
+
 /// Posts the new-rule form with these fields (plus the CSRF token and `enabled`).
 async fn create_rule(app: &TestApp, fields: &[(&str, &str)]) -> crate::helpers::Page {
     let token = app.get("/admin/rules/new").await.csrf_token();
@@ -342,18 +361,8 @@ async fn two_admins_editing_one_rule_cannot_overwrite_each_other(backend: Backen
 async fn reorder_disable_and_delete_are_recorded(backend: Backend) {
     let app = spawn_app(backend).await;
     app.login_as_admin().await;
-    let doc =
-        RulesDocument::from_yaml(EXAMPLE, fedbroker::domain::aws::Partition::Aws).expect("example");
-    app.store
-        .replace_mapping(
-            &doc,
-            &Change {
-                actor: "setup",
-                at: 1,
-            },
-        )
-        .await
-        .expect("imported");
+    let doc = example();
+    import(&app, &doc).await;
     let names = |rules: Vec<fedbroker::store::RuleRecord>| -> Vec<String> {
         rules.into_iter().map(|r| r.name).collect()
     };
@@ -419,8 +428,7 @@ async fn reorder_disable_and_delete_are_recorded(backend: Backend) {
 async fn a_broken_import_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let before = app.store.mapping_document().await.expect("document");
-    let mut doc =
-        RulesDocument::from_yaml(EXAMPLE, fedbroker::domain::aws::Partition::Aws).expect("example");
+    let mut doc = example();
     // Skip validation on purpose: the database refuses the second rule of the same name half
     // way through, and the transaction must leave nothing behind.
     let mut twin = doc.rules[0].clone();
@@ -451,24 +459,14 @@ async fn a_broken_import_changes_nothing(backend: Backend) {
 
 async fn the_dry_run_explains_every_role(backend: Backend) {
     let app = spawn_app(backend).await;
-    let mut doc =
-        RulesDocument::from_yaml(EXAMPLE, fedbroker::domain::aws::Partition::Aws).expect("example");
+    let mut doc = example();
     let mut gov = doc.rules[2].clone();
     gov.name = "GovCloud readers".into();
     gov.pattern = "gov-readers".into();
     gov.role = "arn:aws-us-gov:iam::210987654321:role/Reader".into();
     gov.relay_state = None;
     doc.rules.push(gov);
-    app.store
-        .replace_mapping(
-            &doc,
-            &Change {
-                actor: "setup",
-                at: 1,
-            },
-        )
-        .await
-        .expect("imported");
+    import(&app, &doc).await;
     app.create_user(
         "alice",
         "alice-password-1",
@@ -595,6 +593,9 @@ async fn the_demo_seeds_account_aliases_for_its_users() {
         .split("id=\"account-123456789012\"")
         .nth(1)
         .expect("a block for the demo prod account");
-    assert!(payments.contains("Payments") && payments.contains(">prod<"), "{payments}");
+    assert!(
+        payments.contains("Payments") && payments.contains(">prod<"),
+        "{payments}"
+    );
     assert!(portal.body.contains("Analytics"));
 }

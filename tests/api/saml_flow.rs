@@ -654,16 +654,7 @@ async fn a_rules_session_duration_and_deep_link_reach_the_sign_in_endpoint(backe
         fedbroker::domain::aws::Partition::Aws,
     )
     .expect("valid");
-    app.store
-        .replace_mapping(
-            &doc,
-            &fedbroker::store::Change {
-                actor: "test",
-                at: 1,
-            },
-        )
-        .await
-        .expect("imported");
+    crate::mapping::import(&app, &doc).await;
     app.create_user("alice", "alice-password-1", &["S3-OPS"])
         .await;
     app.login("alice", "alice-password-1").await;

@@ -252,6 +252,13 @@ impl Errors {
         e
     }
 
+    fn name_taken(name: &str) -> Errors {
+        Errors {
+            name: format!("a rule named “{name}” exists already; choose another name"),
+            ..Errors::default()
+        }
+    }
+
     fn any(&self) -> bool {
         [
             &self.name,
@@ -396,13 +403,7 @@ pub async fn post_new_rule(
             Ok(redirect(&format!("/admin/rules#rule-{id}")))
         }
         Err(StoreError::Conflict) => {
-            let errors = Errors {
-                name: format!(
-                    "a rule named “{}” exists already; choose another name",
-                    spec.name
-                ),
-                ..Errors::default()
-            };
+            let errors = Errors::name_taken(&spec.name);
             render_status(
                 StatusCode::CONFLICT,
                 &form_page(&admin, None, form, errors, Vec::new()),
@@ -488,13 +489,7 @@ pub async fn post_rule(
             render_status(StatusCode::CONFLICT, &page)
         }
         Err(StoreError::Conflict) => {
-            let errors = Errors {
-                name: format!(
-                    "a rule named “{}” exists already; choose another name",
-                    spec.name
-                ),
-                ..Errors::default()
-            };
+            let errors = Errors::name_taken(&spec.name);
             let history = rule_history(&state, id).await?;
             render_status(
                 StatusCode::CONFLICT,
