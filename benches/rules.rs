@@ -106,6 +106,21 @@ fn bench(c: &mut Criterion) {
     group.bench_function("compile_1000_rules", |b| {
         b.iter_with_large_drop(|| compile(std::hint::black_box(&specs)))
     });
+    // What an admin's edit costs: one rule changed, the other 999 reused from the running set.
+    let (running, _) = RuleSet::build(1, Partition::Aws, "fedbroker", &specs, None);
+    let mut edited = specs.clone();
+    edited[500].role = "arn:aws:iam::123456789012:role/Edited".into();
+    group.bench_function("recompile_after_one_edit", |b| {
+        b.iter_with_large_drop(|| {
+            RuleSet::build(
+                2,
+                Partition::Aws,
+                "fedbroker",
+                std::hint::black_box(&edited),
+                Some(&running),
+            )
+        })
+    });
     group.finish();
 }
 

@@ -24,35 +24,21 @@ pub struct Compiled {
     pub broken: Vec<Broken>,
 }
 
-/// Compiles stored rules (in evaluation order). A rule that no longer compiles is left out and
-/// reported instead of failing every sign-in.
-pub fn compile(generation: i64, records: &[RuleRecord], profile: &AwsProfile) -> Compiled {
-    let mut broken = Vec::new();
-    let mut rules = Vec::new();
-    for r in records.iter().filter(|r| r.enabled) {
-        match r.spec().compile(profile.partition) {
-            Ok(c) => rules.push(c),
-            Err(errors) => broken.push(Broken {
-                rule: r.name.clone(),
-                error: errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            }),
-        }
-    }
-    let set = match RuleSet::new(generation, profile.partition, &profile.provider_name, rules) {
-        Ok(set) => set,
-        Err(e) => {
-            // Each pattern compiled alone, so only the combined size can fail here.
-            broken.push(Broken {
-                rule: "(all rules)".into(),
-                error: format!("the rule set is too large to compile together: {e}"),
-            });
-            RuleSet::empty(generation, profile.partition, &profile.provider_name)
-        }
-    };
+/// Compiles stored rules (in evaluation order), reusing what `previous` compiled already.
+pub fn compile(
+    generation: i64,
+    records: &[RuleRecord],
+    profile: &AwsProfile,
+    previous: Option<&Compiled>,
+) -> Compiled {
+    let specs: Vec<_> = records.iter().map(RuleRecord::spec).collect();
+    let (set, broken) = RuleSet::build(
+        generation,
+        profile.partition,
+        &profile.provider_name,
+        &specs,
+        previous.map(|p| &p.set),
+    );
     for b in &broken {
         tracing::warn!(rule = %b.rule, error = %b.error, "mapping rule left out of the rule set");
     }
@@ -81,7 +67,13 @@ impl RoleMapper {
             return Ok(c);
         }
         let records = store.list_rules().await?;
-        let compiled = Arc::new(compile(generation, &records, &self.profile));
+        let previous = self.cached();
+        let compiled = Arc::new(compile(
+            generation,
+            &records,
+            &self.profile,
+            previous.as_deref(),
+        ));
         if let Ok(mut slot) = self.cache.write() {
             *slot = Some(compiled.clone());
         }

@@ -22,7 +22,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 
 use regex_automata::util::captures::Captures;
 
-use super::rule::{fold_char, CompiledRule, Effect};
+use super::rule::{fold_char, CompiledRule, Effect, RuleSpec};
 use crate::domain::aws::{Partition, RoleArn, RolePair, SamlProviderArn, SessionDuration};
 
 /// Who produced something: a rule and the group that matched it.
@@ -175,6 +175,52 @@ impl RuleSet {
             rules,
             prefilter,
         })
+    }
+
+    /// Compiles `specs` (in evaluation order; disabled ones are left out), reusing the compiled
+    /// form of every rule `previous` already had unchanged: an edit of one rule recompiles
+    /// one rule. A rule that does not compile (a stored rule this version no longer accepts) is
+    /// left out and reported, so the others keep working.
+    pub fn build(
+        generation: i64,
+        partition: Partition,
+        provider_name: &str,
+        specs: &[RuleSpec],
+        previous: Option<&RuleSet>,
+    ) -> (RuleSet, Vec<Broken>) {
+        let reusable: HashMap<&RuleSpec, &CompiledRule> = previous
+            .map(|p| p.rules.iter().map(|r| (&r.source, r)).collect())
+            .unwrap_or_default();
+        let mut broken = Vec::new();
+        let mut rules = Vec::new();
+        for spec in specs.iter().filter(|s| s.enabled) {
+            if let Some(done) = reusable.get(spec) {
+                rules.push((*done).clone());
+                continue;
+            }
+            match spec.compile(partition) {
+                Ok(c) => rules.push(c),
+                Err(errors) => broken.push(Broken {
+                    rule: spec.name.clone(),
+                    error: errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                }),
+            }
+        }
+        match RuleSet::new(generation, partition, provider_name, rules) {
+            Ok(set) => (set, broken),
+            Err(e) => {
+                // Each pattern compiled alone, so only the combined prefilter can fail here.
+                broken.push(Broken {
+                    rule: "(all rules)".into(),
+                    error: format!("the rule set is too large to compile together: {e}"),
+                });
+                (RuleSet::empty(generation, partition, provider_name), broken)
+            }
+        }
     }
 
     /// A set without rules: grants nothing.
@@ -573,6 +619,36 @@ mod tests {
         assert_eq!(
             g.pair.provider.as_str(),
             "arn:aws:iam::111111111111:saml-provider/Corp"
+        );
+    }
+
+    #[test]
+    fn rebuilding_reuses_unchanged_rules_and_reports_broken_ones() {
+        let specs = vec![
+            adfs(),
+            rule(
+                "team",
+                Effect::Allow,
+                "team-(\\w+)",
+                "arn:aws:iam::222222222222:role/$1",
+            ),
+        ];
+        let (first, broken) = RuleSet::build(1, Partition::Aws, "fedbroker", &specs, None);
+        assert!(broken.is_empty());
+        let mut edited = specs.clone();
+        edited[1].role = "arn:aws:iam::333333333333:role/$1".into();
+        edited.push(rule("broken", Effect::Allow, "(", "x"));
+        let (second, broken) =
+            RuleSet::build(2, Partition::Aws, "fedbroker", &edited, Some(&first));
+        assert_eq!(broken.len(), 1);
+        assert_eq!(broken[0].rule, "broken");
+        let (cold, _) = RuleSet::build(2, Partition::Aws, "fedbroker", &edited, None);
+        let gs = groups(&["AWS-111111111111-Admin", "team-ops"]);
+        assert_eq!(second.evaluate(&gs), cold.evaluate(&gs));
+        assert_eq!(
+            granted(&second.evaluate(&gs))[1].0,
+            "arn:aws:iam::333333333333:role/ops",
+            "the edited rule was recompiled"
         );
     }
 

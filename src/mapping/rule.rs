@@ -11,7 +11,7 @@ use super::template::{Template, TemplateError};
 use crate::domain::aws::{Partition, RoleArn, RolePair, SamlProviderArn, SessionDuration};
 
 /// What a matching rule does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Effect {
     /// Grants the role its template produces.
@@ -52,7 +52,7 @@ fn is_true(b: &bool) -> bool {
 
 /// A rule as written: in the admin form, the database and `rules.yaml` alike. The order of
 /// rules (priority) is kept beside it, not in it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Unique name, shown in dry runs and the history.
@@ -101,6 +101,8 @@ fn field(field: &'static str, message: impl Into<String>) -> FieldError {
 /// A validated rule, ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct CompiledRule {
+    /// What it was compiled from: an unchanged rule is reused when the set is recompiled.
+    pub source: RuleSpec,
     pub name: String,
     pub effect: Effect,
     /// The pattern as the engine runs it: anchored, with the case flag.
@@ -331,6 +333,7 @@ impl RuleSpec {
         };
         match (regex, role) {
             (Some(regex), Some(role)) if errors.is_empty() => Ok(CompiledRule {
+                source: self.clone(),
                 name: name.to_string(),
                 effect: self.effect,
                 anchored,
