@@ -30,6 +30,8 @@ pub struct Settings {
     pub demo: DemoSettings,
     pub saml: SamlSettings,
     pub regions: RegionSettings,
+    pub sts: StsSettings,
+    pub audit: AuditSettings,
 }
 
 /// `[server]`
@@ -153,6 +155,52 @@ pub struct RegionSettings {
     pub acs: Vec<String>,
     pub probe_interval_secs: u64,
     pub probe_timeout_secs: u64,
+}
+
+/// `[sts]`: CLI credentials and console federation URLs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsSettings {
+    pub endpoints: Vec<String>,
+    pub federation: Vec<String>,
+    pub attempt_timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    pub max_attempts: u32,
+    pub down_for_secs: u64,
+    pub api_token_max_days: i64,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    pub retention_days: i64,
+}
+
+/// Splits a `REGION` or `REGION=URL` list entry, checking both parts; `key` names the setting.
+pub fn region_entry<'a>(
+    key: &str,
+    entry: &'a str,
+) -> Result<(crate::domain::aws::Region, Option<&'a str>), ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        key: key.to_string(),
+        message,
+    };
+    let (region, url) = match entry.split_once('=') {
+        Some((r, u)) => (r, Some(u)),
+        None => (entry, None),
+    };
+    let region =
+        crate::domain::aws::Region::parse(region).map_err(|e| invalid(key, e.to_string()))?;
+    if let Some(url) = url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(invalid(
+                key,
+                format!("`{entry}`: the URL after `=` must start with https://"),
+            ));
+        }
+    }
+    Ok((region, url))
 }
 
 /// Placeholders the attribute templates may use.
@@ -398,7 +446,7 @@ impl Settings {
     }
 
     fn check_saml(&self) -> Result<(), ConfigError> {
-        use crate::domain::aws::{Partition, Region, SessionDuration};
+        use crate::domain::aws::{Partition, SessionDuration};
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             key: key.to_string(),
             message,
@@ -478,19 +526,46 @@ impl Settings {
             ));
         }
         for entry in &self.regions.acs {
-            let (region, url) = match entry.split_once('=') {
-                Some((r, u)) => (r, Some(u)),
-                None => (entry.as_str(), None),
-            };
-            Region::parse(region).map_err(|e| invalid("regions.acs", e.to_string()))?;
-            if let Some(url) = url {
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(invalid(
-                        "regions.acs",
-                        format!("`{entry}`: the URL after `=` must start with https://"),
-                    ));
-                }
+            region_entry("regions.acs", entry)?;
+        }
+        if self.sts.endpoints.is_empty() {
+            return Err(invalid(
+                "sts.endpoints",
+                "lists no STS Region; add at least one, e.g. [\"us-east-2\"]".into(),
+            ));
+        }
+        for entry in &self.sts.endpoints {
+            region_entry("sts.endpoints", entry)?;
+        }
+        for entry in &self.sts.federation {
+            if !entry.contains('=') {
+                return Err(invalid(
+                    "sts.federation",
+                    format!("`{entry}`: write REGION=URL (the default URL needs no entry)"),
+                ));
             }
+            region_entry("sts.federation", entry)?;
+        }
+        if self.sts.attempt_timeout_secs == 0
+            || self.sts.connect_timeout_secs == 0
+            || self.sts.max_attempts == 0
+        {
+            return Err(invalid(
+                "sts.attempt_timeout_secs",
+                "timeouts and max_attempts must be at least 1".into(),
+            ));
+        }
+        if !(1..=3650).contains(&self.sts.api_token_max_days) {
+            return Err(invalid(
+                "sts.api_token_max_days",
+                "must be 1 to 3650 days".into(),
+            ));
+        }
+        if self.audit.retention_days < 1 {
+            return Err(invalid(
+                "audit.retention_days",
+                "must be at least 1 day; audit events younger than this are never deleted".into(),
+            ));
         }
         if self.regions.probe_interval_secs == 0 || self.regions.probe_timeout_secs == 0 {
             return Err(invalid(
@@ -559,8 +634,19 @@ impl Settings {
         ));
         let r = &self.regions;
         out.push_str(&format!(
-            "[regions]\nacs = {:?}\nprobe_interval_secs = {}\nprobe_timeout_secs = {}\n",
+            "[regions]\nacs = {:?}\nprobe_interval_secs = {}\nprobe_timeout_secs = {}\n\n",
             r.acs, r.probe_interval_secs, r.probe_timeout_secs
+        ));
+        let t = &self.sts;
+        out.push_str(&format!(
+            "[sts]\nendpoints = {:?}\nfederation = {:?}\nattempt_timeout_secs = {}\nconnect_timeout_secs = {}\n\
+             max_attempts = {}\ndown_for_secs = {}\napi_token_max_days = {}\n\n",
+            t.endpoints, t.federation, t.attempt_timeout_secs, t.connect_timeout_secs, t.max_attempts,
+            t.down_for_secs, t.api_token_max_days
+        ));
+        out.push_str(&format!(
+            "[audit]\nretention_days = {}\n",
+            self.audit.retention_days
         ));
         out
     }

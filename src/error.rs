@@ -40,6 +40,9 @@ pub enum AppError {
     /// Something outside fedbroker (AWS sign-in in every Region) is down; the message says what.
     #[error("{0}")]
     UpstreamDown(String),
+    /// AWS answered, and refused; the message is AWS's, with what to do.
+    #[error("{0}")]
+    UpstreamRefused(String),
     /// A bug or an unexpected failure; details go to the log only.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -56,6 +59,43 @@ impl From<StoreError> for AppError {
                 "{what} does not exist (any more). Reload the list and try again."
             )),
             other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::signin::SignInError> for AppError {
+    fn from(e: crate::signin::SignInError) -> Self {
+        use crate::regions::RegionError;
+        use crate::signin::SignInError;
+        match e {
+            SignInError::Internal(e) => AppError::Internal(e),
+            SignInError::Store(e) | SignInError::Region(RegionError::Store(e)) => e.into(),
+            SignInError::Region(e @ RegionError::NoneAvailable) => AppError::UpstreamDown(format!(
+                "{e}. An administrator can see the state of every Region at /admin/regions."
+            )),
+            e => AppError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::credentials::CredentialsError> for AppError {
+    fn from(e: crate::credentials::CredentialsError) -> Self {
+        use crate::credentials::CredentialsError;
+        use crate::sts::StsError;
+        match e {
+            CredentialsError::SignIn(e) => e.into(),
+            CredentialsError::Sts(e @ StsError::Refused { .. }) => AppError::UpstreamRefused(format!(
+                "{e}. Check that the role exists, trusts this broker's SAML provider (see the IAM trust \
+                 policy page) and allows the requested duration."
+            )),
+            CredentialsError::Sts(e @ StsError::Unavailable { .. }) => AppError::UpstreamDown(format!(
+                "{e}. Try again in a minute, or use the Console button, which signs in through any \
+                 healthy Region."
+            )),
+            CredentialsError::Federation(why) => AppError::UpstreamDown(format!(
+                "The AWS console federation endpoint failed ({why}). Use the Console button instead, \
+                 which signs in with SAML through any healthy Region."
+            )),
         }
     }
 }
@@ -102,6 +142,7 @@ impl AppError {
             ),
             AppError::UpstreamDown(why) => ("AWS sign-in unavailable", why.clone()),
             AppError::Conflict(why) => ("Changed by someone else", why.clone()),
+            AppError::UpstreamRefused(why) => ("AWS refused the request", why.clone()),
             AppError::Internal(_) => (
                 "Something went wrong",
                 "fedbroker hit an unexpected error. Nothing was changed. Tell your administrator and \
@@ -120,6 +161,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::UpstreamRefused(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(_) | AppError::UpstreamDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -2,8 +2,10 @@
 //!
 //! Dependencies point one way: `routes → {directory, sessions, store} → domain`.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod directory;
 pub mod domain;
 pub mod error;
@@ -19,4 +21,5 @@ pub mod sessions;
 pub mod signin;
 pub mod startup;
 pub mod store;
+pub mod sts;
 pub mod telemetry;

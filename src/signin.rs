@@ -1,14 +1,23 @@
-//! Console sign-in: from a person and a chosen role to a signed Response posted to the AWS
-//! sign-in endpoint of a healthy Region.
+//! From a person and a chosen role to a signed Response: posted by the browser to the AWS
+//! sign-in endpoint of a healthy Region (console), or exchanged at STS (credentials).
 
 use chrono::Utc;
 
+use crate::audit::{self, NewAuditEvent};
 use crate::directory::Identity;
-use crate::domain::aws::{AwsRuleError, RolePair};
+use crate::domain::aws::{AwsRuleError, RolePair, SessionDuration};
+use crate::mapping::Evaluation;
 use crate::regions::RegionError;
 use crate::roles::session_duration;
 use crate::saml::response::{sign_aws_response, AwsAssertion, ResponseError};
 use crate::startup::AppState;
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub addr: String,
+    pub user_agent: String,
+}
 
 /// What the auto-POST page needs.
 #[derive(Debug, Clone)]
@@ -22,7 +31,7 @@ pub struct ConsolePost {
     pub assertion_id: String,
 }
 
-/// Why a console sign-in could not be prepared.
+/// Why a sign-in could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
     #[error("you have no AWS roles: none of your groups maps to a role")]
@@ -39,42 +48,67 @@ pub enum SignInError {
     Internal(#[from] anyhow::Error),
 }
 
-/// Builds and signs the Response for one role (or, with the multi-role chooser, every role).
-pub async fn console_post(
+/// A signed Response and what went into it.
+#[derive(Debug, Clone)]
+pub struct IssuedAssertion {
+    pub saml_response: String,
+    pub assertion_id: String,
+    pub roles: Vec<RolePair>,
+    pub duration: SessionDuration,
+    /// The rule's console page, when one role is sent and its rule has one.
+    pub deep_link: Option<String>,
+}
+
+/// The roles a request is for: the one named, or with the multi-role chooser and no role
+/// named, every granted role.
+pub fn chosen_roles(
     state: &AppState,
-    identity: &Identity,
+    evaluation: &Evaluation,
     role: &str,
-    region: Option<&str>,
-) -> Result<ConsolePost, SignInError> {
-    let profile = &state.profile;
-    let evaluation = state.rules.evaluate(&state.store, &identity.groups).await?;
+    allow_all: bool,
+) -> Result<Vec<RolePair>, SignInError> {
     let granted = evaluation.pairs();
     if granted.is_empty() {
         return Err(SignInError::NoRoles);
     }
-    let roles: Vec<RolePair> = if profile.multi_role_chooser && role.is_empty() {
-        granted
-    } else {
-        let chosen = granted
-            .into_iter()
-            .find(|p| p.role.as_str() == role)
-            .ok_or_else(|| SignInError::RoleNotGranted(role.to_string()))?;
-        vec![chosen]
-    };
+    if allow_all && state.profile.multi_role_chooser && role.is_empty() {
+        return Ok(granted);
+    }
+    granted
+        .into_iter()
+        .find(|p| p.role.as_str() == role)
+        .map(|p| vec![p])
+        .ok_or_else(|| SignInError::RoleNotGranted(role.to_string()))
+}
+
+/// Builds, checks and signs a Response for `roles`, addressed to `acs_url`, and records it in
+/// the audit log. `duration` overrides the rules' SessionDuration (after STS refused it).
+#[allow(clippy::too_many_arguments)]
+pub async fn issue_assertion(
+    state: &AppState,
+    identity: &Identity,
+    evaluation: &Evaluation,
+    roles: Vec<RolePair>,
+    acs_url: &str,
+    region: &str,
+    duration: Option<SessionDuration>,
+    origin: &Origin,
+) -> Result<IssuedAssertion, SignInError> {
+    let profile = &state.profile;
     let attributes = profile
         .user_attributes(identity)
         .map_err(SignInError::Preflight)?;
-    let choice = state.regions.choose(region).await?;
     let signer = state.keys.signer().await?;
+    let duration = duration.unwrap_or_else(|| session_duration(profile, evaluation, &roles));
     let assertion = AwsAssertion {
         issuer: &profile.entity_id,
-        acs_url: &choice.endpoint.acs_url,
+        acs_url,
         partition: profile.partition,
         name_id: &identity.username,
         roles: &roles,
         session_name: &attributes.session_name,
         source_identity: attributes.source_identity.as_ref(),
-        session_duration: Some(session_duration(profile, &evaluation, &roles)),
+        session_duration: Some(duration),
         tags: &attributes.tags,
         issued_at: Utc::now(),
         validity_secs: profile.validity_secs,
@@ -88,31 +122,91 @@ pub async fn console_post(
         }
         Err(ResponseError::Crypto(e)) => return Err(SignInError::Internal(e.into())),
     };
-    // A rule's console deep link applies when one role is sent.
+    let role_names: Vec<String> = roles.iter().map(|r| r.role.to_string()).collect();
+    audit::record(
+        &state.store,
+        NewAuditEvent {
+            event_type: audit::kind::ASSERTION.into(),
+            actor: identity.username.clone(),
+            subject: identity.username.clone(),
+            role_arn: role_names.first().cloned().unwrap_or_default(),
+            account_id: role_names
+                .first()
+                .map(|r| audit::account_of(r))
+                .unwrap_or_default(),
+            outcome: audit::outcome(true),
+            source_addr: origin.addr.clone(),
+            user_agent: origin.user_agent.clone(),
+            details: serde_json::json!({
+                "roles": role_names,
+                "session_name": attributes.session_name.as_str(),
+                "source_identity": attributes.source_identity.as_ref().map(|s| s.as_str()),
+                "tags": attributes.tags.tags(),
+                "region": region,
+                "acs": acs_url,
+                "duration": duration.secs(),
+                "assertion_id": signed.assertion_id,
+            }),
+            ..NewAuditEvent::default()
+        },
+    )
+    .await;
     let deep_link = match roles.as_slice() {
         [one] => evaluation
             .grant(one.role.as_str())
             .and_then(|g| g.relay_state.clone()),
         _ => None,
     };
-    let role_names: Vec<String> = roles.iter().map(|r| r.role.to_string()).collect();
+    Ok(IssuedAssertion {
+        saml_response: signed.base64,
+        assertion_id: signed.assertion_id,
+        roles,
+        duration,
+        deep_link,
+    })
+}
+
+/// Builds and signs the Response for one role (or, with the multi-role chooser, every role)
+/// for the chosen (or first healthy) Region's sign-in endpoint.
+pub async fn console_post(
+    state: &AppState,
+    identity: &Identity,
+    role: &str,
+    region: Option<&str>,
+    origin: &Origin,
+) -> Result<ConsolePost, SignInError> {
+    let evaluation = state.rules.evaluate(&state.store, &identity.groups).await?;
+    let roles = chosen_roles(state, &evaluation, role, true)?;
+    let choice = state.regions.choose(region).await?;
+    let issued = issue_assertion(
+        state,
+        identity,
+        &evaluation,
+        roles,
+        &choice.endpoint.acs_url,
+        choice.endpoint.region.as_str(),
+        None,
+        origin,
+    )
+    .await?;
     tracing::info!(
         user = %identity.username,
-        roles = ?role_names,
         region = %choice.endpoint.region,
         acs = %choice.endpoint.acs_url,
         reason = choice.reason,
-        session_name = attributes.session_name.as_str(),
-        assertion_id = %signed.assertion_id,
+        assertion_id = %issued.assertion_id,
         "console sign-in assertion issued"
     );
     Ok(ConsolePost {
         acs_url: choice.endpoint.acs_url.clone(),
-        relay_state: deep_link.unwrap_or_else(|| choice.endpoint.console_url.clone()),
-        saml_response: signed.base64,
+        relay_state: issued
+            .deep_link
+            .clone()
+            .unwrap_or_else(|| choice.endpoint.console_url.clone()),
+        saml_response: issued.saml_response,
         region: choice.endpoint.region.to_string(),
         reason: choice.reason,
-        roles: role_names,
-        assertion_id: signed.assertion_id,
+        roles: issued.roles.iter().map(|r| r.role.to_string()).collect(),
+        assertion_id: issued.assertion_id,
     })
 }

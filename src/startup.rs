@@ -49,6 +49,8 @@ pub struct AppState {
     pub profile: AwsProfile,
     /// The mapping rules, compiled and cached per rule-set generation.
     pub rules: RoleMapper,
+    /// Regional STS endpoints with failover.
+    pub sts: crate::sts::StsClient,
     /// The URL people use to reach this instance.
     pub url: String,
 }
@@ -168,6 +170,7 @@ impl Application {
             keys,
             regions: regions.clone(),
             rules: RoleMapper::new(profile.clone()),
+            sts: crate::sts::StsClient::new(&settings)?,
             profile,
             url: url.clone(),
         });

@@ -91,6 +91,26 @@ impl Partition {
         }
     }
 
+    /// The regional STS endpoint.
+    pub fn sts_url(&self, region: &Region) -> String {
+        match self {
+            Partition::AwsCn => format!("https://sts.{}.amazonaws.com.cn", region.as_str()),
+            _ => format!("https://sts.{}.amazonaws.com", region.as_str()),
+        }
+    }
+
+    /// The console federation endpoint (getSigninToken, login) of a Region.
+    pub fn federation_url(&self, region: &Region) -> String {
+        match self {
+            Partition::Aws => format!(
+                "https://{}.signin.aws.amazon.com/federation",
+                region.as_str()
+            ),
+            Partition::AwsUsGov => "https://signin.amazonaws-us-gov.com/federation".to_string(),
+            Partition::AwsCn => "https://signin.amazonaws.cn/federation".to_string(),
+        }
+    }
+
     /// The console home of a Region: the RelayState that lands people in the Region they signed in through.
     pub fn console_url(&self, region: &Region) -> String {
         let r = region.as_str();

@@ -8,7 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{safe_return_path, Nav, SignedIn};
+use super::{safe_return_path, user_agent, Nav, SignedIn};
+use crate::audit::{self, NewAuditEvent};
 use crate::directory::local::{authenticate, LocalError};
 use crate::error::AppError;
 use crate::ratelimit::Verdict;
@@ -108,13 +109,30 @@ pub async fn post_login(
     let csrf = expected.unwrap_or_default();
     let next = safe_return_path(&form.next).unwrap_or("/").to_string();
     let addr = client_addr(&req, &state.settings);
+    let agent = user_agent(&req);
     let at = now();
+    let audit = |ok: bool, reason: &'static str| {
+        let event = NewAuditEvent {
+            event_type: audit::kind::SIGNIN.into(),
+            actor: String::new(),
+            // What was typed, cut short: a SIEM needs it to see guessing, nothing more.
+            subject: form.username.chars().take(64).collect(),
+            outcome: audit::outcome(ok),
+            source_addr: addr.clone(),
+            user_agent: agent.clone(),
+            details: serde_json::json!({"source": "local", "reason": reason}),
+            ..NewAuditEvent::default()
+        };
+        let store = state.store.clone();
+        async move { audit::record(&store, event).await }
+    };
 
     if let Verdict::Limited { retry_after_secs } =
         state.limiter.check(&form.username, &addr, at).await?
     {
         let minutes = (retry_after_secs + 59) / 60;
         tracing::warn!(client = %addr, "sign-in refused by rate limit");
+        audit(false, "rate limited").await;
         let mut res = login_page(
             StatusCode::TOO_MANY_REQUESTS,
             csrf,
@@ -135,17 +153,13 @@ pub async fn post_login(
     match authenticate(&state.store, &form.username, &form.password).await {
         Ok(identity) => {
             state.limiter.record_success(&form.username).await?;
-            let user_agent = req
-                .headers()
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
             let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
             let session = state
                 .sessions
-                .create(identity.user_id, &addr, user_agent, previous.as_deref(), at)
+                .create(identity.user_id, &addr, &agent, previous.as_deref(), at)
                 .await?;
             tracing::info!(user = %identity.username, client = %addr, "signed in");
+            audit(true, "").await;
             let location = if identity.must_change_password {
                 "/account/password"
             } else {
@@ -165,6 +179,7 @@ pub async fn post_login(
                 .record_failure(&form.username, &addr, at)
                 .await?;
             tracing::info!(client = %addr, "sign-in failed: wrong username or password");
+            audit(false, "wrong username or password").await;
             login_page(
                 StatusCode::UNAUTHORIZED,
                 csrf,
@@ -179,6 +194,7 @@ pub async fn post_login(
                 .record_failure(&form.username, &addr, at)
                 .await?;
             tracing::info!(client = %addr, "sign-in refused: account disabled");
+            audit(false, "account disabled").await;
             login_page(
                 StatusCode::FORBIDDEN,
                 csrf,

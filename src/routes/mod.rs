@@ -2,6 +2,7 @@
 
 mod account;
 pub mod admin;
+mod credentials;
 mod extract;
 mod health;
 mod login;
@@ -25,6 +26,28 @@ pub struct Nav {
     pub csrf_token: String,
 }
 
+/// The request's User-Agent (for sessions and the audit log), cut to a sane length.
+pub fn user_agent(req: &actix_web::HttpRequest) -> String {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(256)
+        .collect()
+}
+
+/// Where a request came from, for the audit log.
+pub fn origin(
+    req: &actix_web::HttpRequest,
+    settings: &crate::config::Settings,
+) -> crate::signin::Origin {
+    crate::signin::Origin {
+        addr: crate::startup::client_addr(req, settings),
+        user_agent: user_agent(req),
+    }
+}
+
 /// Renders a template as an HTML page.
 pub fn render<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok()
@@ -43,6 +66,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::post_logout))
         .route("/", web::get().to(portal::get_portal))
         .route("/portal/favourites", web::post().to(portal::post_favourite))
+        .route(
+            "/credentials",
+            web::post().to(credentials::post_credentials),
+        )
+        .route(
+            "/console/federation",
+            web::post().to(credentials::post_federation),
+        )
         .route("/account/password", web::get().to(account::get_password))
         .route("/account/password", web::post().to(account::post_password))
         .route("/admin", web::get().to(admin::get_admin))

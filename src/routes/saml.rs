@@ -1,16 +1,15 @@
 //! SAML endpoints: metadata, the SSO entry point, and the console sign-in auto-POST.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::{Nav, SignedIn};
 use crate::error::AppError;
 use crate::middleware::CSP;
-use crate::regions::RegionError;
 use crate::saml::metadata::idp_metadata;
-use crate::signin::{console_post, SignInError};
+use crate::signin::console_post;
 use crate::startup::AppState;
 
 /// The metadata document, with every published certificate.
@@ -78,24 +77,15 @@ struct AutoPostPage {
 /// Region) and answers with a page that posts it to that Region's AWS sign-in endpoint.
 pub async fn post_console(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: SignedIn,
     form: web::Form<ConsoleForm>,
 ) -> Result<HttpResponse, AppError> {
     user.check_csrf(&form.csrf_token)?;
     let region = Some(form.region.as_str()).filter(|r| !r.is_empty());
-    let post = match console_post(&state, &user.identity, &form.role, region).await {
-        Ok(p) => p,
-        Err(SignInError::Internal(e)) => return Err(AppError::Internal(e)),
-        Err(SignInError::Store(e)) => return Err(e.into()),
-        Err(SignInError::Region(RegionError::Store(e))) => return Err(e.into()),
-        Err(SignInError::Region(e @ RegionError::NoneAvailable)) => {
-            return Err(AppError::UpstreamDown(format!(
-                "{e}. An administrator can see the state of every Region at /admin/regions."
-            )))
-        }
-        Err(e) => return Err(AppError::BadRequest(e.to_string())),
-    };
-    let origin = origin_of(&post.acs_url);
+    let origin = super::origin(&req, &state.settings);
+    let post = console_post(&state, &user.identity, &form.role, region, &origin).await?;
+    let acs_origin = origin_of(&post.acs_url);
     let html = AutoPostPage {
         nav: Some(user.nav()),
         acs_url: post.acs_url,
@@ -109,7 +99,7 @@ pub async fn post_console(
     // This page (and only this page) may post a form to the AWS sign-in endpoint.
     let csp = CSP.replace(
         "form-action 'self'",
-        &format!("form-action 'self' {origin}"),
+        &format!("form-action 'self' {acs_origin}"),
     );
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

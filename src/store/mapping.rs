@@ -47,11 +47,23 @@ macro_rules! insert_rule {
     };
 }
 
-/// Writes one history row inside the caller's transaction (a macro: the same SQL for both
-/// engines' transaction types).
+/// Writes one history row and its audit event inside the caller's transaction (a macro: the
+/// same SQL for both engines' transaction types), and emits the event's log line.
 macro_rules! record {
-    ($tx:expr, $change:expr, $entity:expr, $key:expr, $action:expr, $before:expr, $after:expr) => {
-        sqlx::query(
+    ($tx:expr, $change:expr, $entity:expr, $key:expr, $action:expr, $before:expr, $after:expr) => {{
+        let (before, after): (Option<String>, Option<String>) = ($before, $after);
+        let event = crate::store::NewAuditEvent {
+            event_type: crate::audit::kind::ADMIN.into(),
+            actor: $change.actor.to_string(),
+            outcome: "success".into(),
+            account_id: if $entity == "account" { $key.to_string() } else { String::new() },
+            details: serde_json::json!({
+                "entity": $entity, "key": $key, "action": $action, "before": before, "after": after,
+            }),
+            ..crate::store::NewAuditEvent::default()
+        };
+        crate::audit::emit(&event);
+        match sqlx::query(
             "INSERT INTO change_history (at, actor, entity, entity_key, action, before_json, after_json) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -60,11 +72,25 @@ macro_rules! record {
         .bind($entity)
         .bind($key)
         .bind($action)
-        .bind($before)
-        .bind($after)
+        .bind(&before)
+        .bind(&after)
         .execute(&mut *$tx)
         .await
-    };
+        {
+            Ok(_) => sqlx::query(
+                "INSERT INTO audit_events (at, event_type, actor, subject, role_arn, account_id, outcome, \
+                 source_addr, user_agent, details) VALUES ($1, $2, $3, '', '', $4, 'success', '', '', $5)",
+            )
+            .bind($change.at)
+            .bind(&event.event_type)
+            .bind(&event.actor)
+            .bind(&event.account_id)
+            .bind(event.details.to_string())
+            .execute(&mut *$tx)
+            .await,
+            Err(e) => Err(e),
+        }
+    }};
 }
 
 use super::{on_pool, Store, StoreError};

@@ -5,6 +5,7 @@
 //! method and dispatched by [`on_pool!`]; migrations live in paired folders with the same numbers.
 //! Times are Unix seconds in `BIGINT`/`INTEGER` columns so both engines compare them alike.
 
+mod audit;
 mod directory;
 mod mapping;
 mod saml;
@@ -19,6 +20,7 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::config::{prepare_sqlite_path, DatabaseSettings};
 
+pub use audit::{ApiTokenRecord, AuditFilter, AuditRecord, NewAuditEvent, RoleSessionLimit};
 pub use directory::{GroupRecord, NewUser, UserRecord};
 pub use mapping::{AccountRecord, Change, HistoryRecord, RuleRecord};
 pub use saml::{KeyRecord, RegionControl};

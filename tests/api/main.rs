@@ -13,4 +13,5 @@ mod saml;
 mod saml_flow;
 mod sessions;
 mod store;
+mod sts;
 mod tls;

@@ -22,12 +22,28 @@ struct RegionRow {
     serving: bool,
 }
 
+struct StsRow {
+    region: String,
+    url: String,
+    health: &'static str,
+    error: String,
+}
+
+struct LimitRow {
+    role: String,
+    max_hours: i64,
+    refused_hours: i64,
+    learned: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin/regions.html")]
 struct RegionsPage {
     nav: Option<Nav>,
     rows: Vec<RegionRow>,
     serving: String,
+    sts: Vec<StsRow>,
+    limits: Vec<LimitRow>,
 }
 
 fn region_error(e: RegionError) -> AppError {
@@ -69,10 +85,42 @@ pub async fn get_regions(
             serving: s.serving,
         })
         .collect();
+    let at = now();
+    let sts = state
+        .sts
+        .status()
+        .into_iter()
+        .map(|s| StsRow {
+            region: s.endpoint.region.to_string(),
+            url: s.endpoint.url,
+            health: if s.down_until > at {
+                "down"
+            } else if s.last_error.is_some() {
+                "recovering"
+            } else {
+                "up"
+            },
+            error: s.last_error.unwrap_or_default(),
+        })
+        .collect();
+    let limits = state
+        .store
+        .role_session_limits()
+        .await?
+        .into_iter()
+        .map(|l| LimitRow {
+            role: l.role_arn,
+            max_hours: l.max_duration / 3600,
+            refused_hours: l.refused_duration / 3600,
+            learned: when(Some(l.learned_at)),
+        })
+        .collect();
     render(&RegionsPage {
         nav: Some(admin.0.nav()),
         rows,
         serving,
+        sts,
+        limits,
     })
 }
 

@@ -1,0 +1,304 @@
+//! CLI credentials and console federation URLs: a role → a signed assertion → STS
+//! AssumeRoleWithSAML (regional, with failover) → temporary credentials, and optionally →
+//! `getSigninToken` → a console sign-in URL.
+//!
+//! MaxSessionDuration: when STS answers that the requested DurationSeconds exceeds the role's
+//! MaxSessionDuration, the broker signs a fresh assertion and asks once more for 3,600 seconds
+//! (the smallest MaxSessionDuration IAM allows, so always accepted), tells the person, and
+//! remembers the role's limit so later requests ask for it directly. Admins see every such
+//! role with a hint to raise MaxSessionDuration.
+
+use serde::Deserialize;
+
+use crate::audit::{self, NewAuditEvent};
+use crate::directory::Identity;
+use crate::domain::aws::{Region, RolePair, SessionDuration};
+use crate::mapping::Evaluation;
+use crate::signin::{chosen_roles, issue_assertion, Origin, SignInError};
+use crate::startup::{now, AppState};
+use crate::sts::{Issued, StsError};
+
+/// The longest duration every role accepts.
+pub const ALWAYS_ACCEPTED_SECS: u32 = 3_600;
+
+/// Credentials ready to show.
+#[derive(Debug, Clone)]
+pub struct RoleCredentials {
+    pub issued: Issued,
+    pub pair: RolePair,
+    pub duration: u32,
+    /// Set when the duration had to be shortened; says what happened.
+    pub adjusted: Option<String>,
+}
+
+/// Why no credentials (or URL) were produced.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error(transparent)]
+    SignIn(#[from] SignInError),
+    #[error(transparent)]
+    Sts(#[from] StsError),
+    #[error("the AWS federation endpoint failed: {0}")]
+    Federation(String),
+}
+
+async fn audit_sts(
+    state: &AppState,
+    identity: &Identity,
+    pair: &RolePair,
+    origin: &Origin,
+    duration: u32,
+    result: &Result<Issued, StsError>,
+) {
+    let (ok, details) = match result {
+        Ok(i) => (
+            true,
+            serde_json::json!({
+                "endpoint": i.endpoint.url,
+                "region": i.endpoint.region.as_str(),
+                "assumed_role_arn": i.assumed_role_arn,
+                "access_key_id": i.access_key_id,
+                "expiration": i.expiration,
+                "source_identity": i.source_identity,
+                "packed_policy_size": i.packed_policy_size,
+                "duration": duration,
+                "failed_endpoints": i.failed,
+            }),
+        ),
+        Err(e) => (
+            false,
+            serde_json::json!({"error": e.to_string(), "duration": duration}),
+        ),
+    };
+    audit::record(
+        &state.store,
+        NewAuditEvent {
+            event_type: audit::kind::STS.into(),
+            actor: identity.username.clone(),
+            subject: identity.username.clone(),
+            role_arn: pair.role.to_string(),
+            account_id: pair.role.account().to_string(),
+            outcome: audit::outcome(ok),
+            source_addr: origin.addr.clone(),
+            user_agent: origin.user_agent.clone(),
+            details,
+        },
+    )
+    .await;
+}
+
+/// One signed assertion exchanged at STS, audited either way.
+async fn exchange(
+    state: &AppState,
+    identity: &Identity,
+    evaluation: &Evaluation,
+    pair: &RolePair,
+    duration: u32,
+    origin: &Origin,
+) -> Result<Issued, CredentialsError> {
+    // The assertion's Recipient must be a sign-in URL the trust policy lists: the first one.
+    let endpoint =
+        state.regions.endpoints().first().cloned().ok_or_else(|| {
+            SignInError::Internal(anyhow::anyhow!("no sign-in Region configured"))
+        })?;
+    let assertion = issue_assertion(
+        state,
+        identity,
+        evaluation,
+        vec![pair.clone()],
+        &endpoint.acs_url,
+        "sts",
+        SessionDuration::parse(i64::from(duration)).ok(),
+        origin,
+    )
+    .await?;
+    let result = state
+        .sts
+        .assume_role_with_saml(
+            pair.role.as_str(),
+            pair.provider.as_str(),
+            &assertion.saml_response,
+            Some(duration as i32),
+            now(),
+        )
+        .await;
+    audit_sts(state, identity, pair, origin, duration, &result).await;
+    Ok(result?)
+}
+
+/// Temporary credentials for one of the person's roles.
+pub async fn credentials(
+    state: &AppState,
+    identity: &Identity,
+    role: &str,
+    origin: &Origin,
+) -> Result<RoleCredentials, CredentialsError> {
+    let evaluation = state
+        .rules
+        .evaluate(&state.store, &identity.groups)
+        .await
+        .map_err(SignInError::from)?;
+    let pair = chosen_roles(state, &evaluation, role, false)?.remove(0);
+    let wanted = evaluation
+        .grant(pair.role.as_str())
+        .and_then(|g| g.duration)
+        .unwrap_or(state.profile.session_duration)
+        .secs();
+    let known = state
+        .store
+        .role_session_limit(pair.role.as_str())
+        .await
+        .map_err(SignInError::from)?;
+    let duration = known
+        .as_ref()
+        .map_or(wanted, |k| wanted.min(k.max_duration as u32));
+    match exchange(state, identity, &evaluation, &pair, duration, origin).await {
+        Ok(issued) => Ok(RoleCredentials {
+            issued,
+            adjusted: (duration < wanted).then(|| {
+                format!(
+                    "This role allows sessions of at most {} hours, so these credentials last {} hours \
+                     instead of the {} hours your access rule asks for. An administrator can raise the \
+                     role's MaxSessionDuration in IAM.",
+                    duration / 3600, duration / 3600, wanted / 3600
+                )
+            }),
+            pair,
+            duration,
+        }),
+        Err(CredentialsError::Sts(e)) if e.is_duration_too_long() && duration > ALWAYS_ACCEPTED_SECS => {
+            tracing::info!(role = %pair.role, refused = duration, "STS refused the duration; retrying with 3600 s");
+            let issued = exchange(state, identity, &evaluation, &pair, ALWAYS_ACCEPTED_SECS, origin).await?;
+            state
+                .store
+                .set_role_session_limit(pair.role.as_str(), i64::from(ALWAYS_ACCEPTED_SECS), i64::from(duration), now())
+                .await
+                .map_err(SignInError::from)?;
+            Ok(RoleCredentials {
+                issued,
+                adjusted: Some(format!(
+                    "AWS refused a {}-hour session for this role (its MaxSessionDuration is shorter), so \
+                     these credentials last 1 hour. fedbroker will ask for 1 hour from now on; an \
+                     administrator can raise the role's MaxSessionDuration in IAM.",
+                    duration / 3600
+                )),
+                pair,
+                duration: ALWAYS_ACCEPTED_SECS,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `getSigninToken`'s answer.
+#[derive(Deserialize)]
+struct SigninToken {
+    #[serde(rename = "SigninToken")]
+    signin_token: String,
+}
+
+/// A console sign-in URL through the federation endpoint. The URL holds a sign-in token:
+/// it is never logged and only ever sent as a redirect.
+pub async fn console_url(
+    state: &AppState,
+    identity: &Identity,
+    role: &str,
+    origin: &Origin,
+) -> Result<String, CredentialsError> {
+    let creds = credentials(state, identity, role, origin).await?;
+    let region = creds.issued.endpoint.region.clone();
+    let federation = federation_endpoint(state, &region);
+    let session = serde_json::json!({
+        "sessionId": creds.issued.access_key_id,
+        "sessionKey": secrecy::ExposeSecret::expose_secret(&creds.issued.secret_access_key),
+        "sessionToken": secrecy::ExposeSecret::expose_secret(&creds.issued.session_token),
+    })
+    .to_string();
+    // SessionDuration is allowed for credentials from AssumeRole* (these), and refused by AWS
+    // only for chained-role or GetFederationToken credentials, which the broker never uses.
+    let query = [
+        ("Action", "getSigninToken".to_string()),
+        ("SessionDuration", creds.duration.to_string()),
+        ("Session", session),
+    ];
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(
+            state.settings.sts.attempt_timeout_secs,
+        ))
+        .build()
+        .map_err(|e| CredentialsError::Federation(e.to_string()))?;
+    let response = client
+        .get(&federation)
+        .query(&query)
+        .send()
+        .await
+        .map_err(|e| {
+            CredentialsError::Federation(if e.is_timeout() {
+                "timed out".into()
+            } else {
+                "cannot connect".into()
+            })
+        })?;
+    if !response.status().is_success() {
+        return Err(CredentialsError::Federation(format!(
+            "getSigninToken answered HTTP {}",
+            response.status().as_u16()
+        )));
+    }
+    let token: SigninToken = response.json().await.map_err(|_| {
+        CredentialsError::Federation("getSigninToken answered without a SigninToken".into())
+    })?;
+    let evaluation = state
+        .rules
+        .evaluate(&state.store, &identity.groups)
+        .await
+        .map_err(SignInError::from)?;
+    let destination = evaluation
+        .grant(creds.pair.role.as_str())
+        .and_then(|g| g.relay_state.clone())
+        .unwrap_or_else(|| state.profile.partition.console_url(&region));
+    let login = format!(
+        "{federation}?{}",
+        serde_urlencoded::to_string([
+            ("Action", "login"),
+            ("Issuer", state.url.as_str()),
+            ("Destination", destination.as_str()),
+            ("SigninToken", token.signin_token.as_str()),
+        ])
+        .unwrap_or_default()
+    );
+    audit::record(
+        &state.store,
+        NewAuditEvent {
+            event_type: audit::kind::FEDERATION.into(),
+            actor: identity.username.clone(),
+            subject: identity.username.clone(),
+            role_arn: creds.pair.role.to_string(),
+            account_id: creds.pair.role.account().to_string(),
+            outcome: audit::outcome(true),
+            source_addr: origin.addr.clone(),
+            user_agent: origin.user_agent.clone(),
+            details: serde_json::json!({
+                "region": region.as_str(),
+                "federation_endpoint": federation,
+                "destination": destination,
+                "duration": creds.duration,
+            }),
+        },
+    )
+    .await;
+    Ok(login)
+}
+
+/// The federation endpoint of a Region: `sts.federation` override, or the partition's.
+pub fn federation_endpoint(state: &AppState, region: &Region) -> String {
+    state
+        .settings
+        .sts
+        .federation
+        .iter()
+        .filter_map(|e| e.split_once('='))
+        .find(|(r, _)| *r == region.as_str())
+        .map(|(_, url)| url.to_string())
+        .unwrap_or_else(|| state.profile.partition.federation_url(region))
+}

@@ -1,0 +1,284 @@
+//! AssumeRoleWithSAML on regional STS endpoints, with failover.
+//!
+//! Each endpoint has its own aws-sdk-sts client (unsigned calls: the broker holds no AWS
+//! credentials) with a per-attempt timeout and the SDK's standard retries (jittered backoff) up
+//! to `sts.max_attempts`. When an endpoint still fails with a connection error, a timeout,
+//! throttling or a 5xx, the next endpoint is tried and the failed one is skipped for
+//! `sts.down_for_secs` (every endpoint is tried again when all are marked down). A 4xx answer
+//! (a validation error: the role, the trust policy, the duration) is the answer: failing over
+//! would only repeat it in another Region.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_sts::config::{BehaviorVersion, Region as SdkRegion};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls;
+use secrecy::SecretString;
+
+use crate::config::{region_entry, Settings};
+use crate::domain::aws::{Partition, Region};
+
+/// One regional endpoint.
+#[derive(Debug, Clone)]
+pub struct StsEndpoint {
+    pub region: Region,
+    pub url: String,
+}
+
+/// Temporary credentials and what STS said about them. The secret parts are never logged,
+/// stored or put in an audit event.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub session_token: SecretString,
+    /// Unix seconds.
+    pub expiration: i64,
+    pub assumed_role_arn: String,
+    pub source_identity: Option<String>,
+    pub packed_policy_size: Option<i32>,
+    /// The endpoint that answered.
+    pub endpoint: StsEndpoint,
+    /// Endpoints that failed before it, with why.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Why no credentials were issued.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StsError {
+    /// STS refused the request (4xx); its code and message, as AWS gave them.
+    #[error("AWS STS refused the request ({code}): {message}")]
+    Refused {
+        code: String,
+        message: String,
+        endpoint: String,
+        failed: Vec<(String, String)>,
+    },
+    /// Every endpoint failed (down, timing out, throttling or erroring).
+    #[error("no AWS STS endpoint answered: {}", .failed.iter().map(|(e, why)| format!("{e}: {why}")).collect::<Vec<_>>().join("; "))]
+    Unavailable { failed: Vec<(String, String)> },
+}
+
+impl StsError {
+    /// Whether STS said the duration is longer than the role allows.
+    pub fn is_duration_too_long(&self) -> bool {
+        matches!(self, StsError::Refused { message, .. } if message.contains("DurationSeconds exceeds"))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Health {
+    down_until: i64,
+    last_error: Option<String>,
+}
+
+/// The endpoints, their clients and what the broker remembers of their health.
+pub struct StsClient {
+    endpoints: Vec<StsEndpoint>,
+    clients: Vec<aws_sdk_sts::Client>,
+    health: Mutex<Vec<Health>>,
+    down_for_secs: i64,
+}
+
+/// The status of one endpoint, for the admin pages.
+#[derive(Debug, Clone)]
+pub struct EndpointStatus {
+    pub endpoint: StsEndpoint,
+    pub down_until: i64,
+    pub last_error: Option<String>,
+}
+
+enum Failure {
+    /// Try the next endpoint.
+    Failover(String),
+    /// This is the answer.
+    Final { code: String, message: String },
+}
+
+type AssumeError = SdkError<
+    aws_sdk_sts::operation::assume_role_with_saml::AssumeRoleWithSAMLError,
+    aws_sdk_sts::config::http::HttpResponse,
+>;
+
+fn classify(err: &AssumeError) -> Failure {
+    match err {
+        SdkError::ServiceError(ctx) => {
+            let e = ctx.err();
+            let code = e.code().unwrap_or("Unknown").to_string();
+            let message = e.message().unwrap_or("").to_string();
+            let server_side = ctx.raw().status().as_u16() >= 500
+                || code.contains("Throttl")
+                || code == "RequestLimitExceeded";
+            if server_side {
+                Failover(format!("{code}: {message}"))
+            } else {
+                Failure::Final { code, message }
+            }
+        }
+        SdkError::TimeoutError(_) => Failover("timed out".into()),
+        SdkError::DispatchFailure(e) => Failover(if e.is_timeout() {
+            "timed out".to_string()
+        } else {
+            "cannot connect".to_string()
+        }),
+        SdkError::ResponseError(_) => Failover("unreadable response".into()),
+        other => Failover(format!("{other}")),
+    }
+}
+
+use Failure::Failover;
+
+impl StsClient {
+    /// Builds one client per configured endpoint.
+    pub fn new(settings: &Settings) -> anyhow::Result<StsClient> {
+        let partition = Partition::parse(&settings.saml.partition)?;
+        let s = &settings.sts;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut endpoints = Vec::new();
+        let mut clients = Vec::new();
+        for entry in &s.endpoints {
+            let (region, url) = region_entry("sts.endpoints", entry)?;
+            let url = url
+                .map(str::to_string)
+                .unwrap_or_else(|| partition.sts_url(&region));
+            let config = aws_sdk_sts::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(SdkRegion::new(region.as_str().to_string()))
+                .endpoint_url(&url)
+                .http_client(http.clone())
+                .timeout_config(
+                    aws_sdk_sts::config::timeout::TimeoutConfig::builder()
+                        .operation_attempt_timeout(Duration::from_secs(s.attempt_timeout_secs))
+                        .connect_timeout(Duration::from_secs(s.connect_timeout_secs))
+                        .build(),
+                )
+                .retry_config(
+                    aws_sdk_sts::config::retry::RetryConfig::standard()
+                        .with_max_attempts(s.max_attempts)
+                        .with_initial_backoff(Duration::from_millis(100)),
+                )
+                .build();
+            clients.push(aws_sdk_sts::Client::from_conf(config));
+            endpoints.push(StsEndpoint { region, url });
+        }
+        Ok(StsClient {
+            health: Mutex::new(vec![Health::default(); endpoints.len()]),
+            endpoints,
+            clients,
+            down_for_secs: s.down_for_secs as i64,
+        })
+    }
+
+    /// Every endpoint with its remembered health.
+    pub fn status(&self) -> Vec<EndpointStatus> {
+        let health = self.health.lock().map(|h| h.clone()).unwrap_or_default();
+        self.endpoints
+            .iter()
+            .zip(health)
+            .map(|(e, h)| EndpointStatus {
+                endpoint: e.clone(),
+                down_until: h.down_until,
+                last_error: h.last_error,
+            })
+            .collect()
+    }
+
+    /// The endpoint indexes to try, in order: the configured order with those marked down
+    /// left out, or all of them when every one is marked down.
+    fn order(&self, now: i64) -> Vec<usize> {
+        let health = self.health.lock().map(|h| h.clone()).unwrap_or_default();
+        let up: Vec<usize> = (0..self.endpoints.len())
+            .filter(|&i| health.get(i).is_none_or(|h| h.down_until <= now))
+            .collect();
+        if up.is_empty() {
+            (0..self.endpoints.len()).collect()
+        } else {
+            up
+        }
+    }
+
+    fn mark(&self, i: usize, now: i64, error: Option<String>) {
+        if let Ok(mut health) = self.health.lock() {
+            if let Some(h) = health.get_mut(i) {
+                h.down_until = if error.is_some() {
+                    now + self.down_for_secs
+                } else {
+                    0
+                };
+                h.last_error = error;
+            }
+        }
+    }
+
+    /// Exchanges a signed assertion for credentials.
+    pub async fn assume_role_with_saml(
+        &self,
+        role_arn: &str,
+        principal_arn: &str,
+        saml_response_b64: &str,
+        duration_secs: Option<i32>,
+        now: i64,
+    ) -> Result<Issued, StsError> {
+        let mut failed = Vec::new();
+        for i in self.order(now) {
+            let endpoint = &self.endpoints[i];
+            let result = self.clients[i]
+                .assume_role_with_saml()
+                .role_arn(role_arn)
+                .principal_arn(principal_arn)
+                .saml_assertion(saml_response_b64)
+                .set_duration_seconds(duration_secs)
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    self.mark(i, now, None);
+                    let Some(creds) = out.credentials() else {
+                        failed.push((endpoint.url.clone(), "answer without credentials".into()));
+                        continue;
+                    };
+                    return Ok(Issued {
+                        access_key_id: creds.access_key_id().to_string(),
+                        secret_access_key: SecretString::from(
+                            creds.secret_access_key().to_string(),
+                        ),
+                        session_token: SecretString::from(creds.session_token().to_string()),
+                        expiration: creds.expiration().secs(),
+                        assumed_role_arn: out
+                            .assumed_role_user()
+                            .map(|u| u.arn().to_string())
+                            .unwrap_or_default(),
+                        source_identity: out.source_identity().map(str::to_string),
+                        // Deprecated in the SDK in favour of SessionTokenUtilization, but STS
+                        // still returns it and auditors ask for it.
+                        #[allow(deprecated)]
+                        packed_policy_size: out.packed_policy_size(),
+                        endpoint: endpoint.clone(),
+                        failed,
+                    });
+                }
+                Err(err) => match classify(&err) {
+                    Failover(why) => {
+                        tracing::warn!(endpoint = %endpoint.url, error = %why, "STS endpoint failed; trying the next");
+                        self.mark(i, now, Some(why.clone()));
+                        failed.push((endpoint.url.clone(), why));
+                    }
+                    Failure::Final { code, message } => {
+                        return Err(StsError::Refused {
+                            code,
+                            message,
+                            endpoint: endpoint.url.clone(),
+                            failed,
+                        })
+                    }
+                },
+            }
+        }
+        Err(StsError::Unavailable { failed })
+    }
+}

@@ -1,0 +1,416 @@
+//! CLI credentials through AssumeRoleWithSAML: the real aws-sdk-sts against `moto_server` on
+//! loopback, regional failover, and the MaxSessionDuration and federation paths against a
+//! loopback STAND-IN (`tests/peers/aws_standin.py`) that answers in AWS's exact wire formats,
+//! because no emulator here has those behaviours.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::helpers::{hidden_field, spawn_app_with, Backend, TestApp};
+use crate::on_both_backends;
+use crate::saml::peers;
+
+/// A peer process on a free loopback port, killed on drop.
+pub struct Peer {
+    child: Child,
+    pub port: u16,
+    pub record: PathBuf,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("peer on port {port} did not start");
+}
+
+impl Peer {
+    /// `moto_server`, the STS emulator.
+    pub fn moto() -> Peer {
+        let port = free_port();
+        let child = Command::new(peers().join(".venv/bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts (install the test peers with `bash .ci/deps`)");
+        wait_for_port(port);
+        Peer {
+            child,
+            port,
+            record: PathBuf::new(),
+        }
+    }
+
+    /// The stand-in for STS's MaxSessionDuration refusal and the federation endpoint.
+    pub fn standin(dir: &Path, max_duration: u32) -> Peer {
+        let port = free_port();
+        let record = dir.join(format!("standin-{port}.jsonl"));
+        let child = Command::new(peers().join(".venv/bin/python"))
+            .arg(peers().join("aws_standin.py"))
+            .args(["--port", &port.to_string(), "--max-duration"])
+            .arg(max_duration.to_string())
+            .arg("--record")
+            .arg(&record)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("stand-in starts");
+        wait_for_port(port);
+        Peer {
+            child,
+            port,
+            record,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the stand-in received, one JSON object per request.
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.record)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("record is JSON"))
+            .collect()
+    }
+}
+
+pub const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/Admin";
+
+/// A broker whose STS endpoints are `endpoints` (`REGION=URL`), with alice in the Admin group.
+pub async fn app_with_sts(backend: Backend, endpoints: Vec<String>) -> TestApp {
+    let app = spawn_app_with(backend, |s| {
+        s.sts.endpoints = endpoints;
+        s.sts.attempt_timeout_secs = 2;
+        s.sts.connect_timeout_secs = 1;
+    })
+    .await;
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    app.login("alice", "alice-password-1").await;
+    app
+}
+
+/// Presses "CLI credentials" on a role.
+pub async fn cli_credentials(app: &TestApp, role: &str) -> crate::helpers::Page {
+    let token = app.get("/").await.csrf_token();
+    app.post_form("/credentials", &[("csrf_token", &token), ("role", role)])
+        .await
+}
+
+fn block<'a>(body: &'a str, id: &str) -> &'a str {
+    body.split(&format!("id=\"format-{id}\">"))
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_else(|| panic!("format {id} shown"))
+}
+
+/// Every audit event of a type.
+pub async fn audit_of(app: &TestApp, event_type: &str) -> Vec<fedbroker::store::AuditRecord> {
+    app.store
+        .audit_events(
+            &fedbroker::store::AuditFilter {
+                event_type: Some(event_type.into()),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .expect("audit events")
+}
+
+async fn credentials_come_from_moto_through_the_sdk(backend: Backend) {
+    let moto = Peer::moto();
+    let app = app_with_sts(backend, vec![format!("us-east-2={}", moto.url())]).await;
+    let page = cli_credentials(&app, ADMIN_ROLE).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let bash = block(&page.body, "bash");
+    let key_id = bash
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("export AWS_ACCESS_KEY_ID="))
+        .expect("key id line")
+        .to_string();
+    assert!(key_id.starts_with("ASIA"), "{key_id}");
+    let secret = bash
+        .lines()
+        .nth(1)
+        .and_then(|l| l.strip_prefix("export AWS_SECRET_ACCESS_KEY="))
+        .expect("secret line")
+        .to_string();
+    assert!(block(&page.body, "fish").contains(&format!("set -x AWS_ACCESS_KEY_ID {key_id}")));
+    assert!(block(&page.body, "powershell")
+        .contains(&format!("$Env:AWS_ACCESS_KEY_ID=&#34;{key_id}&#34;")));
+    let file = block(&page.body, "credentials-file");
+    assert!(file.starts_with("[123456789012-admin]"), "{file}");
+    assert!(file.contains(&format!("aws_secret_access_key = {secret}")));
+    let json = block(&page.body, "credential-process").replace("&#34;", "\"");
+    let process: serde_json::Value = serde_json::from_str(&json).expect("credential_process JSON");
+    assert_eq!(process["Version"], 1);
+    assert_eq!(process["AccessKeyId"], key_id.as_str());
+    assert!(process["Expiration"].as_str().unwrap_or("").ends_with('Z'));
+    assert!(
+        page.body.contains("assumed-role/Admin/alice"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.headers
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+
+    let events = audit_of(&app, "sts.assume_role").await;
+    assert_eq!(events.len(), 1, "one STS event per call");
+    assert_eq!(events[0].outcome, "success");
+    assert_eq!(events[0].role_arn, ADMIN_ROLE);
+    assert!(events[0].details.contains(&moto.url()));
+    assert!(events[0].details.contains("assumed-role/Admin/alice"));
+    assert_eq!(audit_of(&app, "assertion.issued").await.len(), 1);
+    // Nothing secret in any event, nor in the rest of the database.
+    let all = app
+        .store
+        .audit_events(&Default::default(), 1000)
+        .await
+        .expect("events");
+    for e in &all {
+        let text = serde_json::to_string(e).expect("json");
+        assert!(!text.contains(&secret), "secret key in {text}");
+        assert!(
+            !text.contains("SAMLResponse") && !text.contains("PHNhbWxw"),
+            "{text}"
+        );
+    }
+}
+
+async fn sts_fails_over_to_the_next_region_and_remembers_the_dead_one(backend: Backend) {
+    let moto = Peer::moto();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let app = app_with_sts(
+        backend,
+        vec![
+            format!("us-east-2={dead}"),
+            format!("us-west-2={}", moto.url()),
+        ],
+    )
+    .await;
+    let page = cli_credentials(&app, ADMIN_ROLE).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("issued by STS in us-west-2"));
+    let events = audit_of(&app, "sts.assume_role").await;
+    assert!(
+        events[0].details.contains(&dead),
+        "failed endpoint recorded"
+    );
+
+    let admin = crate::helpers::spawn_client_for(&app);
+    admin.login_as_admin().await;
+    let regions = admin.get("/admin/regions").await;
+    let row = regions
+        .body
+        .split(&format!("data-url=\"{dead}\""))
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .expect("dead endpoint listed");
+    assert!(row.contains(">down<"), "{row}");
+
+    // The dead endpoint is skipped now: the next call goes straight to the healthy one.
+    let again = cli_credentials(&app, ADMIN_ROLE).await;
+    assert_eq!(again.status, StatusCode::OK);
+    let latest = &audit_of(&app, "sts.assume_role").await[0];
+    assert!(!latest.details.contains(&dead), "{}", latest.details);
+}
+
+async fn every_sts_endpoint_down_gives_a_clear_page_and_an_audit_event(backend: Backend) {
+    let app = app_with_sts(
+        backend,
+        vec![
+            format!("us-east-2=http://127.0.0.1:{}", free_port()),
+            format!("us-west-2=http://127.0.0.1:{}", free_port()),
+        ],
+    )
+    .await;
+    let page = cli_credentials(&app, ADMIN_ROLE).await;
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("no AWS STS endpoint answered"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Console button"));
+    let events = audit_of(&app, "sts.assume_role").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].outcome, "failure");
+    // A role the user does not have never reaches STS.
+    let refused = cli_credentials(&app, "arn:aws:iam::999999999999:role/Admin").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(audit_of(&app, "sts.assume_role").await.len(), 1);
+}
+
+async fn a_too_long_duration_is_retried_once_remembered_and_explained(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let standin = Peer::standin(dir.path(), 3600);
+    let app = app_with_sts(backend, vec![format!("us-east-2={}", standin.url())]).await;
+    // The rule asks for 8 hours.
+    app.execute("UPDATE mapping_rules SET session_duration = 28800")
+        .await;
+    app.execute("UPDATE rule_set_state SET generation = generation + 1")
+        .await;
+
+    let page = cli_credentials(&app, ADMIN_ROLE).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let note = page
+        .body
+        .split("id=\"adjusted\">")
+        .nth(1)
+        .expect("explained");
+    assert!(note.contains("refused a 8-hour session"), "{note}");
+    let asked: Vec<i64> = standin
+        .received()
+        .iter()
+        .filter(|r| r["kind"] == "sts")
+        .map(|r| r["duration"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(asked, vec![28800, 3600], "one retry with the safe value");
+    assert!(!page.body.contains("DurationSeconds exceeds"));
+
+    // Remembered: the next request asks for 3600 at once, and says why.
+    let next = cli_credentials(&app, ADMIN_ROLE).await;
+    assert_eq!(next.status, StatusCode::OK);
+    let asked: Vec<i64> = standin
+        .received()
+        .iter()
+        .filter(|r| r["kind"] == "sts")
+        .map(|r| r["duration"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(asked, vec![28800, 3600, 3600]);
+    assert!(next.body.contains("at most 1 hours"), "{}", next.body);
+    let limit = app
+        .store
+        .role_session_limit(ADMIN_ROLE)
+        .await
+        .expect("read")
+        .expect("remembered");
+    assert_eq!((limit.max_duration, limit.refused_duration), (3600, 28800));
+
+    let admin = crate::helpers::spawn_client_for(&app);
+    admin.login_as_admin().await;
+    let regions = admin.get("/admin/regions").await;
+    let limits = regions
+        .body
+        .split("id=\"session-limits\"")
+        .nth(1)
+        .expect("shown to admins");
+    assert!(
+        limits.contains(ADMIN_ROLE) && limits.contains("8 h"),
+        "{limits}"
+    );
+    assert!(regions.body.contains("--max-session-duration"));
+}
+
+async fn the_console_link_goes_through_get_signin_token(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let standin = Peer::standin(dir.path(), 43200);
+    let federation = format!("{}/federation", standin.url());
+    let app = spawn_app_with(backend, |s| {
+        s.sts.endpoints = vec![format!("eu-west-1={}", standin.url())];
+        s.sts.federation = vec![format!("eu-west-1={federation}")];
+    })
+    .await;
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    app.login("alice", "alice-password-1").await;
+    let token = app.get("/").await.csrf_token();
+    let res = app
+        .post_form(
+            "/console/federation",
+            &[("csrf_token", &token), ("role", ADMIN_ROLE)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
+    let location = res.location().to_string();
+    let url = reqwest::Url::parse(&location).expect("absolute URL");
+    assert!(location.starts_with(&federation), "{location}");
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["Action"], "login");
+    assert_eq!(q["Issuer"], app.address);
+    assert_eq!(
+        q["Destination"], "https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1",
+        "the console of the Region that issued the credentials"
+    );
+    assert!(q["SigninToken"].starts_with("standin-signin-token-"));
+    let calls = standin.received();
+    let fed: Vec<&serde_json::Value> = calls.iter().filter(|r| r["kind"] == "federation").collect();
+    assert_eq!(fed.len(), 1);
+    assert_eq!(fed[0]["action"], "getSigninToken");
+    assert_eq!(fed[0]["session_duration"], "3600");
+    assert_eq!(
+        fed[0]["session_fields"],
+        serde_json::json!(["sessionId", "sessionKey", "sessionToken"])
+    );
+    let events = audit_of(&app, "federation.url_issued").await;
+    assert_eq!(events.len(), 1);
+    assert!(
+        !events[0].details.contains("standin-signin-token"),
+        "the URL is never recorded"
+    );
+    assert!(events[0].details.contains("eu-west-1"));
+}
+
+async fn the_credentials_page_is_only_for_signed_in_users_with_a_form_token(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let anonymous = app
+        .post_form("/credentials", &[("csrf_token", "x"), ("role", ADMIN_ROLE)])
+        .await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert!(anonymous.location().starts_with("/login"));
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    app.login("alice", "alice-password-1").await;
+    let forged = app
+        .post_form(
+            "/credentials",
+            &[("csrf_token", "forged"), ("role", ADMIN_ROLE)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(hidden_field(&forged.body, "csrf_token").is_none());
+}
+
+on_both_backends!(
+    credentials_come_from_moto_through_the_sdk,
+    sts_fails_over_to_the_next_region_and_remembers_the_dead_one,
+    every_sts_endpoint_down_gives_a_clear_page_and_an_audit_event,
+    a_too_long_duration_is_retried_once_remembered_and_explained,
+    the_console_link_goes_through_get_signin_token,
+    the_credentials_page_is_only_for_signed_in_users_with_a_form_token,
+);
