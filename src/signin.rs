@@ -147,7 +147,6 @@ pub async fn issue_assertion(
                 "duration": duration.secs(),
                 "assertion_id": signed.assertion_id,
             }),
-            ..NewAuditEvent::default()
         },
     )
     .await;
