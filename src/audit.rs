@@ -39,6 +39,84 @@ pub async fn record(store: &Store, event: NewAuditEvent) {
     }
 }
 
+/// Deletes the events older than `retention_days` (never a younger one); returns how many.
+pub async fn prune(
+    store: &Store,
+    retention_days: i64,
+    now: i64,
+) -> Result<u64, crate::store::StoreError> {
+    let cutoff = now - retention_days.max(1) * 86_400;
+    store.prune_audit(cutoff).await
+}
+
+/// One CSV field: quoted, quotes doubled, and a leading `= + - @` (or tab/CR) defused with `'`
+/// so that a spreadsheet never runs a value as a formula.
+pub fn csv_field(value: &str) -> String {
+    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    format!("\"{}\"", defused.replace('"', "\"\""))
+}
+
+/// The CSV header and the line of one event.
+pub const CSV_HEADER: &str =
+    "id,at,event_type,actor,subject,role_arn,account_id,outcome,source_addr,user_agent,details";
+
+/// Unix seconds as RFC 3339 UTC.
+pub fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+pub fn csv_line(e: &crate::store::AuditRecord) -> String {
+    [
+        e.id.to_string(),
+        rfc3339(e.at),
+        e.event_type.clone(),
+        e.actor.clone(),
+        e.subject.clone(),
+        e.role_arn.clone(),
+        e.account_id.clone(),
+        e.outcome.clone(),
+        e.source_addr.clone(),
+        e.user_agent.clone(),
+        e.details.clone(),
+    ]
+    .iter()
+    .map(|f| csv_field(f))
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+/// One JSON Lines record: the event with `details` as an object and `at` in RFC 3339.
+pub fn json_line(e: &crate::store::AuditRecord) -> String {
+    let details: serde_json::Value =
+        serde_json::from_str(&e.details).unwrap_or(serde_json::Value::String(e.details.clone()));
+    serde_json::json!({
+        "id": e.id, "at": rfc3339(e.at), "event_type": e.event_type, "actor": e.actor,
+        "subject": e.subject, "role_arn": e.role_arn, "account_id": e.account_id,
+        "outcome": e.outcome, "source_addr": e.source_addr, "user_agent": e.user_agent,
+        "details": details,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "\"plain\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=cmd|' /C calc'!A0"), "\"'=cmd|' /C calc'!A0\"");
+        assert_eq!(csv_field("a,b\nc"), "\"a,b\nc\"");
+    }
+}
+
 /// The structured log line of an event.
 pub fn emit(e: &NewAuditEvent) {
     tracing::info!(

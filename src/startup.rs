@@ -291,6 +291,7 @@ fn spawn_pruning(store: Store, settings: &Settings) {
     let idle = settings.session.idle_timeout_secs;
     let absolute = settings.session.absolute_timeout_secs;
     let window = settings.login.failure_window_secs;
+    let retention = settings.audit.retention_days;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
@@ -300,6 +301,13 @@ fn spawn_pruning(store: Store, settings: &Settings) {
                 Ok(n) if n > 0 => tracing::debug!(removed = n, "pruned expired sessions"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
+            }
+            match crate::audit::prune(&store, retention, t).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(removed = n, "pruned audit events past their retention")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning audit events failed"),
             }
         }
     });

@@ -126,6 +126,27 @@ pub enum GroupCommand {
     List,
 }
 
+/// Who the command line records as the author of a change: `cli:<login name>`.
+pub fn cli_actor() -> String {
+    match std::env::var("USER") {
+        Ok(user) if !user.is_empty() => format!("cli:{user}"),
+        _ => "cli".to_string(),
+    }
+}
+
+/// Records an admin change made from the command line in the audit log.
+async fn cli_audit(store: &Store, entity: &str, key: &str, action: &str) {
+    crate::audit::admin_change(
+        store,
+        &cli_actor(),
+        entity,
+        key,
+        action,
+        serde_json::json!({}),
+    )
+    .await;
+}
+
 /// Exit code for configuration errors, distinct from runtime failures.
 const EXIT_CONFIG: u8 = 2;
 
@@ -272,6 +293,7 @@ async fn user_command(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| explain(e, &format!("user `{username}`")))?;
             println!("created user `{username}`");
+            cli_audit(store, "user", username.as_str(), "add").await;
             if let Some(p) = generated {
                 println!("one-time password (must be changed at first sign-in): {p}");
             }
@@ -288,12 +310,19 @@ async fn user_command(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| explain(e, "user"))?;
             println!("password of `{username}` set");
+            cli_audit(store, "user", username.as_str(), "passwd").await;
             if let Some(p) = generated {
                 println!("one-time password (must be changed at next sign-in): {p}");
             }
         }
-        UserCommand::Disable { username } => set_disabled(store, &username, true).await?,
-        UserCommand::Enable { username } => set_disabled(store, &username, false).await?,
+        UserCommand::Disable { username } => {
+            set_disabled(store, &username, true).await?;
+            cli_audit(store, "user", &username, "disable").await;
+        }
+        UserCommand::Enable { username } => {
+            set_disabled(store, &username, false).await?;
+            cli_audit(store, "user", &username, "enable").await;
+        }
         UserCommand::List => {
             for u in store.list_users().await? {
                 println!(
@@ -335,6 +364,7 @@ async fn group_command(store: &Store, cmd: GroupCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| explain(e, &format!("group `{name}`")))?;
             println!("created group `{name}`");
+            cli_audit(store, "group", name.as_str(), "add").await;
         }
         GroupCommand::Member {
             group,
@@ -351,6 +381,12 @@ async fn group_command(store: &Store, cmd: GroupCommand) -> anyhow::Result<()> {
                 "`{username}` {} `{group}`",
                 if remove { "removed from" } else { "added to" }
             );
+            let action = if remove {
+                "remove_member"
+            } else {
+                "add_member"
+            };
+            cli_audit(store, "group", &format!("{group}:{username}"), action).await;
         }
         GroupCommand::List => {
             for g in store.list_groups().await? {
@@ -369,6 +405,7 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
     } else {
         format!("fedbroker SAML signing {}", settings.server.public_url)
     };
+    let audit_store = store.clone();
     let ring = crate::saml::keys::KeyRing::new(store, kek, &name);
     match cmd {
         KeysCommand::List => {
@@ -384,6 +421,7 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
         KeysCommand::Add => {
             let kid = ring.add(now()).await?;
             println!("added key {kid} (published in metadata, not signing yet)");
+            cli_audit(&audit_store, "signing_key", &kid, "add").await;
             println!("next: update the IAM SAML provider in every account with the new metadata, then `fedbroker keys activate {kid}`");
         }
         KeysCommand::Activate { kid } => {
@@ -391,12 +429,14 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
                 .await
                 .map_err(|e| explain(e, "key"))?;
             println!("key {kid} now signs; the previous key stays in the metadata until retired");
+            cli_audit(&audit_store, "signing_key", &kid, "activate").await;
         }
         KeysCommand::Retire { kid } => {
             ring.retire(&kid, now())
                 .await
                 .map_err(|e| explain(e, "key"))?;
             println!("key {kid} retired; it no longer appears in the metadata");
+            cli_audit(&audit_store, "signing_key", &kid, "retire").await;
         }
     }
     Ok(())

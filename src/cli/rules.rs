@@ -12,6 +12,8 @@ use crate::saml::profile::AwsProfile;
 use crate::startup::{now, open_store};
 use crate::store::Change;
 
+use super::cli_actor;
+
 /// `fedbroker rules ...`
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
@@ -35,16 +37,6 @@ pub enum RulesCommand {
         #[arg(long)]
         xml: bool,
     },
-}
-
-/// Who the CLI records as the author of a change.
-fn cli_actor() -> String {
-    let user = std::env::var("USER").unwrap_or_default();
-    if user.is_empty() {
-        "cli".to_string()
-    } else {
-        format!("cli:{user}")
-    }
 }
 
 pub async fn run(settings: &Settings, cmd: RulesCommand) -> anyhow::Result<()> {

@@ -112,6 +112,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::accounts::post_accounts),
         )
         .route("/admin/test", web::get().to(admin::dryrun::get_test))
+        .route("/admin/audit", web::get().to(admin::audit::get_audit))
+        .route(
+            "/admin/audit/export",
+            web::get().to(admin::audit::get_export),
+        )
         .route("/saml/metadata", web::get().to(saml::get_metadata))
         .route("/saml/sso", web::get().to(saml::get_sso))
         .route("/saml/aws/sso", web::post().to(saml::post_console));

@@ -90,6 +90,15 @@ pub async fn post_keys(
         "add" => match state.keys.add(at).await {
             Ok(kid) => {
                 tracing::info!(admin = %who, kid = %kid, "signing key added (published)");
+                crate::audit::admin_change(
+                    &state.store,
+                    &who,
+                    "signing_key",
+                    &kid,
+                    "add",
+                    serde_json::json!({}),
+                )
+                .await;
                 Ok(())
             }
             Err(e) => Err(AppError::Internal(e)),
@@ -97,6 +106,15 @@ pub async fn post_keys(
         "activate" => match state.keys.activate(&form.kid, at).await {
             Ok(()) => {
                 tracing::info!(admin = %who, kid = %form.kid, "signing key activated");
+                crate::audit::admin_change(
+                    &state.store,
+                    &who,
+                    "signing_key",
+                    &form.kid,
+                    "activate",
+                    serde_json::json!({}),
+                )
+                .await;
                 Ok(())
             }
             Err(e) => Err(key_error(e)),
@@ -104,6 +122,15 @@ pub async fn post_keys(
         "retire" => match state.keys.retire(&form.kid, at).await {
             Ok(()) => {
                 tracing::info!(admin = %who, kid = %form.kid, "signing key retired");
+                crate::audit::admin_change(
+                    &state.store,
+                    &who,
+                    "signing_key",
+                    &form.kid,
+                    "retire",
+                    serde_json::json!({}),
+                )
+                .await;
                 Ok(())
             }
             Err(e) => Err(key_error(e)),

@@ -33,6 +33,7 @@ pub async fn get_admin(
 }
 
 pub mod accounts;
+pub mod audit;
 pub mod dryrun;
 pub mod keys;
 pub mod regions;

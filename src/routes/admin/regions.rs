@@ -168,6 +168,15 @@ pub async fn post_regions(
             .set_region_control(&form.region, mode, who, now())
             .await?;
         tracing::info!(admin = %who, region = %form.region, action = %form.action, "Region control changed");
+        crate::audit::admin_change(
+            &state.store,
+            who,
+            "region_control",
+            &form.region,
+            &form.action,
+            serde_json::json!({"mode": mode}),
+        )
+        .await;
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin/regions"))
