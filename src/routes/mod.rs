@@ -2,6 +2,7 @@
 
 mod account;
 pub mod admin;
+mod api;
 mod credentials;
 mod extract;
 mod health;
@@ -9,6 +10,7 @@ mod login;
 mod portal;
 mod saml;
 mod static_files;
+mod tokens;
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -76,6 +78,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/account/password", web::get().to(account::get_password))
         .route("/account/password", web::post().to(account::post_password))
+        .route("/account/tokens", web::get().to(tokens::get_tokens))
+        .route("/account/tokens", web::post().to(tokens::post_tokens))
+        .route(
+            "/account/tokens/{id}/revoke",
+            web::post().to(tokens::post_revoke),
+        )
+        .service(
+            web::scope("/api/v1")
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(16 * 1024)
+                        .error_handler(|err, _| api::json_error(err)),
+                )
+                .route("/roles", web::get().to(api::get_roles))
+                .route("/credentials", web::post().to(api::post_credentials))
+                .route("/console-url", web::post().to(api::post_console_url)),
+        )
         .route("/admin", web::get().to(admin::get_admin))
         .route("/admin/keys", web::get().to(admin::keys::get_keys))
         .route("/admin/keys", web::post().to(admin::keys::post_keys))

@@ -4,6 +4,7 @@ mod helpers;
 
 mod account;
 mod admin;
+mod api_v1;
 mod audit;
 mod browser;
 mod health;
