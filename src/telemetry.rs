@@ -15,11 +15,27 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
 
+/// Crates whose debug and trace output includes HTTP bodies (STS answers carry credentials,
+/// federation answers carry sign-in tokens): held at `warn` whatever `RUST_LOG` says.
+const BODY_LOGGING_CRATES: [&str; 6] = [
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "aws_sdk_sts",
+    "hyper",
+    "hyper_util",
+    "reqwest",
+];
+
 /// Installs the global subscriber; `RUST_LOG` overrides `log.level`. Safe to call twice.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in BODY_LOGGING_CRATES {
+        if let Ok(directive) = format!("{target}=warn").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

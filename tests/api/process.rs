@@ -433,3 +433,113 @@ fn rules_export_and_import_round_trip_and_a_broken_import_changes_nothing() {
     assert!(!ok);
     assert!(err.contains("There is no user `nobody`"), "{err}");
 }
+
+/// Even at `RUST_LOG=trace`, credentials STS hands out never reach the log.
+#[test]
+fn credentials_never_reach_the_log_even_at_trace_level() {
+    let moto = crate::sts::Peer::moto();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = fedbroker(dir.path())
+        .args(["serve", "--demo"])
+        .env("FEDBROKER__SERVER__PORT", "0")
+        .env("FEDBROKER__SERVER__WORKERS", "1")
+        .env(
+            "FEDBROKER__STS__ENDPOINTS",
+            format!("[\"us-east-2={}\"]", moto.url()),
+        )
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("serve starts");
+    let rx = lines_of(&mut child);
+    let mut seen = Vec::new();
+    let url_line = wait_for(&rx, &mut seen, "listening on");
+    let url = url_line.rsplit(' ').next().expect("url").to_string();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let page = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let form = client
+            .get(format!("{url}/login"))
+            .send()
+            .await
+            .expect("login page");
+        let login_cookie = form.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .expect("pair")
+            .to_string();
+        let token = hidden_field(&form.text().await.expect("html"), "csrf_token").expect("token");
+        let res = client
+            .post(format!("{url}/login"))
+            .header("cookie", login_cookie)
+            .form(&[
+                ("username", "alice"),
+                ("password", "alice-demo-password"),
+                ("csrf_token", token.as_str()),
+            ])
+            .send()
+            .await
+            .expect("sign-in");
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let session = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("__Host-fedbroker-session="))
+            .and_then(|c| c.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let portal = client
+            .get(format!("{url}/"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .expect("portal");
+        let csrf = hidden_field(&portal.text().await.expect("html"), "csrf_token").expect("csrf");
+        let page = client
+            .post(format!("{url}/credentials"))
+            .header("cookie", &session)
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("role", "arn:aws:iam::123456789012:role/Admin"),
+            ])
+            .send()
+            .await
+            .expect("credentials");
+        assert_eq!(page.status(), StatusCode::OK);
+        page.text().await.expect("html")
+    });
+    let field = |prefix: &str| {
+        page.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_string))
+            .unwrap_or_else(|| panic!("{prefix} on the page"))
+    };
+    let secret = field("export AWS_SECRET_ACCESS_KEY=");
+    let token = field("export AWS_SESSION_TOKEN=");
+    let token = token.split('<').next().unwrap_or_default().to_string();
+    terminate(&child);
+    let _ = child.wait();
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
+        seen.push(line);
+    }
+    assert!(seen.len() > 10, "trace logging is on: {seen:?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("audit event") && l.contains("sts.assume_role")),
+        "the STS call is in the log as an audit line"
+    );
+    for line in &seen {
+        assert!(!line.contains(&secret), "secret key logged: {line}");
+        assert!(
+            !line.contains(&token[..40.min(token.len())]),
+            "session token logged: {line}"
+        );
+    }
+}
