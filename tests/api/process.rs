@@ -186,6 +186,52 @@ fn terminate(child: &Child) {
     assert!(status.success());
 }
 
+/// Signs in over HTTP like a browser (login page, its CSRF cookie, the form) and returns the
+/// response to the form.
+async fn post_login(
+    client: &reqwest::Client,
+    url: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let form = client
+        .get(format!("{url}/login"))
+        .send()
+        .await
+        .expect("login page");
+    let cookie = form.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string();
+    let token = hidden_field(&form.text().await.expect("html"), "csrf_token").expect("token");
+    client
+        .post(format!("{url}/login"))
+        .header("cookie", cookie)
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("csrf_token", token.as_str()),
+        ])
+        .send()
+        .await
+        .expect("sign-in")
+}
+
+/// The session cookie (`name=value`) a sign-in response set.
+fn session_cookie_of(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("__Host-fedbroker-session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_string()
+}
+
 /// Runs `serve`, signs in with the printed password, stops with SIGTERM.
 /// Returns the output lines, the one-time password and the session cookie value.
 fn serve_and_sign_in(format: &str) -> (Vec<String>, String, String) {
@@ -216,44 +262,15 @@ fn serve_and_sign_in(format: &str) -> (Vec<String>, String, String) {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        let form = client
-            .get(format!("{url}/login"))
-            .send()
-            .await
-            .expect("login page");
-        let cookie = form.headers()["set-cookie"]
-            .to_str()
-            .expect("cookie")
-            .split(';')
-            .next()
-            .expect("pair")
-            .to_string();
-        let token = hidden_field(&form.text().await.expect("html"), "csrf_token").expect("token");
-        let res = client
-            .post(format!("{url}/login"))
-            .header("cookie", cookie)
-            .form(&[
-                ("username", "admin"),
-                ("password", password.as_str()),
-                ("csrf_token", token.as_str()),
-            ])
-            .send()
-            .await
-            .expect("sign-in");
+        let res = post_login(&client, &url, "admin", &password).await;
         assert_eq!(
             res.status(),
             StatusCode::SEE_OTHER,
             "the printed one-time password signs in"
         );
         assert_eq!(res.headers()["location"], "/account/password");
-        let session = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| c.strip_prefix("__Host-fedbroker-session="))
-            .and_then(|c| c.split(';').next())
-            .expect("session cookie")
+        let session = session_cookie_of(&res)
+            .trim_start_matches("__Host-fedbroker-session=")
             .to_string();
         wait_for(&rx, &mut seen, "signed in");
         // Slow shutdown must still finish the request in flight: start one, then SIGTERM.
@@ -462,40 +479,9 @@ fn credentials_never_reach_the_log_even_at_trace_level() {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        let form = client
-            .get(format!("{url}/login"))
-            .send()
-            .await
-            .expect("login page");
-        let login_cookie = form.headers()["set-cookie"]
-            .to_str()
-            .expect("cookie")
-            .split(';')
-            .next()
-            .expect("pair")
-            .to_string();
-        let token = hidden_field(&form.text().await.expect("html"), "csrf_token").expect("token");
-        let res = client
-            .post(format!("{url}/login"))
-            .header("cookie", login_cookie)
-            .form(&[
-                ("username", "alice"),
-                ("password", "alice-demo-password"),
-                ("csrf_token", token.as_str()),
-            ])
-            .send()
-            .await
-            .expect("sign-in");
+        let res = post_login(&client, &url, "alice", "alice-demo-password").await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        let session = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("__Host-fedbroker-session="))
-            .and_then(|c| c.split(';').next())
-            .expect("session cookie")
-            .to_string();
+        let session = session_cookie_of(&res);
         let portal = client
             .get(format!("{url}/"))
             .header("cookie", &session)
