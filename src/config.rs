@@ -32,6 +32,93 @@ pub struct Settings {
     pub regions: RegionSettings,
     pub sts: StsSettings,
     pub audit: AuditSettings,
+    pub sources: SourcesSettings,
+}
+
+/// `[sources]`: identity sources beside the local directory, shown on the login page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesSettings {
+    pub ldap: Vec<LdapSource>,
+}
+
+fn default_timeout() -> u64 {
+    5
+}
+fn default_user_filter() -> String {
+    "(uid={username})".into()
+}
+fn default_group_filter() -> String {
+    "(objectClass=groupOfNames)".into()
+}
+fn attr(name: &str) -> String {
+    name.to_string()
+}
+
+/// One LDAP or Active Directory source (`[[sources.ldap]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapSource {
+    /// Short id, used in forms and stored with the users it provisions.
+    pub id: String,
+    /// Shown on the login page.
+    pub name: String,
+    /// `ldap://host:389` (with `starttls`) or `ldaps://host:636`.
+    pub url: String,
+    #[serde(default)]
+    pub starttls: bool,
+    /// PEM CA bundle to verify the server with (empty: the system's roots).
+    #[serde(default)]
+    pub ca_file: String,
+    pub bind_dn: String,
+    #[serde(default)]
+    pub bind_password: secrecy::SecretString,
+    pub user_base: String,
+    /// `{username}` is replaced by the RFC 4515-escaped username.
+    #[serde(default = "default_user_filter")]
+    pub user_filter: String,
+    #[serde(default = "uid_attr")]
+    pub username_attribute: String,
+    #[serde(default = "mail_attr")]
+    pub email_attribute: String,
+    #[serde(default = "cn_attr")]
+    pub display_name_attribute: String,
+    /// Empty: groups come from the user's `memberOf`. Else: a search here for groups listing
+    /// the user in `member_attribute`.
+    #[serde(default)]
+    pub group_base: String,
+    #[serde(default = "default_group_filter")]
+    pub group_filter: String,
+    #[serde(default = "member_attr")]
+    pub member_attribute: String,
+    /// `none`, `in_chain` (Active Directory's LDAP_MATCHING_RULE_IN_CHAIN) or `recursive` (a
+    /// client-side walk, for servers without it).
+    #[serde(default = "none_value")]
+    pub nested_groups: String,
+    /// `cn` (the group's first RDN value) or `dn`.
+    #[serde(default = "cn_attr")]
+    pub group_name: String,
+    /// Other attributes to read (usable in templates later).
+    #[serde(default)]
+    pub extra_attributes: Vec<String>,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn uid_attr() -> String {
+    attr("uid")
+}
+fn mail_attr() -> String {
+    attr("mail")
+}
+fn cn_attr() -> String {
+    attr("cn")
+}
+fn member_attr() -> String {
+    attr("member")
+}
+fn none_value() -> String {
+    attr("none")
 }
 
 /// `[server]`
@@ -561,6 +648,51 @@ impl Settings {
                 "must be 1 to 3650 days".into(),
             ));
         }
+        let mut ids = std::collections::BTreeSet::new();
+        for l in &self.sources.ldap {
+            let key = format!("sources.ldap `{}`", l.id);
+            if l.id.is_empty()
+                || l.id == "local"
+                || !l.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                || !ids.insert(l.id.clone())
+            {
+                return Err(invalid(
+                    "sources.ldap",
+                    format!(
+                        "id `{}` must be unique, not `local`, and made of letters, digits and -",
+                        l.id
+                    ),
+                ));
+            }
+            if !(l.url.starts_with("ldap://") || l.url.starts_with("ldaps://")) {
+                return Err(invalid(
+                    &key,
+                    format!("url `{}` must start with ldap:// or ldaps://", l.url),
+                ));
+            }
+            if l.url.starts_with("ldap://")
+                && !l.starttls
+                && !l.url.contains("://127.0.0.1")
+                && !l.url.contains("://localhost")
+            {
+                return Err(invalid(
+                    &key,
+                    "sends passwords in clear text: use ldaps:// or set starttls = true".into(),
+                ));
+            }
+            if !l.user_filter.contains("{username}") {
+                return Err(invalid(&key, "user_filter must contain {username}".into()));
+            }
+            if !["none", "in_chain", "recursive"].contains(&l.nested_groups.as_str()) {
+                return Err(invalid(
+                    &key,
+                    "nested_groups is none, in_chain or recursive".into(),
+                ));
+            }
+            if !["cn", "dn"].contains(&l.group_name.as_str()) {
+                return Err(invalid(&key, "group_name is cn or dn".into()));
+            }
+        }
         if self.audit.retention_days < 1 {
             return Err(invalid(
                 "audit.retention_days",
@@ -645,9 +777,24 @@ impl Settings {
             t.down_for_secs, t.api_token_max_days
         ));
         out.push_str(&format!(
-            "[audit]\nretention_days = {}\n",
+            "[audit]\nretention_days = {}\n\n",
             self.audit.retention_days
         ));
+        out.push_str("[sources]\n");
+        for l in &self.sources.ldap {
+            out.push_str(&format!(
+                "# ldap `{}` ({}): {} bind_dn = {:?} bind_password = {}\n",
+                l.id,
+                l.name,
+                l.url,
+                l.bind_dn,
+                if l.bind_password.expose_secret().is_empty() {
+                    "(empty)"
+                } else {
+                    "***"
+                }
+            ));
+        }
         out
     }
 }

@@ -49,6 +49,8 @@ pub struct AppState {
     pub profile: AwsProfile,
     /// The mapping rules, compiled and cached per rule-set generation.
     pub rules: RoleMapper,
+    /// LDAP and other identity sources beside the local directory.
+    pub sources: crate::directory::Sources,
     /// Regional STS endpoints with failover.
     pub sts: crate::sts::StsClient,
     /// The URL people use to reach this instance.
@@ -171,6 +173,7 @@ impl Application {
             regions: regions.clone(),
             rules: RoleMapper::new(profile.clone()),
             sts: crate::sts::StsClient::new(&settings)?,
+            sources: crate::directory::Sources::new(&settings)?,
             profile,
             url: url.clone(),
         });

@@ -1,5 +1,6 @@
 //! Where people and their groups come from. Every source yields an [`Identity`].
 
+pub mod ldap;
 pub mod local;
 
 /// A signed-in person as the rest of the broker sees them, whatever the source.
@@ -11,4 +12,119 @@ pub struct Identity {
     pub email: String,
     pub groups: Vec<String>,
     pub must_change_password: bool,
+}
+
+use crate::store::{ExternalProfile, ProvisionRefused, Store, StoreError};
+
+/// The identity sources beside the local directory.
+pub struct Sources {
+    pub ldap: Vec<ldap::LdapDirectory>,
+}
+
+impl Sources {
+    /// Builds every configured source (reading CA bundles once).
+    pub fn new(settings: &crate::config::Settings) -> anyhow::Result<Sources> {
+        Ok(Sources {
+            ldap: settings
+                .sources
+                .ldap
+                .iter()
+                .cloned()
+                .map(ldap::LdapDirectory::new)
+                .collect::<anyhow::Result<_>>()?,
+        })
+    }
+
+    /// `(id, name)` of every password source, local first, for the login form.
+    pub fn password_sources(&self) -> Vec<(String, String)> {
+        let mut out = vec![("local".to_string(), "This broker".to_string())];
+        out.extend(
+            self.ldap
+                .iter()
+                .map(|l| (l.settings.id.clone(), l.settings.name.clone())),
+        );
+        out
+    }
+}
+
+/// Why a password sign-in failed, in terms the login page can show.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInFailure {
+    /// Unknown user or wrong password: never told apart.
+    #[error("wrong username or password")]
+    WrongCredentials,
+    #[error("a password is required")]
+    EmptyPassword,
+    #[error("account disabled")]
+    Disabled,
+    #[error("{0}")]
+    SourceDown(String),
+    #[error("username `{username}` belongs to another account ({owner})")]
+    UsernameTaken { username: String, owner: String },
+    #[error("unknown sign-in source `{0}`")]
+    UnknownSource(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Local(local::LocalError),
+}
+
+/// Checks a username and password against the chosen source; an external person is
+/// provisioned (or updated) in the local database, with the groups the source gave.
+pub async fn password_sign_in(
+    store: &Store,
+    sources: &Sources,
+    source: &str,
+    username: &str,
+    password: &str,
+    now: i64,
+) -> Result<Identity, SignInFailure> {
+    if source.is_empty() || source == "local" {
+        return match local::authenticate(store, username, password).await {
+            Ok(identity) => Ok(identity),
+            Err(local::LocalError::InvalidCredentials) => Err(SignInFailure::WrongCredentials),
+            Err(local::LocalError::Disabled) => Err(SignInFailure::Disabled),
+            Err(local::LocalError::Store(e)) => Err(e.into()),
+            Err(e) => Err(SignInFailure::Local(e)),
+        };
+    }
+    let directory = sources
+        .ldap
+        .iter()
+        .find(|l| l.settings.id == source)
+        .ok_or_else(|| SignInFailure::UnknownSource(source.to_string()))?;
+    let person = match directory.authenticate(username, password).await {
+        Ok(p) => p,
+        Err(ldap::LdapError::WrongCredentials) => return Err(SignInFailure::WrongCredentials),
+        Err(ldap::LdapError::EmptyPassword) => return Err(SignInFailure::EmptyPassword),
+        Err(e) => {
+            tracing::warn!(source = %source, error = %e, "LDAP sign-in failed");
+            return Err(SignInFailure::SourceDown(directory.settings.name.clone()));
+        }
+    };
+    let profile = ExternalProfile {
+        source,
+        subject: &person.subject,
+        username: &person.username,
+        email: &person.email,
+        display_name: &person.display_name,
+        groups: &person.groups,
+    };
+    let user_id = match store.provision_external(&profile, now).await? {
+        Ok(id) => id,
+        Err(ProvisionRefused::UsernameTaken { owner_source }) => {
+            return Err(SignInFailure::UsernameTaken {
+                username: person.username,
+                owner: owner_source,
+            })
+        }
+    };
+    // Disabled locally stays locked out, whatever the source says.
+    match store.user_by_id(user_id).await? {
+        Some(u) if !u.disabled => {}
+        _ => return Err(SignInFailure::Disabled),
+    }
+    local::identity_of(store, user_id)
+        .await?
+        .ok_or(SignInFailure::WrongCredentials)
 }

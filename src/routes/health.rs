@@ -14,8 +14,35 @@ pub async fn get_healthz() -> HttpResponse {
 pub async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.store.engine();
     match state.store.ping().await {
-        Ok(()) => HttpResponse::Ok()
-            .json(json!({"status": "ready", "database": {"engine": engine, "status": "up"}})),
+        Ok(()) => {
+            // A directory that is down degrades its own sign-ins only: still 200.
+            let probes = futures_util::future::join_all(
+                state
+                    .sources
+                    .ldap
+                    .iter()
+                    .map(|l| async move { (l.settings.id.clone(), l.probe().await) }),
+            )
+            .await;
+            let degraded = probes.iter().any(|(_, r)| r.is_err());
+            let sources: serde_json::Map<String, serde_json::Value> = probes
+                .into_iter()
+                .map(|(id, r)| {
+                    let v = match r {
+                        Ok(()) => json!({"kind": "ldap", "status": "up"}),
+                        Err(e) => {
+                            json!({"kind": "ldap", "status": "degraded", "error": e.to_string()})
+                        }
+                    };
+                    (id, v)
+                })
+                .collect();
+            HttpResponse::Ok().json(json!({
+                "status": if degraded { "degraded" } else { "ready" },
+                "database": {"engine": engine, "status": "up"},
+                "sources": sources,
+            }))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             HttpResponse::ServiceUnavailable().json(json!({

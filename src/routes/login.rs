@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{safe_return_path, user_agent, Nav, SignedIn};
 use crate::audit::{self, NewAuditEvent};
-use crate::directory::local::{authenticate, LocalError};
+use crate::directory::{password_sign_in, SignInFailure};
 use crate::error::AppError;
 use crate::ratelimit::Verdict;
 use crate::sessions::{random_token, secrets_equal};
@@ -24,6 +24,9 @@ struct LoginPage {
     username: String,
     error: Option<String>,
     nav: Option<Nav>,
+    /// `(id, name)` of the password sources; a choice is shown when there are several.
+    sources: Vec<(String, String)>,
+    source: String,
 }
 
 /// `?next=` on the login page.
@@ -41,6 +44,9 @@ pub struct LoginForm {
     csrf_token: String,
     #[serde(default)]
     next: String,
+    /// `local` or the id of an LDAP source.
+    #[serde(default)]
+    source: String,
 }
 
 impl fmt::Debug for LoginForm {
@@ -63,19 +69,28 @@ fn login_csrf_cookie(token: &str) -> Cookie<'static> {
         .finish()
 }
 
+/// What the form was filled with, to show it again.
+struct Filled<'a> {
+    next: &'a str,
+    username: &'a str,
+    source: &'a str,
+}
+
 fn login_page(
+    state: &AppState,
     status: StatusCode,
     csrf_token: String,
-    next: &str,
-    username: &str,
+    filled: &Filled<'_>,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let page = LoginPage {
         csrf_token: csrf_token.clone(),
-        next: next.to_string(),
-        username: username.to_string(),
+        next: filled.next.to_string(),
+        username: filled.username.to_string(),
         error,
         nav: None,
+        sources: state.sources.password_sources(),
+        source: filled.source.to_string(),
     };
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
@@ -85,13 +100,21 @@ fn login_page(
 
 /// `GET /login`: always shows the form, even to someone signed in, so that people can switch
 /// accounts; signing in replaces whatever session the browser held.
-pub async fn get_login(query: web::Query<LoginQuery>) -> Result<HttpResponse, AppError> {
+pub async fn get_login(
+    state: web::Data<AppState>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
     let next = query
         .next
         .as_deref()
         .and_then(safe_return_path)
         .unwrap_or("/");
-    login_page(StatusCode::OK, random_token(), next, "", None)
+    let filled = Filled {
+        next,
+        username: "",
+        source: "local",
+    };
+    login_page(&state, StatusCode::OK, random_token(), &filled, None)
 }
 
 /// `POST /login`
@@ -111,6 +134,16 @@ pub async fn post_login(
     let addr = client_addr(&req, &state.settings);
     let agent = user_agent(&req);
     let at = now();
+    let filled = Filled {
+        next: &next,
+        username: &form.username,
+        source: &form.source,
+    };
+    let source = if form.source.is_empty() {
+        "local".to_string()
+    } else {
+        form.source.clone()
+    };
     let audit = |ok: bool, reason: &'static str| {
         let event = NewAuditEvent {
             event_type: audit::kind::SIGNIN.into(),
@@ -120,7 +153,7 @@ pub async fn post_login(
             outcome: audit::outcome(ok),
             source_addr: addr.clone(),
             user_agent: agent.clone(),
-            details: serde_json::json!({"source": "local", "reason": reason}),
+            details: serde_json::json!({"source": source, "reason": reason}),
             ..NewAuditEvent::default()
         };
         let store = state.store.clone();
@@ -134,10 +167,10 @@ pub async fn post_login(
         tracing::warn!(client = %addr, "sign-in refused by rate limit");
         audit(false, "rate limited").await;
         let mut res = login_page(
+            &state,
             StatusCode::TOO_MANY_REQUESTS,
             csrf,
-            &next,
-            &form.username,
+            &filled,
             Some(format!(
                 "Too many failed sign-in attempts for this account or from your network. \
                  Wait {minutes} minute{} and try again, or ask an administrator to reset your password.",
@@ -150,7 +183,16 @@ pub async fn post_login(
         return Ok(res);
     }
 
-    match authenticate(&state.store, &form.username, &form.password).await {
+    let outcome = password_sign_in(
+        &state.store,
+        &state.sources,
+        &source,
+        &form.username,
+        &form.password,
+        at,
+    )
+    .await;
+    let (status, message, reason) = match outcome {
         Ok(identity) => {
             state.limiter.record_success(&form.username).await?;
             let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
@@ -158,7 +200,7 @@ pub async fn post_login(
                 .sessions
                 .create(identity.user_id, &addr, &agent, previous.as_deref(), at)
                 .await?;
-            tracing::info!(user = %identity.username, client = %addr, "signed in");
+            tracing::info!(user = %identity.username, source = %source, client = %addr, "signed in");
             audit(true, "").await;
             let location = if identity.must_change_password {
                 "/account/password"
@@ -167,44 +209,66 @@ pub async fn post_login(
             };
             let mut removed = login_csrf_cookie("");
             removed.make_removal();
-            Ok(HttpResponse::SeeOther()
+            return Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location.to_string()))
                 .cookie(session_cookie(&session.cookie_value))
                 .cookie(removed)
-                .finish())
+                .finish());
         }
-        Err(LocalError::InvalidCredentials) => {
+        Err(SignInFailure::WrongCredentials) => {
             state
                 .limiter
                 .record_failure(&form.username, &addr, at)
                 .await?;
-            tracing::info!(client = %addr, "sign-in failed: wrong username or password");
-            audit(false, "wrong username or password").await;
-            login_page(
+            (
                 StatusCode::UNAUTHORIZED,
-                csrf,
-                &next,
-                &form.username,
-                Some("Wrong username or password.".into()),
+                "Wrong username or password.".to_string(),
+                "wrong username or password",
             )
         }
-        Err(LocalError::Disabled) => {
+        Err(SignInFailure::EmptyPassword) => (
+            StatusCode::BAD_REQUEST,
+            "Enter your password.".to_string(),
+            "empty password",
+        ),
+        Err(SignInFailure::Disabled) => {
             state
                 .limiter
                 .record_failure(&form.username, &addr, at)
                 .await?;
-            tracing::info!(client = %addr, "sign-in refused: account disabled");
-            audit(false, "account disabled").await;
-            login_page(
+            (
                 StatusCode::FORBIDDEN,
-                csrf,
-                &next,
-                &form.username,
-                Some("This account is disabled. Ask an administrator to enable it.".into()),
+                "This account is disabled. Ask an administrator to enable it.".to_string(),
+                "account disabled",
             )
         }
-        Err(other) => Err(other.into()),
-    }
+        Err(SignInFailure::SourceDown(name)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "The directory “{name}” cannot be reached right now, so fedbroker cannot check your \
+                 password. Try again in a minute, or sign in through another source."
+            ),
+            "directory unreachable",
+        ),
+        Err(SignInFailure::UsernameTaken { username, owner }) => (
+            StatusCode::FORBIDDEN,
+            format!(
+                "The username `{username}` already belongs to another account (from `{owner}`), so \
+                 fedbroker will not merge them. Ask an administrator."
+            ),
+            "username belongs to another source",
+        ),
+        Err(SignInFailure::UnknownSource(id)) => (
+            StatusCode::BAD_REQUEST,
+            format!("`{id}` is not a sign-in source here; choose one from the list."),
+            "unknown source",
+        ),
+        Err(SignInFailure::Store(e)) => return Err(e.into()),
+        Err(SignInFailure::Local(e)) => return Err(e.into()),
+    };
+    tracing::info!(client = %addr, source = %source, reason, "sign-in failed");
+    audit(false, reason).await;
+    login_page(&state, status, csrf, &filled, Some(message))
 }
 
 /// The session cookie: opaque, Secure, HttpOnly, SameSite=Lax, host-only (`__Host-` prefix).

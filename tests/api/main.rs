@@ -8,6 +8,7 @@ mod api_v1;
 mod audit;
 mod browser;
 mod health;
+mod ldap;
 mod login;
 mod mapping;
 mod process;

@@ -258,8 +258,10 @@ fn serve_and_sign_in(format: &str) -> (Vec<String>, String, String) {
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let session = runtime.block_on(async {
+        // A timeout, so that a request racing the shutdown can never hang the test.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
             .build()
             .expect("client");
         let res = post_login(&client, &url, "admin", &password).await;
@@ -475,8 +477,10 @@ fn credentials_never_reach_the_log_even_at_trace_level() {
     let url = url_line.rsplit(' ').next().expect("url").to_string();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let page = runtime.block_on(async {
+        // A timeout, so that a request racing the shutdown can never hang the test.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
             .build()
             .expect("client");
         let res = post_login(&client, &url, "alice", "alice-demo-password").await;

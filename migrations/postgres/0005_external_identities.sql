@@ -1,0 +1,10 @@
+-- People from LDAP and OIDC sources: which source a user came from, their stable id there, and
+-- when they last signed in. Group memberships remember their source, so a sign-in replaces the
+-- groups a source gave and keeps those granted locally (the admin group, say).
+
+ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
+ALTER TABLE users ADD COLUMN subject TEXT;
+ALTER TABLE users ADD COLUMN last_login_at BIGINT;
+CREATE UNIQUE INDEX users_source_subject ON users(source, subject) WHERE subject IS NOT NULL;
+
+ALTER TABLE group_members ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
