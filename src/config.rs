@@ -40,6 +40,56 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct SourcesSettings {
     pub ldap: Vec<LdapSource>,
+    pub oidc: Vec<OidcSource>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".into(), "email".into(), "profile".into()]
+}
+fn preferred_username() -> String {
+    attr("preferred_username")
+}
+fn groups_claim() -> String {
+    attr("groups")
+}
+fn email_claim() -> String {
+    attr("email")
+}
+fn name_claim() -> String {
+    attr("name")
+}
+
+/// One upstream OpenID Provider (`[[sources.oidc]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSource {
+    pub id: String,
+    /// Shown on the "Sign in with …" button.
+    pub name: String,
+    /// The issuer URL; discovery is `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: secrecy::SecretString,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Claim paths (dotted for nested objects, e.g. `realm_access.roles`).
+    #[serde(default = "preferred_username")]
+    pub username_claim: String,
+    #[serde(default = "groups_claim")]
+    pub groups_claim: String,
+    #[serde(default = "email_claim")]
+    pub email_claim: String,
+    #[serde(default = "name_claim")]
+    pub name_claim: String,
+    /// Only e-mail addresses at these domains may sign in (empty: any).
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// Only members of this group may sign in (empty: anyone the provider vouches for).
+    #[serde(default)]
+    pub required_group: String,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
 }
 
 fn default_timeout() -> u64 {
@@ -649,6 +699,30 @@ impl Settings {
             ));
         }
         let mut ids = std::collections::BTreeSet::new();
+        for o in &self.sources.oidc {
+            if o.id.is_empty()
+                || o.id == "local"
+                || !o.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                || !ids.insert(o.id.clone())
+            {
+                return Err(invalid(
+                    "sources.oidc",
+                    format!(
+                        "id `{}` must be unique, not `local`, and made of letters, digits and -",
+                        o.id
+                    ),
+                ));
+            }
+            if !(o.issuer.starts_with("https://")
+                || o.issuer.starts_with("http://127.0.0.1")
+                || o.issuer.starts_with("http://localhost"))
+            {
+                return Err(invalid(
+                    &format!("sources.oidc `{}`", o.id),
+                    format!("issuer `{}` must be an https:// URL", o.issuer),
+                ));
+            }
+        }
         for l in &self.sources.ldap {
             let key = format!("sources.ldap `{}`", l.id);
             if l.id.is_empty()

@@ -173,7 +173,7 @@ impl Application {
             regions: regions.clone(),
             rules: RoleMapper::new(profile.clone()),
             sts: crate::sts::StsClient::new(&settings)?,
-            sources: crate::directory::Sources::new(&settings)?,
+            sources: crate::directory::Sources::new(&settings, &url)?,
             profile,
             url: url.clone(),
         });

@@ -8,3 +8,15 @@ ALTER TABLE users ADD COLUMN last_login_at BIGINT;
 CREATE UNIQUE INDEX users_source_subject ON users(source, subject) WHERE subject IS NOT NULL;
 
 ALTER TABLE group_members ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
+
+-- OIDC sign-ins under way: looked up (once) by the hash of their state; bound to the browser
+-- that started them by the hash of a cookie; their PKCE verifier and nonce stay server-side.
+CREATE TABLE oidc_logins (
+    state_hash TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    browser_hash TEXT NOT NULL,
+    pkce_verifier TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    next TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

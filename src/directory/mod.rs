@@ -2,6 +2,7 @@
 
 pub mod ldap;
 pub mod local;
+pub mod oidc;
 
 /// A signed-in person as the rest of the broker sees them, whatever the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,12 +20,20 @@ use crate::store::{ExternalProfile, ProvisionRefused, Store, StoreError};
 /// The identity sources beside the local directory.
 pub struct Sources {
     pub ldap: Vec<ldap::LdapDirectory>,
+    pub oidc: Vec<oidc::OidcProvider>,
 }
 
 impl Sources {
     /// Builds every configured source (reading CA bundles once).
-    pub fn new(settings: &crate::config::Settings) -> anyhow::Result<Sources> {
+    pub fn new(settings: &crate::config::Settings, public_url: &str) -> anyhow::Result<Sources> {
         Ok(Sources {
+            oidc: settings
+                .sources
+                .oidc
+                .iter()
+                .cloned()
+                .map(|o| oidc::OidcProvider::new(o, public_url))
+                .collect::<anyhow::Result<_>>()?,
             ldap: settings
                 .sources
                 .ldap
@@ -102,6 +111,17 @@ pub async fn password_sign_in(
             return Err(SignInFailure::SourceDown(directory.settings.name.clone()));
         }
     };
+    provision(store, source, &person, now).await
+}
+
+/// Creates or updates the local record of a person an external source vouched for, and
+/// returns their identity; refuses a username another source owns and a locally disabled user.
+pub async fn provision(
+    store: &Store,
+    source: &str,
+    person: &ldap::ExternalUser,
+    now: i64,
+) -> Result<Identity, SignInFailure> {
     let profile = ExternalProfile {
         source,
         subject: &person.subject,
@@ -114,7 +134,7 @@ pub async fn password_sign_in(
         Ok(id) => id,
         Err(ProvisionRefused::UsernameTaken { owner_source }) => {
             return Err(SignInFailure::UsernameTaken {
-                username: person.username,
+                username: person.username.clone(),
                 owner: owner_source,
             })
         }

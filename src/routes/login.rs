@@ -27,6 +27,8 @@ struct LoginPage {
     /// `(id, name)` of the password sources; a choice is shown when there are several.
     sources: Vec<(String, String)>,
     source: String,
+    /// `(id, name)` of the OpenID Providers: a button each.
+    providers: Vec<(String, String)>,
 }
 
 /// `?next=` on the login page.
@@ -70,13 +72,13 @@ fn login_csrf_cookie(token: &str) -> Cookie<'static> {
 }
 
 /// What the form was filled with, to show it again.
-struct Filled<'a> {
-    next: &'a str,
-    username: &'a str,
-    source: &'a str,
+pub struct Filled<'a> {
+    pub next: &'a str,
+    pub username: &'a str,
+    pub source: &'a str,
 }
 
-fn login_page(
+pub fn login_page(
     state: &AppState,
     status: StatusCode,
     csrf_token: String,
@@ -90,6 +92,12 @@ fn login_page(
         error,
         nav: None,
         sources: state.sources.password_sources(),
+        providers: state
+            .sources
+            .oidc
+            .iter()
+            .map(|p| (p.settings.id.clone(), p.settings.name.clone()))
+            .collect(),
         source: filled.source.to_string(),
     };
     Ok(HttpResponse::build(status)

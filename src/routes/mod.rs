@@ -7,6 +7,7 @@ mod credentials;
 mod extract;
 mod health;
 mod login;
+mod oidc;
 mod portal;
 mod saml;
 mod static_files;
@@ -66,6 +67,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::get_login))
         .route("/login", web::post().to(login::post_login))
         .route("/logout", web::post().to(login::post_logout))
+        .route("/login/oidc/{id}", web::get().to(oidc::get_start))
+        .route(
+            "/login/oidc/{id}/callback",
+            web::get().to(oidc::get_callback),
+        )
         .route("/", web::get().to(portal::get_portal))
         .route("/portal/favourites", web::post().to(portal::post_favourite))
         .route(

@@ -24,7 +24,7 @@ pub use audit::{ApiTokenRecord, AuditFilter, AuditRecord, NewAuditEvent, RoleSes
 pub use directory::{ExternalProfile, GroupRecord, NewUser, ProvisionRefused, UserRecord};
 pub use mapping::{AccountRecord, Change, HistoryRecord, RuleRecord};
 pub use saml::{KeyRecord, RegionControl};
-pub use sessions::SessionRecord;
+pub use sessions::{OidcLogin, SessionRecord};
 
 /// Runs the same body against whichever pool the store holds.
 macro_rules! on_pool {

@@ -11,6 +11,7 @@ mod health;
 mod ldap;
 mod login;
 mod mapping;
+mod oidc;
 mod process;
 mod saml;
 mod saml_flow;

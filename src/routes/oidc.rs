@@ -1,0 +1,235 @@
+//! `GET /login/oidc/{id}` (start) and `GET /login/oidc/{id}/callback` (finish) of an upstream
+//! OpenID Provider sign-in. The sign-in under way is kept server-side, found by the hash of its
+//! `state` (once), and bound to the browser that started it by a `__Host-` cookie, so a
+//! callback URL replayed or planted in another browser goes nowhere.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::login::{login_page, session_cookie, Filled};
+use super::{safe_return_path, user_agent};
+use crate::audit::{self, NewAuditEvent};
+use crate::directory::oidc::{OidcError, Pending};
+use crate::directory::{provision, SignInFailure};
+use crate::error::AppError;
+use crate::sessions::{random_token, secrets_equal, token_hash};
+use crate::startup::{client_addr, now, AppState};
+use crate::store::OidcLogin;
+
+/// The cookie binding a sign-in under way to its browser.
+pub const OIDC_COOKIE: &str = "__Host-fedbroker-oidc";
+/// How long a sign-in at the provider may take.
+const PENDING_SECS: i64 = 600;
+
+/// `?next=`
+#[derive(Deserialize, Debug)]
+pub struct StartQuery {
+    next: Option<String>,
+}
+
+fn failure_page(
+    state: &AppState,
+    status: StatusCode,
+    message: String,
+) -> Result<HttpResponse, AppError> {
+    let filled = Filled {
+        next: "/",
+        username: "",
+        source: "local",
+    };
+    login_page(state, status, random_token(), &filled, Some(message))
+}
+
+fn status_of(e: &OidcError) -> StatusCode {
+    match e {
+        OidcError::ProviderDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+        OidcError::StateMismatch => StatusCode::BAD_REQUEST,
+        OidcError::GroupOverage { .. } | OidcError::NotAllowed(_) => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+async fn audit_failure(state: &AppState, req: &HttpRequest, source: &str, reason: &str) {
+    audit::record(
+        &state.store,
+        NewAuditEvent {
+            event_type: audit::kind::SIGNIN.into(),
+            outcome: audit::outcome(false),
+            source_addr: client_addr(req, &state.settings),
+            user_agent: user_agent(req),
+            details: serde_json::json!({"source": source, "reason": reason}),
+            ..NewAuditEvent::default()
+        },
+    )
+    .await;
+}
+
+/// `GET /login/oidc/{id}`
+pub async fn get_start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let provider = state
+        .sources
+        .oidc
+        .iter()
+        .find(|p| p.settings.id == id)
+        .ok_or(AppError::NotFound)?;
+    let started = match provider.start().await {
+        Ok(s) => s,
+        Err(e) => {
+            audit_failure(&state, &req, &id, &e.to_string()).await;
+            return failure_page(&state, status_of(&e), format!("{e}."));
+        }
+    };
+    let browser = random_token();
+    let next = query
+        .next
+        .as_deref()
+        .and_then(safe_return_path)
+        .unwrap_or("/")
+        .to_string();
+    state
+        .store
+        .insert_oidc_login(&OidcLogin {
+            state_hash: token_hash(&started.state),
+            provider: id,
+            browser_hash: token_hash(&browser),
+            pkce_verifier: started.pending.pkce_verifier,
+            nonce: started.pending.nonce,
+            next,
+            created_at: now(),
+        })
+        .await?;
+    // Lax: the provider's redirect back is a top-level GET, which Lax cookies accompany.
+    let cookie = Cookie::build(OIDC_COOKIE, browser)
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::seconds(PENDING_SECS))
+        .finish();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, started.authorize_url))
+        .cookie(cookie)
+        .finish())
+}
+
+/// The provider's answer.
+#[derive(Deserialize, Debug)]
+pub struct CallbackQuery {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+/// `GET /login/oidc/{id}/callback`
+pub async fn get_callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let provider = state
+        .sources
+        .oidc
+        .iter()
+        .find(|p| p.settings.id == id)
+        .ok_or(AppError::NotFound)?;
+    let fail = |e: OidcError| {
+        let state = state.clone();
+        let req = req.clone();
+        let id = id.clone();
+        async move {
+            tracing::info!(source = %id, error = %e, "OIDC sign-in failed");
+            audit_failure(&state, &req, &id, &e.to_string()).await;
+            failure_page(&state, status_of(&e), format!("{e}."))
+        }
+    };
+    if !query.error.is_empty() {
+        let reason = format!("{} {}", query.error, query.error_description);
+        return fail(OidcError::Rejected {
+            provider: provider.settings.name.clone(),
+            reason: reason.trim().to_string(),
+        })
+        .await;
+    }
+    let pending = state
+        .store
+        .take_oidc_login(&token_hash(&query.state))
+        .await?;
+    let browser = req.cookie(OIDC_COOKIE).map(|c| token_hash(c.value()));
+    let pending = match (pending, browser) {
+        (Some(p), Some(b))
+            if p.provider == id
+                && secrets_equal(&p.browser_hash, &b)
+                && now() - p.created_at <= PENDING_SECS =>
+        {
+            p
+        }
+        _ => return fail(OidcError::StateMismatch).await,
+    };
+    let person = match provider
+        .finish(
+            &query.code,
+            &Pending {
+                pkce_verifier: pending.pkce_verifier.clone(),
+                nonce: pending.nonce.clone(),
+            },
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return fail(e).await,
+    };
+    let at = now();
+    let identity = match provision(&state.store, &id, &person, at).await {
+        Ok(i) => i,
+        Err(SignInFailure::Store(e)) => return Err(e.into()),
+        Err(e) => return fail(OidcError::NotAllowed(format!("{e}."))).await,
+    };
+    let addr = client_addr(&req, &state.settings);
+    let agent = user_agent(&req);
+    let previous = req
+        .cookie(crate::startup::SESSION_COOKIE)
+        .map(|c| c.value().to_string());
+    let session = state
+        .sessions
+        .create(identity.user_id, &addr, &agent, previous.as_deref(), at)
+        .await?;
+    tracing::info!(user = %identity.username, source = %id, client = %addr, "signed in");
+    audit::record(
+        &state.store,
+        NewAuditEvent {
+            event_type: audit::kind::SIGNIN.into(),
+            subject: identity.username.clone(),
+            outcome: audit::outcome(true),
+            source_addr: addr,
+            user_agent: agent,
+            details: serde_json::json!({"source": id, "reason": ""}),
+            ..NewAuditEvent::default()
+        },
+    )
+    .await;
+    let mut removed = Cookie::build(OIDC_COOKIE, "")
+        .path("/")
+        .secure(true)
+        .finish();
+    removed.make_removal();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, pending.next))
+        .cookie(session_cookie(&session.cookie_value))
+        .cookie(removed)
+        .finish())
+}
