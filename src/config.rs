@@ -88,6 +88,9 @@ pub struct OidcSource {
     /// Only members of this group may sign in (empty: anyone the provider vouches for).
     #[serde(default)]
     pub required_group: String,
+    /// Other claims (paths) kept as attributes for `{attr:NAME}` in templates.
+    #[serde(default)]
+    pub extra_claims: Vec<String>,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
 }
@@ -352,9 +355,14 @@ pub fn check_template(template: &str) -> Result<(), String> {
             .find('}')
             .ok_or_else(|| format!("`{template}` has a `{{` without its `}}`"))?;
         let name = &after[..end];
-        if !TEMPLATE_FIELDS.contains(&name) {
+        let attribute = name.strip_prefix("attr:").is_some_and(|a| {
+            !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+        });
+        if !TEMPLATE_FIELDS.contains(&name) && !attribute {
             return Err(format!(
-                "`{{{name}}}` is not a known placeholder; use {}",
+                "`{{{name}}}` is not a known placeholder; use {} or {{attr:NAME}} (an attribute the identity source gives)",
                 TEMPLATE_FIELDS
                     .iter()
                     .map(|f| format!("{{{f}}}"))

@@ -255,6 +255,7 @@ pub async fn identity_for_dry_run(
             email: String::new(),
             groups,
             must_change_password: false,
+            attributes: Default::default(),
         })),
     }
 }

@@ -5,6 +5,8 @@
 ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
 ALTER TABLE users ADD COLUMN subject TEXT;
 ALTER TABLE users ADD COLUMN last_login_at BIGINT;
+-- Extra attributes the source gave (JSON object), for RoleSessionName, SourceIdentity and tag templates.
+ALTER TABLE users ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
 CREATE UNIQUE INDEX users_source_subject ON users(source, subject) WHERE subject IS NOT NULL;
 
 ALTER TABLE group_members ADD COLUMN source TEXT NOT NULL DEFAULT 'local';

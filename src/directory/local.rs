@@ -99,6 +99,7 @@ pub async fn identity_of(store: &Store, user_id: i64) -> Result<Option<Identity>
         email: user.email,
         groups,
         must_change_password: user.must_change_password,
+        attributes: serde_json::from_str(&user.attributes).unwrap_or_default(),
     }))
 }
 

@@ -13,6 +13,8 @@ pub struct Identity {
     pub email: String,
     pub groups: Vec<String>,
     pub must_change_password: bool,
+    /// Extra attributes from an external source, for `{attr:NAME}` in templates.
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 use crate::store::{ExternalProfile, ProvisionRefused, Store, StoreError};
@@ -129,6 +131,7 @@ pub async fn provision(
         email: &person.email,
         display_name: &person.display_name,
         groups: &person.groups,
+        attributes: &person.attributes,
     };
     let user_id = match store.provision_external(&profile, now).await? {
         Ok(id) => id,

@@ -295,7 +295,18 @@ impl OidcProvider {
             email,
             display_name: text(&s.name_claim).unwrap_or_default(),
             groups,
-            attributes: Default::default(),
+            attributes: s
+                .extra_claims
+                .iter()
+                .filter_map(|path| {
+                    let v = claim(claims, path)?;
+                    let text = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    Some((path.clone(), text))
+                })
+                .collect(),
         })
     }
 }

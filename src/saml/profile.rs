@@ -32,12 +32,25 @@ pub struct UserAttributes {
     pub tags: SessionTags,
 }
 
-/// Fills `{username}`, `{email}`, `{display_name}` (checked at start-up) from an identity.
+/// Fills `{username}`, `{email}`, `{display_name}` and `{attr:NAME}` (an attribute the
+/// identity source gave; empty when it gave none) from an identity. Checked at start-up.
 pub fn render_template(template: &str, identity: &Identity) -> String {
-    template
+    let mut out = template
         .replace("{username}", &identity.username)
         .replace("{email}", &identity.email)
-        .replace("{display_name}", &identity.display_name)
+        .replace("{display_name}", &identity.display_name);
+    let mut from = 0;
+    while let Some(start) = out[from..].find("{attr:").map(|i| i + from) {
+        let Some(len) = out[start..].find('}') else {
+            break;
+        };
+        let name = out[start + 6..start + len].to_string();
+        let value = identity.attributes.get(&name).cloned().unwrap_or_default();
+        out.replace_range(start..=start + len, &value);
+        // Never re-read inserted text: an attribute value cannot inject another placeholder.
+        from = start + value.len();
+    }
+    out
 }
 
 impl AwsProfile {

@@ -15,6 +15,8 @@ pub struct UserRecord {
     pub must_change_password: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Attributes an external source gave, as a JSON object of strings.
+    pub attributes: String,
 }
 
 /// A group row with its member count.
@@ -26,7 +28,7 @@ pub struct GroupRecord {
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, email, password_hash, disabled, \
-                            must_change_password, created_at, updated_at";
+                            must_change_password, created_at, updated_at, attributes";
 
 /// A user to create.
 #[derive(Debug, Clone)]
@@ -268,6 +270,7 @@ pub struct ExternalProfile<'a> {
     pub email: &'a str,
     pub display_name: &'a str,
     pub groups: &'a [String],
+    pub attributes: &'a std::collections::BTreeMap<String, String>,
 }
 
 impl Store {
@@ -279,6 +282,7 @@ impl Store {
         p: &ExternalProfile<'_>,
         now: i64,
     ) -> Result<Result<i64, ProvisionRefused>, StoreError> {
+        let attributes = serde_json::to_string(p.attributes).unwrap_or_else(|_| "{}".into());
         on_pool!(self, |pool| {
             async {
             let mut tx = pool.begin().await?;
@@ -304,12 +308,14 @@ impl Store {
             }
             if let Some((id,)) = updated {
                 sqlx::query(
-                    "UPDATE users SET username = $2, email = $3, display_name = $4 WHERE id = $1",
+                    "UPDATE users SET username = $2, email = $3, display_name = $4, attributes = $5 \
+                     WHERE id = $1",
                 )
                 .bind(id)
                 .bind(p.username)
                 .bind(p.email)
                 .bind(p.display_name)
+                .bind(&attributes)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -318,8 +324,8 @@ impl Store {
                 None => {
                     let (id,): (i64,) = sqlx::query_as(
                         "INSERT INTO users (username, display_name, email, password_hash, \
-                         must_change_password, created_at, updated_at, source, subject, last_login_at) \
-                         VALUES ($1, $2, $3, NULL, FALSE, $4, $4, $5, $6, $4) RETURNING id",
+                         must_change_password, created_at, updated_at, source, subject, last_login_at, \
+                         attributes) VALUES ($1, $2, $3, NULL, FALSE, $4, $4, $5, $6, $4, $7) RETURNING id",
                     )
                     .bind(p.username)
                     .bind(p.display_name)
@@ -327,6 +333,7 @@ impl Store {
                     .bind(now)
                     .bind(p.source)
                     .bind(p.subject)
+                    .bind(&attributes)
                     .fetch_one(&mut *tx)
                     .await?;
                     id

@@ -74,6 +74,7 @@ uid: alice
 cn: Alice Ldap
 sn: Ldap
 mail: alice@ldap.example.com
+employeeNumber: 1001
 userPassword: alice-ldap-pw
 
 dn: uid=bob,ou=people,dc=example,dc=com
@@ -419,6 +420,36 @@ async fn a_locally_disabled_ldap_user_stays_locked_out(backend: Backend) {
     assert!(login_error(&bob).contains("already belongs to another account"));
 }
 
+async fn directory_attributes_reach_the_assertion_templates(backend: Backend) {
+    let slapd = Slapd::start();
+    let mut src = source(&slapd, false, "none", false);
+    src.extra_attributes = vec!["employeeNumber".into()];
+    let app = spawn_app_with(backend, move |s| {
+        s.sources.ldap = vec![src];
+        s.saml.principal_tags = vec!["Employee={attr:employeeNumber}".into()];
+    })
+    .await;
+    assert_eq!(
+        ldap_login(&app, "alice", "alice-ldap-pw").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let admin = crate::helpers::spawn_client_for(&app);
+    admin.login_as_admin().await;
+    let dry = admin.get("/admin/test?username=alice").await;
+    let xml = dry
+        .body
+        .split("id=\"assertion-xml\">")
+        .nth(1)
+        .expect("assertion shown")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"");
+    assert!(
+        xml.contains("PrincipalTag:Employee\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:uri\"><saml:AttributeValue>1001<"),
+        "{xml}"
+    );
+}
+
 async fn starttls_checks_the_directory_certificate(backend: Backend) {
     let slapd = Slapd::start();
     let mut untrusted = source(&slapd, true, "none", false);
@@ -434,6 +465,7 @@ async fn starttls_checks_the_directory_certificate(backend: Backend) {
 }
 
 on_both_backends!(
+    directory_attributes_reach_the_assertion_templates,
     starttls_checks_the_directory_certificate,
     ldap_users_sign_in_with_their_groups_and_see_their_roles,
     memberof_gives_direct_groups_only,
