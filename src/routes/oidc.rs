@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::login::{login_page, session_cookie, Filled};
 use super::{safe_return_path, user_agent};
 use crate::audit::{self, NewAuditEvent};
-use crate::directory::oidc::{OidcError, Pending};
+use crate::directory::oidc::{OidcError, OidcProvider, Pending};
 use crate::directory::{provision, SignInFailure};
 use crate::error::AppError;
 use crate::sessions::{random_token, secrets_equal, token_hash};
@@ -66,6 +66,16 @@ async fn audit_failure(state: &AppState, req: &HttpRequest, source: &str, reason
     .await;
 }
 
+/// The configured provider with this id.
+fn provider<'a>(state: &'a AppState, id: &str) -> Result<&'a OidcProvider, AppError> {
+    state
+        .sources
+        .oidc
+        .iter()
+        .find(|p| p.settings.id == id)
+        .ok_or(AppError::NotFound)
+}
+
 /// `GET /login/oidc/{id}`
 pub async fn get_start(
     state: web::Data<AppState>,
@@ -74,12 +84,7 @@ pub async fn get_start(
     query: web::Query<StartQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let provider = state
-        .sources
-        .oidc
-        .iter()
-        .find(|p| p.settings.id == id)
-        .ok_or(AppError::NotFound)?;
+    let provider = provider(&state, &id)?;
     let started = match provider.start().await {
         Ok(s) => s,
         Err(e) => {
@@ -141,12 +146,7 @@ pub async fn get_callback(
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let provider = state
-        .sources
-        .oidc
-        .iter()
-        .find(|p| p.settings.id == id)
-        .ok_or(AppError::NotFound)?;
+    let provider = provider(&state, &id)?;
     let fail = |e: OidcError| {
         let state = state.clone();
         let req = req.clone();

@@ -144,6 +144,16 @@ impl Page {
     }
 }
 
+/// The message of the login page's error, as the page shows it.
+pub fn login_error(page: &Page) -> String {
+    page.body
+        .split("id=\"login-error\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Extracts `<input ... name="NAME" value="...">` from HTML.
 pub fn hidden_field(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app_with, Backend, TestApp};
+use crate::helpers::{login_error, spawn_app_with, Backend, TestApp};
 use crate::on_both_backends;
 use crate::sts::free_port;
 
@@ -237,15 +237,6 @@ async fn ldap_login(app: &TestApp, username: &str, password: &str) -> crate::hel
         ],
     )
     .await
-}
-
-fn login_error(page: &crate::helpers::Page) -> String {
-    page.body
-        .split("id=\"login-error\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .unwrap_or_default()
-        .to_string()
 }
 
 async fn ldap_users_sign_in_with_their_groups_and_see_their_roles(backend: Backend) {

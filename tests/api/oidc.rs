@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app_with, Backend, TestApp};
+use crate::helpers::{login_error, spawn_app_with, Backend, TestApp};
 use crate::on_both_backends;
 use crate::saml::peers;
 use crate::sts::free_port;
@@ -137,15 +137,6 @@ async fn through_the_provider(app: &TestApp, op_port: u16, login: &str) -> Strin
 fn path_of(app: &TestApp, url: &str) -> String {
     url.strip_prefix(&app.address)
         .expect("broker URL")
-        .to_string()
-}
-
-fn login_error(page: &crate::helpers::Page) -> String {
-    page.body
-        .split("id=\"login-error\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .unwrap_or_default()
         .to_string()
 }
 
