@@ -305,6 +305,10 @@ fn spawn_pruning(store: Store, settings: &Settings) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
             }
+            // Sign-ins at a provider get 10 minutes; abandoned ones are forgotten.
+            if let Err(e) = store.prune_oidc_logins(t - 600).await {
+                tracing::warn!(error = %e, "pruning abandoned OIDC sign-ins failed");
+            }
             match crate::audit::prune(&store, retention, t).await {
                 Ok(n) if n > 0 => {
                     tracing::info!(removed = n, "pruned audit events past their retention")

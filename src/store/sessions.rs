@@ -193,6 +193,17 @@ impl Store {
         })
     }
 
+    /// Forgets OIDC sign-ins started before `cutoff` and never finished.
+    pub async fn prune_oidc_logins(&self, cutoff: i64) -> Result<u64, StoreError> {
+        on_pool!(self, |pool| Ok(sqlx::query(
+            "DELETE FROM oidc_logins WHERE created_at < $1"
+        )
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected()))
+    }
+
     /// Takes (reads and deletes) an OIDC sign-in: each state is good for one callback.
     pub async fn take_oidc_login(&self, state_hash: &str) -> Result<Option<OidcLogin>, StoreError> {
         on_pool!(self, |pool| {
