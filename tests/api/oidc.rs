@@ -310,7 +310,51 @@ async fn a_provider_that_rotated_its_keys_is_followed(backend: Backend) {
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", login_error(&res));
 }
 
+async fn abandoned_sign_ins_are_forgotten(backend: Backend) {
+    let app = app_for(backend, free_port()).await;
+    let now = fedbroker::startup::now();
+    for (state, age) in [("old", 700), ("fresh", 60)] {
+        app.store
+            .insert_oidc_login(&fedbroker::store::OidcLogin {
+                state_hash: state.into(),
+                provider: "op".into(),
+                browser_hash: "b".into(),
+                pkce_verifier: "v".into(),
+                nonce: "n".into(),
+                next: "/".into(),
+                created_at: now - age,
+            })
+            .await
+            .expect("insert");
+    }
+    assert_eq!(
+        app.store.prune_oidc_logins(now - 600).await.expect("prune"),
+        1
+    );
+    assert!(app
+        .store
+        .take_oidc_login("old")
+        .await
+        .expect("read")
+        .is_none());
+    assert!(app
+        .store
+        .take_oidc_login("fresh")
+        .await
+        .expect("read")
+        .is_some());
+    assert!(
+        app.store
+            .take_oidc_login("fresh")
+            .await
+            .expect("read")
+            .is_none(),
+        "single use"
+    );
+}
+
 on_both_backends!(
+    abandoned_sign_ins_are_forgotten,
     a_provider_that_rotated_its_keys_is_followed,
     an_oidc_user_signs_in_with_groups_and_sees_their_roles,
     groups_only_in_userinfo_are_fetched,
