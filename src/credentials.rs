@@ -107,7 +107,7 @@ async fn exchange(
         evaluation,
         vec![pair.clone()],
         &endpoint.acs_url,
-        "sts",
+        endpoint.region.as_str(),
         SessionDuration::parse(i64::from(duration)).ok(),
         origin,
     )
