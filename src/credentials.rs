@@ -297,8 +297,8 @@ pub fn federation_endpoint(state: &AppState, region: &Region) -> String {
         .sts
         .federation
         .iter()
-        .filter_map(|e| e.split_once('='))
-        .find(|(r, _)| *r == region.as_str())
-        .map(|(_, url)| url.to_string())
+        .filter_map(|e| crate::config::region_entry("sts.federation", e).ok())
+        .find(|(r, _)| r == region)
+        .and_then(|(_, url)| url.map(str::to_string))
         .unwrap_or_else(|| state.profile.partition.federation_url(region))
 }

@@ -77,13 +77,9 @@ impl RegionRouter {
         let partition = Partition::parse(&settings.saml.partition)?;
         let mut endpoints = Vec::new();
         for entry in &settings.regions.acs {
-            let (name, url) = match entry.split_once('=') {
-                Some((r, u)) => (r, Some(u.to_string())),
-                None => (entry.as_str(), None),
-            };
-            let region = Region::parse(name)?;
+            let (region, url) = crate::config::region_entry("regions.acs", entry)?;
             endpoints.push(RegionEndpoint {
-                acs_url: url.unwrap_or_else(|| partition.acs_url(&region)),
+                acs_url: url.map_or_else(|| partition.acs_url(&region), str::to_string),
                 console_url: partition.console_url(&region),
                 region,
             });

@@ -46,14 +46,8 @@ pub fn credential_process_json(c: &RoleCredentials) -> serde_json::Value {
         "AccessKeyId": c.issued.access_key_id,
         "SecretAccessKey": c.issued.secret_access_key.expose_secret(),
         "SessionToken": c.issued.session_token.expose_secret(),
-        "Expiration": rfc3339(c.issued.expiration),
+        "Expiration": crate::audit::rfc3339(c.issued.expiration),
     })
-}
-
-fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
 }
 
 /// A `~/.aws/credentials` profile name: alias (or account) and role, in lower case.
@@ -142,9 +136,7 @@ pub async fn post_credentials(
         nav: Some(user.nav()),
         role: creds.pair.role.to_string(),
         assumed_role_arn: creds.issued.assumed_role_arn.clone(),
-        expires: chrono::DateTime::from_timestamp(creds.issued.expiration, 0)
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-            .unwrap_or_default(),
+        expires: super::admin::when(Some(creds.issued.expiration)),
         region: creds.issued.endpoint.region.to_string(),
         adjusted: creds.adjusted.clone().unwrap_or_default(),
         formats: formats(&creds, &profile),
