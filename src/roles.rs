@@ -4,16 +4,12 @@
 
 use std::sync::{Arc, RwLock};
 
-use chrono::Utc;
-
 use crate::directory::Identity;
 use crate::domain::aws::{AwsRuleError, RolePair, SessionDuration};
 use crate::mapping::engine::Broken;
 use crate::mapping::{Evaluation, RuleSet};
 use crate::saml::profile::AwsProfile;
-use crate::saml::response::{
-    preflight, sign_aws_response, unsigned_response_xml, AwsAssertion, ResponseError,
-};
+use crate::saml::response::{preflight, sign_aws_response, unsigned_response_xml, ResponseError};
 use crate::saml::sign::XmlSigner;
 use crate::store::{RuleRecord, Store, StoreError};
 
@@ -149,20 +145,7 @@ pub async fn dry_run(
         out.evaluation.pairs().into_iter().take(1).collect()
     };
     let duration = session_duration(profile, &out.evaluation, &roles);
-    let assertion = AwsAssertion {
-        issuer: &profile.entity_id,
-        acs_url,
-        partition: profile.partition,
-        name_id: &identity.username,
-        roles: &roles,
-        session_name: &attributes.session_name,
-        source_identity: attributes.source_identity.as_ref(),
-        session_duration: Some(duration),
-        tags: &attributes.tags,
-        issued_at: Utc::now(),
-        validity_secs: profile.validity_secs,
-        skew_secs: profile.skew_secs,
-    };
+    let assertion = profile.assertion(identity, &attributes, acs_url, &roles, duration);
     if let Err(errors) = preflight(&assertion) {
         out.warnings.extend(errors);
     }

@@ -1,15 +1,13 @@
 //! From a person and a chosen role to a signed Response: posted by the browser to the AWS
 //! sign-in endpoint of a healthy Region (console), or exchanged at STS (credentials).
 
-use chrono::Utc;
-
 use crate::audit::{self, NewAuditEvent};
 use crate::directory::Identity;
 use crate::domain::aws::{AwsRuleError, RolePair, SessionDuration};
 use crate::mapping::Evaluation;
 use crate::regions::RegionError;
 use crate::roles::session_duration;
-use crate::saml::response::{sign_aws_response, AwsAssertion, ResponseError};
+use crate::saml::response::{sign_aws_response, ResponseError};
 use crate::startup::AppState;
 
 /// Where a request came from, for the audit log.
@@ -100,20 +98,7 @@ pub async fn issue_assertion(
         .map_err(SignInError::Preflight)?;
     let signer = state.keys.signer().await?;
     let duration = duration.unwrap_or_else(|| session_duration(profile, evaluation, &roles));
-    let assertion = AwsAssertion {
-        issuer: &profile.entity_id,
-        acs_url,
-        partition: profile.partition,
-        name_id: &identity.username,
-        roles: &roles,
-        session_name: &attributes.session_name,
-        source_identity: attributes.source_identity.as_ref(),
-        session_duration: Some(duration),
-        tags: &attributes.tags,
-        issued_at: Utc::now(),
-        validity_secs: profile.validity_secs,
-        skew_secs: profile.skew_secs,
-    };
+    let assertion = profile.assertion(identity, &attributes, acs_url, &roles, duration);
     let signed = match sign_aws_response(&assertion, &signer, profile.sign_response) {
         Ok(s) => s,
         Err(ResponseError::Preflight(errors)) => {

@@ -92,6 +92,32 @@ impl AwsProfile {
         !self.tags.is_empty()
     }
 
+    /// The assertion for `identity` and `roles`, addressed to `acs_url`: one builder for the
+    /// sign-in and the admin dry run, so the dry run shows exactly what would be sent.
+    pub fn assertion<'a>(
+        &'a self,
+        identity: &'a Identity,
+        attributes: &'a UserAttributes,
+        acs_url: &'a str,
+        roles: &'a [crate::domain::aws::RolePair],
+        duration: SessionDuration,
+    ) -> crate::saml::response::AwsAssertion<'a> {
+        crate::saml::response::AwsAssertion {
+            issuer: &self.entity_id,
+            acs_url,
+            partition: self.partition,
+            name_id: &identity.username,
+            roles,
+            session_name: &attributes.session_name,
+            source_identity: attributes.source_identity.as_ref(),
+            session_duration: Some(duration),
+            tags: &attributes.tags,
+            issued_at: chrono::Utc::now(),
+            validity_secs: self.validity_secs,
+            skew_secs: self.skew_secs,
+        }
+    }
+
     /// What sanitising changes for this person: `attribute: raw → sent`, one line each, for
     /// the dry run (AWS would have refused the raw values).
     pub fn rewrites(&self, identity: &Identity) -> Vec<String> {
