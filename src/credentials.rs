@@ -29,6 +29,8 @@ pub struct RoleCredentials {
     pub duration: u32,
     /// Set when the duration had to be shortened; says what happened.
     pub adjusted: Option<String>,
+    /// The console page the granting rule lands on, if it names one.
+    pub deep_link: Option<String>,
 }
 
 /// Why no credentials (or URL) were produced.
@@ -139,6 +141,9 @@ pub async fn credentials(
         .await
         .map_err(SignInError::from)?;
     let pair = chosen_roles(state, &evaluation, role, false)?.remove(0);
+    let deep_link = evaluation
+        .grant(pair.role.as_str())
+        .and_then(|g| g.relay_state.clone());
     let wanted = evaluation
         .grant(pair.role.as_str())
         .and_then(|g| g.duration)
@@ -165,6 +170,7 @@ pub async fn credentials(
             }),
             pair,
             duration,
+            deep_link,
         }),
         Err(CredentialsError::Sts(e)) if e.is_duration_too_long() && duration > ALWAYS_ACCEPTED_SECS => {
             tracing::info!(role = %pair.role, refused = duration, "STS refused the duration; retrying with 3600 s");
@@ -184,6 +190,7 @@ pub async fn credentials(
                 )),
                 pair,
                 duration: ALWAYS_ACCEPTED_SECS,
+                deep_link,
             })
         }
         Err(e) => Err(e),
@@ -248,14 +255,9 @@ pub async fn console_url(
     let token: SigninToken = response.json().await.map_err(|_| {
         CredentialsError::Federation("getSigninToken answered without a SigninToken".into())
     })?;
-    let evaluation = state
-        .rules
-        .evaluate(&state.store, &identity.groups)
-        .await
-        .map_err(SignInError::from)?;
-    let destination = evaluation
-        .grant(creds.pair.role.as_str())
-        .and_then(|g| g.relay_state.clone())
+    let destination = creds
+        .deep_link
+        .clone()
         .unwrap_or_else(|| state.profile.partition.console_url(&region));
     let login = format!(
         "{federation}?{}",
