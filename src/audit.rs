@@ -121,6 +121,31 @@ pub fn emit(e: &NewAuditEvent) {
     );
 }
 
+/// A sign-in attempt through any source (`local`, an LDAP or an OIDC source id). `subject` is
+/// the username (as typed, for a failure: cut short, a SIEM needs it to see guessing).
+pub async fn signin(
+    store: &Store,
+    subject: &str,
+    ok: bool,
+    source: &str,
+    reason: &str,
+    origin: &crate::signin::Origin,
+) {
+    record(
+        store,
+        NewAuditEvent {
+            event_type: kind::SIGNIN.into(),
+            subject: subject.chars().take(64).collect(),
+            outcome: outcome(ok),
+            source_addr: origin.addr.clone(),
+            user_agent: origin.user_agent.clone(),
+            details: serde_json::json!({"source": source, "reason": reason}),
+            ..NewAuditEvent::default()
+        },
+    )
+    .await;
+}
+
 /// An admin's change of configuration kept outside the rules tables (keys, Region controls,
 /// users): the rules and aliases write theirs in the same transaction as the change.
 pub async fn admin_change(

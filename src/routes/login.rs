@@ -9,11 +9,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{safe_return_path, user_agent, Nav, SignedIn};
-use crate::audit::{self, NewAuditEvent};
+use crate::audit;
 use crate::directory::{password_sign_in, SignInFailure};
 use crate::error::AppError;
 use crate::ratelimit::Verdict;
 use crate::sessions::{random_token, secrets_equal};
+use crate::signin::Origin;
 use crate::startup::{client_addr, now, AppState, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 
 #[derive(Template)]
@@ -152,20 +153,12 @@ pub async fn post_login(
     } else {
         form.source.clone()
     };
+    let origin = Origin {
+        addr: addr.clone(),
+        user_agent: agent.clone(),
+    };
     let audit = |ok: bool, reason: &'static str| {
-        let event = NewAuditEvent {
-            event_type: audit::kind::SIGNIN.into(),
-            actor: String::new(),
-            // What was typed, cut short: a SIEM needs it to see guessing, nothing more.
-            subject: form.username.chars().take(64).collect(),
-            outcome: audit::outcome(ok),
-            source_addr: addr.clone(),
-            user_agent: agent.clone(),
-            details: serde_json::json!({"source": source, "reason": reason}),
-            ..NewAuditEvent::default()
-        };
-        let store = state.store.clone();
-        async move { audit::record(&store, event).await }
+        audit::signin(&state.store, &form.username, ok, &source, reason, &origin)
     };
 
     if let Verdict::Limited { retry_after_secs } =
@@ -203,13 +196,7 @@ pub async fn post_login(
     let (status, message, reason) = match outcome {
         Ok(identity) => {
             state.limiter.record_success(&form.username).await?;
-            let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-            let session = state
-                .sessions
-                .create(identity.user_id, &addr, &agent, previous.as_deref(), at)
-                .await?;
-            tracing::info!(user = %identity.username, source = %source, client = %addr, "signed in");
-            audit(true, "").await;
+            let session = start_session(&state, &req, &identity, &source, &origin, at).await?;
             let location = if identity.must_change_password {
                 "/account/password"
             } else {
@@ -219,7 +206,7 @@ pub async fn post_login(
             removed.make_removal();
             return Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location.to_string()))
-                .cookie(session_cookie(&session.cookie_value))
+                .cookie(session)
                 .cookie(removed)
                 .finish());
         }
@@ -277,6 +264,32 @@ pub async fn post_login(
     tracing::info!(client = %addr, source = %source, reason, "sign-in failed");
     audit(false, reason).await;
     login_page(&state, status, csrf, &filled, Some(message))
+}
+
+/// Opens a session for someone a source has just vouched for (replacing whatever session the
+/// browser held), records the sign-in, and returns the session cookie to set.
+pub async fn start_session(
+    state: &AppState,
+    req: &HttpRequest,
+    identity: &crate::directory::Identity,
+    source: &str,
+    origin: &Origin,
+    at: i64,
+) -> Result<Cookie<'static>, AppError> {
+    let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+    let session = state
+        .sessions
+        .create(
+            identity.user_id,
+            &origin.addr,
+            &origin.user_agent,
+            previous.as_deref(),
+            at,
+        )
+        .await?;
+    tracing::info!(user = %identity.username, source = %source, client = %origin.addr, "signed in");
+    audit::signin(&state.store, &identity.username, true, source, "", origin).await;
+    Ok(session_cookie(&session.cookie_value))
 }
 
 /// The session cookie: opaque, Secure, HttpOnly, SameSite=Lax, host-only (`__Host-` prefix).

@@ -8,14 +8,14 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::login::{login_page, session_cookie, Filled};
-use super::{safe_return_path, user_agent};
-use crate::audit::{self, NewAuditEvent};
+use super::login::{login_page, start_session, Filled};
+use super::{origin, safe_return_path};
+use crate::audit;
 use crate::directory::oidc::{OidcError, OidcProvider, Pending};
 use crate::directory::{provision, SignInFailure};
 use crate::error::AppError;
 use crate::sessions::{random_token, secrets_equal, token_hash};
-use crate::startup::{client_addr, now, AppState};
+use crate::startup::{now, AppState};
 use crate::store::OidcLogin;
 
 /// The cookie binding a sign-in under way to its browser.
@@ -52,18 +52,8 @@ fn status_of(e: &OidcError) -> StatusCode {
 }
 
 async fn audit_failure(state: &AppState, req: &HttpRequest, source: &str, reason: &str) {
-    audit::record(
-        &state.store,
-        NewAuditEvent {
-            event_type: audit::kind::SIGNIN.into(),
-            outcome: audit::outcome(false),
-            source_addr: client_addr(req, &state.settings),
-            user_agent: user_agent(req),
-            details: serde_json::json!({"source": source, "reason": reason}),
-            ..NewAuditEvent::default()
-        },
-    )
-    .await;
+    let origin = origin(req, &state.settings);
+    audit::signin(&state.store, "", false, source, reason, &origin).await;
 }
 
 /// The configured provider with this id.
@@ -199,29 +189,8 @@ pub async fn get_callback(
         Err(SignInFailure::Store(e)) => return Err(e.into()),
         Err(e) => return fail(OidcError::NotAllowed(format!("{e}."))).await,
     };
-    let addr = client_addr(&req, &state.settings);
-    let agent = user_agent(&req);
-    let previous = req
-        .cookie(crate::startup::SESSION_COOKIE)
-        .map(|c| c.value().to_string());
-    let session = state
-        .sessions
-        .create(identity.user_id, &addr, &agent, previous.as_deref(), at)
-        .await?;
-    tracing::info!(user = %identity.username, source = %id, client = %addr, "signed in");
-    audit::record(
-        &state.store,
-        NewAuditEvent {
-            event_type: audit::kind::SIGNIN.into(),
-            subject: identity.username.clone(),
-            outcome: audit::outcome(true),
-            source_addr: addr,
-            user_agent: agent,
-            details: serde_json::json!({"source": id, "reason": ""}),
-            ..NewAuditEvent::default()
-        },
-    )
-    .await;
+    let origin = origin(&req, &state.settings);
+    let session = start_session(&state, &req, &identity, &id, &origin, at).await?;
     let mut removed = Cookie::build(OIDC_COOKIE, "")
         .path("/")
         .secure(true)
@@ -229,7 +198,7 @@ pub async fn get_callback(
     removed.make_removal();
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, pending.next))
-        .cookie(session_cookie(&session.cookie_value))
+        .cookie(session)
         .cookie(removed)
         .finish())
 }
