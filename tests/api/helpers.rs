@@ -144,6 +144,15 @@ impl Page {
     }
 }
 
+/// A JSON Lines record a test peer wrote (empty when it wrote nothing yet).
+pub fn read_jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record is JSON"))
+        .collect()
+}
+
 /// The message of the login page's error, as the page shows it.
 pub fn login_error(page: &Page) -> String {
     page.body

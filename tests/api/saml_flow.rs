@@ -57,11 +57,7 @@ impl SignInEndpoint {
 
     /// What the endpoint recorded, one JSON object per POST.
     pub fn received(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.record)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("record is JSON"))
-            .collect()
+        crate::helpers::read_jsonl(&self.record)
     }
 }
 

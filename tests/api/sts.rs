@@ -90,11 +90,7 @@ impl Peer {
 
     /// What the stand-in received, one JSON object per request.
     pub fn received(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.record)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("record is JSON"))
-            .collect()
+        crate::helpers::read_jsonl(&self.record)
     }
 }
 
@@ -294,25 +290,22 @@ async fn a_too_long_duration_is_retried_once_remembered_and_explained(backend: B
         .nth(1)
         .expect("explained");
     assert!(note.contains("refused a 8-hour session"), "{note}");
-    let asked: Vec<i64> = standin
-        .received()
-        .iter()
-        .filter(|r| r["kind"] == "sts")
-        .map(|r| r["duration"].as_i64().unwrap_or(0))
-        .collect();
-    assert_eq!(asked, vec![28800, 3600], "one retry with the safe value");
+    // The DurationSeconds of every STS call the stand-in received, in order.
+    let asked = || -> Vec<i64> {
+        standin
+            .received()
+            .iter()
+            .filter(|r| r["kind"] == "sts")
+            .map(|r| r["duration"].as_i64().unwrap_or(0))
+            .collect()
+    };
+    assert_eq!(asked(), vec![28800, 3600], "one retry with the safe value");
     assert!(!page.body.contains("DurationSeconds exceeds"));
 
     // Remembered: the next request asks for 3600 at once, and says why.
     let next = cli_credentials(&app, ADMIN_ROLE).await;
     assert_eq!(next.status, StatusCode::OK);
-    let asked: Vec<i64> = standin
-        .received()
-        .iter()
-        .filter(|r| r["kind"] == "sts")
-        .map(|r| r["duration"].as_i64().unwrap_or(0))
-        .collect();
-    assert_eq!(asked, vec![28800, 3600, 3600]);
+    assert_eq!(asked(), vec![28800, 3600, 3600]);
     assert!(next.body.contains("at most 1 hours"), "{}", next.body);
     let limit = app
         .store
