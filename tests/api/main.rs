@@ -8,6 +8,7 @@ mod api_v1;
 mod audit;
 mod browser;
 mod health;
+mod hostile;
 mod ldap;
 mod login;
 mod mapping;
