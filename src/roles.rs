@@ -239,6 +239,7 @@ pub async fn identity_for_dry_run(
             groups,
             must_change_password: false,
             attributes: Default::default(),
+            source: "local".to_string(),
         })),
     }
 }

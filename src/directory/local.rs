@@ -100,6 +100,7 @@ pub async fn identity_of(store: &Store, user_id: i64) -> Result<Option<Identity>
         groups,
         must_change_password: user.must_change_password,
         attributes: serde_json::from_str(&user.attributes).unwrap_or_default(),
+        source: user.source,
     }))
 }
 

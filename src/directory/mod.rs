@@ -15,6 +15,8 @@ pub struct Identity {
     pub must_change_password: bool,
     /// Extra attributes from an external source, for `{attr:NAME}` in templates.
     pub attributes: std::collections::BTreeMap<String, String>,
+    /// `local`, or the id of the LDAP/OIDC source that vouches for this person.
+    pub source: String,
 }
 
 use crate::store::{ExternalProfile, ProvisionRefused, Store, StoreError};

@@ -17,6 +17,8 @@ pub struct UserRecord {
     pub updated_at: i64,
     /// Attributes an external source gave, as a JSON object of strings.
     pub attributes: String,
+    /// `local`, or the id of the LDAP/OIDC source that vouches for this person.
+    pub source: String,
 }
 
 /// A group row with its member count.
@@ -28,7 +30,7 @@ pub struct GroupRecord {
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, email, password_hash, disabled, \
-                            must_change_password, created_at, updated_at, attributes";
+                            must_change_password, created_at, updated_at, attributes, source";
 
 /// A user to create.
 #[derive(Debug, Clone)]
