@@ -184,7 +184,8 @@ pub struct ServerSettings {
     pub tls_cert: String,
     pub tls_key: String,
     pub allow_insecure_http: bool,
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (see `domain::client_addr`).
+    pub trusted_proxies: Vec<crate::domain::client_addr::Cidr>,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
 }
@@ -240,6 +241,10 @@ pub struct LoginSettings {
     pub max_failures_per_user: i64,
     pub max_failures_per_address: i64,
     pub failure_window_secs: i64,
+    /// Seconds between attempts of a client that failed, while its username is under attack.
+    pub user_backoff_secs: i64,
+    /// OIDC sign-ins one address may start within `failure_window_secs`.
+    pub max_oidc_starts_per_address: i64,
 }
 
 /// `[admin]`
@@ -569,6 +574,11 @@ impl Settings {
                 self.login.max_failures_per_address,
             ),
             ("login.failure_window_secs", self.login.failure_window_secs),
+            ("login.user_backoff_secs", self.login.user_backoff_secs),
+            (
+                "login.max_oidc_starts_per_address",
+                self.login.max_oidc_starts_per_address,
+            ),
         ] {
             if value <= 0 {
                 return Err(invalid(key, "must be a positive number".into()));
@@ -801,9 +811,11 @@ impl Settings {
         let s = &self.server;
         out.push_str(&format!(
             "[server]\nhost = {:?}\nport = {}\npublic_url = {:?}\ntls_cert = {:?}\ntls_key = {:?}\n\
-             allow_insecure_http = {}\ntrust_forwarded_for = {}\nworkers = {}\nshutdown_timeout_secs = {}\n\n",
+             allow_insecure_http = {}\ntrusted_proxies = {:?}\nworkers = {}\nshutdown_timeout_secs = {}\n\n",
             s.host, s.port, s.public_url, s.tls_cert, s.tls_key, s.allow_insecure_http,
-            s.trust_forwarded_for, s.workers, s.shutdown_timeout_secs
+            s.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            s.workers,
+            s.shutdown_timeout_secs
         ));
         let d = &self.database;
         out.push_str(&format!(
@@ -826,8 +838,13 @@ impl Settings {
         ));
         let l = &self.login;
         out.push_str(&format!(
-            "[login]\nmax_failures_per_user = {}\nmax_failures_per_address = {}\nfailure_window_secs = {}\n\n",
-            l.max_failures_per_user, l.max_failures_per_address, l.failure_window_secs
+            "[login]\nmax_failures_per_user = {}\nmax_failures_per_address = {}\nfailure_window_secs = {}\n\
+             user_backoff_secs = {}\nmax_oidc_starts_per_address = {}\n\n",
+            l.max_failures_per_user,
+            l.max_failures_per_address,
+            l.failure_window_secs,
+            l.user_backoff_secs,
+            l.max_oidc_starts_per_address
         ));
         out.push_str(&format!(
             "[admin]\ngroup = {:?}\ncontact = {:?}\n\n",

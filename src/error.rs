@@ -37,6 +37,9 @@ pub enum AppError {
     /// A dependency (the database) is down; retrying later will help.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Every core is checking passwords; the client should retry in a second.
+    #[error("busy")]
+    Busy,
     /// Something outside fedbroker (AWS sign-in in every Region) is down; the message says what.
     #[error("{0}")]
     UpstreamDown(String),
@@ -104,6 +107,7 @@ impl From<LocalError> for AppError {
     fn from(e: LocalError) -> Self {
         match e {
             LocalError::Store(s) => s.into(),
+            LocalError::Busy => AppError::Busy,
             other => AppError::Internal(other.into()),
         }
     }
@@ -140,6 +144,10 @@ impl AppError {
                  tell your administrator and quote the reference below."
                     .into(),
             ),
+            AppError::Busy => (
+                "Busy",
+                "fedbroker is busy checking other passwords. Try again in a moment.".into(),
+            ),
             AppError::UpstreamDown(why) => ("AWS sign-in unavailable", why.clone()),
             AppError::Conflict(why) => ("Changed by someone else", why.clone()),
             AppError::UpstreamRefused(why) => ("AWS refused the request", why.clone()),
@@ -162,7 +170,9 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::UpstreamRefused(_) => StatusCode::BAD_GATEWAY,
-            AppError::Unavailable(_) | AppError::UpstreamDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::UpstreamDown(_) | AppError::Busy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -185,6 +195,9 @@ impl ResponseError for AppError {
             }
             AppError::MustChangePassword => {
                 res.insert_header((header::LOCATION, "/account/password"));
+            }
+            AppError::Busy => {
+                res.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}
         }

@@ -57,17 +57,18 @@ pub struct AppState {
     pub url: String,
 }
 
-/// The client's address, for rate limiting and logs. Forwarded headers are believed only when
-/// `server.trust_forwarded_for` says a proxy we control sets them.
+/// The client's address, for rate limiting and logs: the peer's, or what a trusted proxy says
+/// it saw (`server.trusted_proxies`; see `domain::client_addr`).
 pub fn client_addr(req: &HttpRequest, settings: &Settings) -> String {
-    if settings.server.trust_forwarded_for {
-        if let Some(ip) = req.connection_info().realip_remote_addr() {
-            return ip.to_string();
-        }
-    }
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let peer = req.peer_addr().map(|a| a.ip());
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        // A value that is not text counts as garbage, which makes the peer address win.
+        .map(|v| v.to_str().unwrap_or(""))
+        .collect();
+    crate::domain::client_addr::client_ip(peer, &forwarded, &settings.server.trusted_proxies)
+        .map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }
 
 /// Options that do not belong in the configuration file.

@@ -1,6 +1,10 @@
 //! The local directory: argon2id password hashes, sign-in, the bootstrap admin and demo users.
 
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -39,6 +43,55 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_raw("fedbroker-dummy-password").unwrap_or_default());
 
+/// Bounds the argon2 work in flight. Each hash holds 19 MiB for tens of milliseconds, so
+/// without a bound a burst of sign-ins (no account needed) grows memory without limit. One
+/// computation per core runs; a few more may wait briefly; beyond that the caller is told at
+/// once that the broker is busy, rather than queuing without end.
+struct Argon2Gate {
+    running: Arc<Semaphore>,
+    waiting: Semaphore,
+}
+
+/// How long a password check may wait for a free core before the answer is "busy".
+const ARGON2_MAX_WAIT: Duration = Duration::from_secs(2);
+
+static ARGON2_GATE: LazyLock<Argon2Gate> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Argon2Gate {
+        running: Arc::new(Semaphore::new(cores)),
+        waiting: Semaphore::new(4 * cores),
+    }
+});
+
+/// Password checks run since start, for `/metrics` (a burst test reads it too).
+static PASSWORD_CHECKS: AtomicU64 = AtomicU64::new(0);
+
+/// How many passwords have been checked against a hash since the process started.
+pub fn password_checks() -> u64 {
+    PASSWORD_CHECKS.load(Ordering::Relaxed)
+}
+
+/// Runs an argon2 computation off the async executor, through [`ARGON2_GATE`].
+async fn run_argon2<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, LocalError> {
+    let gate = &*ARGON2_GATE;
+    let _queued = gate.waiting.try_acquire().map_err(|_| LocalError::Busy)?;
+    let permit = tokio::time::timeout(ARGON2_MAX_WAIT, gate.running.clone().acquire_owned())
+        .await
+        .map_err(|_| LocalError::Busy)?
+        .map_err(|_| LocalError::Busy)?;
+    // The permit moves into the blocking task: if the request is abandoned, the computation
+    // still counts until it has really finished.
+    tokio::task::spawn_blocking(move || {
+        let out = work();
+        drop(permit);
+        out
+    })
+    .await
+    .map_err(|e| LocalError::Hash(e.to_string()))
+}
+
 /// Why a local sign-in failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -52,6 +105,9 @@ pub enum LocalError {
     Store(#[from] StoreError),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// Every core is busy checking passwords; the caller should answer 503 with Retry-After.
+    #[error("the broker is busy checking other passwords")]
+    Busy,
 }
 
 /// Checks a username and password against the local directory.
@@ -71,9 +127,11 @@ pub async fn authenticate(
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
     let candidate = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &candidate))
-        .await
-        .unwrap_or(false);
+    let matches = run_argon2(move || {
+        PASSWORD_CHECKS.fetch_add(1, Ordering::Relaxed);
+        verify_password(&hash, &candidate)
+    })
+    .await?;
     let user = match user {
         Some(u) if matches && u.password_hash.is_some() => u,
         _ => return Err(LocalError::InvalidCredentials),
@@ -106,9 +164,7 @@ pub async fn identity_of(store: &Store, user_id: i64) -> Result<Option<Identity>
 
 /// Hashes off the async executor (argon2 takes tens of milliseconds by design).
 pub async fn hash_password_async(password: NewPassword) -> Result<String, LocalError> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| LocalError::Hash(e.to_string()))?
+    run_argon2(move || hash_password(&password)).await?
 }
 
 /// A random password for generated accounts: 20 alphanumerics (~119 bits).

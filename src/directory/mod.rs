@@ -76,6 +76,9 @@ pub enum SignInFailure {
     UsernameTaken { username: String, owner: String },
     #[error("unknown sign-in source `{0}`")]
     UnknownSource(String),
+    /// Every core is checking other passwords: try again in a moment.
+    #[error("busy")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -97,6 +100,7 @@ pub async fn password_sign_in(
             Ok(identity) => Ok(identity),
             Err(local::LocalError::InvalidCredentials) => Err(SignInFailure::WrongCredentials),
             Err(local::LocalError::Disabled) => Err(SignInFailure::Disabled),
+            Err(local::LocalError::Busy) => Err(SignInFailure::Busy),
             Err(local::LocalError::Store(e)) => Err(e.into()),
             Err(e) => Err(SignInFailure::Local(e)),
         };

@@ -2,4 +2,5 @@
 
 pub mod account;
 pub mod aws;
+pub mod client_addr;
 pub mod session;

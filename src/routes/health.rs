@@ -57,5 +57,11 @@ pub async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(format!(
+            "{}# HELP fedbroker_password_checks_total Passwords checked against a stored hash.\n\
+             # TYPE fedbroker_password_checks_total counter\n\
+             fedbroker_password_checks_total {}\n",
+            state.metrics.render(),
+            crate::directory::local::password_checks()
+        ))
 }

@@ -161,28 +161,40 @@ pub async fn post_login(
         audit::signin(&state.store, &form.username, ok, &source, reason, &origin)
     };
 
-    if let Verdict::Limited { retry_after_secs } =
-        state.limiter.check(&form.username, &addr, at).await?
-    {
-        let minutes = (retry_after_secs + 59) / 60;
-        tracing::warn!(client = %addr, "sign-in refused by rate limit");
-        audit(false, "rate limited").await;
-        let mut res = login_page(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            csrf,
-            &filled,
-            Some(format!(
-                "Too many failed sign-in attempts for this account or from your network. \
-                 Wait {minutes} minute{} and try again, or ask an administrator to reset your password.",
-                if minutes == 1 { "" } else { "s" }
-            )),
-        )?;
-        if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
+    let attempt = match state.limiter.reserve(&form.username, &addr, at).await? {
+        Verdict::Allowed(attempt) => attempt,
+        Verdict::Limited { retry_after_secs } => {
+            let minutes = (retry_after_secs + 59) / 60;
+            tracing::warn!(client = %addr, "sign-in refused by rate limit");
+            audit(false, "rate limited").await;
+            let message = if retry_after_secs < 60 {
+                format!(
+                    "Too many failed sign-in attempts for this account. Wait {retry_after_secs} \
+                     second{} and try again.",
+                    if retry_after_secs == 1 { "" } else { "s" }
+                )
+            } else {
+                format!(
+                    "Too many failed sign-in attempts for this account or from your network. \
+                     Wait {minutes} minute{} and try again, or ask an administrator to reset your \
+                     password.",
+                    if minutes == 1 { "" } else { "s" }
+                )
+            };
+            let mut res = login_page(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                csrf,
+                &filled,
+                Some(message),
+            )?;
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after_secs),
+            );
+            return Ok(res);
         }
-        return Ok(res);
-    }
+    };
 
     let outcome = password_sign_in(
         &state.store,
@@ -193,9 +205,15 @@ pub async fn post_login(
         at,
     )
     .await;
+    // Whether the attempt counts against the limits: only a password that was really checked
+    // and found wrong (or belonged to a disabled account) does.
+    match &outcome {
+        Ok(_) => state.limiter.succeeded(attempt).await?,
+        Err(SignInFailure::WrongCredentials | SignInFailure::Disabled) => {}
+        Err(_) => state.limiter.not_counted(attempt).await?,
+    }
     let (status, message, reason) = match outcome {
         Ok(identity) => {
-            state.limiter.record_success(&form.username).await?;
             let session = start_session(&state, &req, &identity, &source, &origin, at).await?;
             let location = if identity.must_change_password {
                 "/account/password"
@@ -210,32 +228,35 @@ pub async fn post_login(
                 .cookie(removed)
                 .finish());
         }
-        Err(SignInFailure::WrongCredentials) => {
-            state
-                .limiter
-                .record_failure(&form.username, &addr, at)
-                .await?;
-            (
-                StatusCode::UNAUTHORIZED,
-                "Wrong username or password.".to_string(),
-                "wrong username or password",
-            )
-        }
+        Err(SignInFailure::WrongCredentials) => (
+            StatusCode::UNAUTHORIZED,
+            "Wrong username or password.".to_string(),
+            "wrong username or password",
+        ),
         Err(SignInFailure::EmptyPassword) => (
             StatusCode::BAD_REQUEST,
             "Enter your password.".to_string(),
             "empty password",
         ),
-        Err(SignInFailure::Disabled) => {
-            state
-                .limiter
-                .record_failure(&form.username, &addr, at)
-                .await?;
-            (
-                StatusCode::FORBIDDEN,
-                "This account is disabled. Ask an administrator to enable it.".to_string(),
-                "account disabled",
-            )
+        Err(SignInFailure::Disabled) => (
+            StatusCode::FORBIDDEN,
+            "This account is disabled. Ask an administrator to enable it.".to_string(),
+            "account disabled",
+        ),
+        Err(SignInFailure::Busy) => {
+            audit(false, "broker busy").await;
+            let mut res = login_page(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                csrf,
+                &filled,
+                Some(
+                    "fedbroker is busy checking other sign-ins. Try again in a moment.".to_string(),
+                ),
+            )?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(1));
+            return Ok(res);
         }
         Err(SignInFailure::SourceDown(name)) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -75,6 +75,20 @@ pub async fn get_start(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let provider = provider(&state, &id)?;
+    // Each start keeps a row until its callback: an address may start only so many.
+    let addr = origin(&req, &state.settings).addr;
+    if let Some(retry_after) = state.limiter.reserve_oidc_start(&addr, now()).await? {
+        tracing::warn!(client = %addr, source = %id, "OIDC sign-in start refused by rate limit");
+        let mut res = failure_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins were started from your network. Wait a few minutes and try again."
+                .to_string(),
+        )?;
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+        return Ok(res);
+    }
     let started = match provider.start().await {
         Ok(s) => s,
         Err(e) => {

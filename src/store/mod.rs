@@ -7,6 +7,7 @@
 
 mod audit;
 mod directory;
+mod limits;
 mod mapping;
 mod saml;
 mod sessions;
@@ -22,6 +23,7 @@ use crate::config::{prepare_sqlite_path, DatabaseSettings};
 
 pub use audit::{ApiTokenRecord, AuditFilter, AuditRecord, NewAuditEvent, RoleSessionLimit};
 pub use directory::{ExternalProfile, GroupRecord, NewUser, ProvisionRefused, UserRecord};
+pub use limits::KeyStats;
 pub use mapping::{AccountRecord, Change, HistoryRecord, RuleRecord};
 pub use saml::{KeyRecord, RegionControl};
 pub use sessions::{OidcLogin, SessionRecord};

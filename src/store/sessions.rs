@@ -110,52 +110,11 @@ impl Store {
                 .execute(pool)
                 .await?
                 .rows_affected();
-            Ok(sessions + failures)
-        })
-    }
-
-    /// Records one failed sign-in under each limit key (per user, per address).
-    pub async fn record_login_failure(&self, keys: &[&str], now: i64) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            for key in keys {
-                sqlx::query("INSERT INTO login_failures (limit_key, at) VALUES ($1, $2)")
-                    .bind(key)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
-    /// Counts failures under a key since a time, and the oldest of them (for "try again in").
-    pub async fn login_failures_since(
-        &self,
-        key: &str,
-        since: i64,
-    ) -> Result<(i64, Option<i64>), StoreError> {
-        on_pool!(self, |pool| {
-            let row: (i64, Option<i64>) = sqlx::query_as(
-                "SELECT COUNT(*), MIN(at) FROM login_failures WHERE limit_key = $1 AND at >= $2",
-            )
-            .bind(key)
-            .bind(since)
-            .fetch_one(pool)
-            .await?;
-            Ok(row)
-        })
-    }
-
-    /// Forgets the failures under a key (after a successful sign-in).
-    pub async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM login_failures WHERE limit_key = $1")
-                .bind(key)
+            sqlx::query("DELETE FROM limit_locks WHERE used_at < $1")
+                .bind(failures_before)
                 .execute(pool)
                 .await?;
-            Ok(())
+            Ok(sessions + failures)
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The storage interface behaves the same on SQLite and PostgreSQL.
 
-use fedbroker::store::{NewUser, Store, StoreError};
+use fedbroker::store::{KeyStats, NewUser, Store, StoreError};
 
 use crate::helpers::{fresh_database, test_settings, Backend};
 use crate::on_both_backends;
@@ -129,38 +129,90 @@ async fn a_failed_user_creation_leaves_nothing_behind(backend: Backend) {
         .all(|g| g.name != "fresh-group"));
 }
 
-async fn login_failures_are_counted_within_the_window_and_pruned(backend: Backend) {
+async fn login_attempts_are_counted_within_the_window_released_and_pruned(backend: Backend) {
     let (store, _dir) = open(backend).await;
+    let grant = |_: &[KeyStats]| None;
+    assert_eq!(
+        store
+            .reserve_attempt(&["k1", "k2"], 0, 100, "a1", grant)
+            .await
+            .expect("reserved"),
+        None
+    );
     store
-        .record_login_failure(&["k1", "k2"], 100)
+        .reserve_attempt(&["k1"], 0, 200, "a2", grant)
         .await
-        .expect("recorded");
-    store
-        .record_login_failure(&["k1"], 200)
+        .expect("reserved");
+    let seen = std::sync::Mutex::new(Vec::new());
+    let refused = store
+        .reserve_attempt(&["k1", "k3"], 150, 300, "a3", |stats| {
+            seen.lock().expect("lock").extend_from_slice(stats);
+            Some(42)
+        })
         .await
-        .expect("recorded");
+        .expect("decided");
+    assert_eq!(refused, Some(42));
     assert_eq!(
-        store.login_failures_since("k1", 0).await.expect("count"),
-        (2, Some(100))
+        *seen.lock().expect("lock"),
+        vec![
+            KeyStats {
+                count: 1,
+                oldest: Some(200),
+                newest: Some(200)
+            },
+            KeyStats::default()
+        ]
     );
-    assert_eq!(
-        store.login_failures_since("k1", 150).await.expect("count"),
-        (1, Some(200))
-    );
-    assert_eq!(
-        store.login_failures_since("k3", 0).await.expect("count"),
-        (0, None)
-    );
+    // A refused reservation wrote nothing.
+    assert_eq!(store.attempts_since("k3", 0).await.expect("count"), 0);
+    assert_eq!(store.attempts_since("k1", 0).await.expect("count"), 2);
+    store.release_attempt("a2").await.expect("released");
+    assert_eq!(store.attempts_since("k1", 0).await.expect("count"), 1);
     store.prune(0, 0, 150).await.expect("pruned");
-    assert_eq!(
-        store.login_failures_since("k2", 0).await.expect("count").0,
-        0
-    );
-    store.clear_login_failures("k1").await.expect("cleared");
-    assert_eq!(
-        store.login_failures_since("k1", 0).await.expect("count").0,
-        0
-    );
+    assert_eq!(store.attempts_since("k2", 0).await.expect("count"), 0);
+    store
+        .reserve_attempt(&["k1"], 0, 400, "a4", grant)
+        .await
+        .expect("reserved");
+    store.clear_attempts(&["k1"]).await.expect("cleared");
+    assert_eq!(store.attempts_since("k1", 0).await.expect("count"), 0);
+}
+
+/// Two broker instances (two pools on one database) reserve concurrently against one budget:
+/// exactly the budget is granted, never more.
+async fn a_budget_holds_under_a_concurrent_burst_across_two_instances(backend: Backend) {
+    let (url, _dir) = fresh_database(backend).await;
+    let settings = test_settings(&url);
+    let first = fedbroker::startup::open_store(&settings)
+        .await
+        .expect("store opens");
+    let second = fedbroker::startup::open_store(&settings)
+        .await
+        .expect("second instance opens");
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            store
+                .reserve_attempt(&["user:x", "addr:y"], 0, 1000, &format!("t{i}"), |stats| {
+                    (stats[0].count >= 5).then_some(1)
+                })
+                .await
+                .expect("no database error under contention")
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        if t.await.expect("task").is_none() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 5);
+    assert_eq!(first.attempts_since("user:x", 0).await.expect("count"), 5);
 }
 
 async fn migrations_can_run_twice(backend: Backend) {
@@ -173,6 +225,7 @@ on_both_backends!(
     users_and_groups_round_trip,
     duplicates_and_missing_rows_are_reported_as_such,
     a_failed_user_creation_leaves_nothing_behind,
-    login_failures_are_counted_within_the_window_and_pruned,
+    login_attempts_are_counted_within_the_window_released_and_pruned,
+    a_budget_holds_under_a_concurrent_burst_across_two_instances,
     migrations_can_run_twice,
 );
