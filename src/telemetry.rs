@@ -4,7 +4,8 @@
 //! purpose: OIDC `code`/`state` and SAML payloads travel there. Headers (cookies) and bodies
 //! (passwords, assertions) are never recorded.
 
-use std::io::IsTerminal;
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -36,10 +37,18 @@ pub fn init(settings: &LogSettings) {
             filter = filter.add_directive(directive);
         }
     }
+    let ansi = std::io::stdout().is_terminal();
+    let format = settings.format;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal());
+        .with_ansi(ansi)
+        .with_writer(move || EscapedStdout {
+            style: match format {
+                LogFormat::Text => Style::Text { keep_colours: ansi },
+                LogFormat::Json => Style::Json,
+            },
+        });
     let _ = match settings.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder
@@ -78,5 +87,129 @@ impl RootSpanBuilder for QuietRootSpan {
         };
         span.record("status", status);
         tracing::info!(parent: &span, status, "request finished");
+    }
+}
+
+/// Writes log lines to stdout with every control character inside a line escaped.
+///
+/// Logged values come from people (a username typed at the login page, a header): a newline in
+/// one would start a forged log line, an escape sequence would rewrite the terminal. Escaping at
+/// the writer covers every field of every event, in text and JSON alike, without each log call
+/// having to remember it. The formatter hands over one whole event per write, ending in `\n`.
+pub struct EscapedStdout {
+    style: Style,
+}
+
+/// How escaped characters are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// `\n`, `\u{1b}`; with `keep_colours`, the formatter's own colour sequences stay.
+    Text { keep_colours: bool },
+    /// `\u001b`, valid inside the JSON strings where such characters can only stand.
+    Json,
+}
+
+impl Write for EscapedStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (line, newline) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (&*text, ""),
+        };
+        let escaped = escape_controls(line, self.style);
+        let mut out = std::io::stdout().lock();
+        out.write_all(escaped.as_bytes())?;
+        out.write_all(newline.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush()
+    }
+}
+
+/// Escapes control characters (C0, DEL, C1), line and paragraph separators and bidi controls.
+pub fn escape_controls(line: &str, style: Style) -> Cow<'_, str> {
+    let needs = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !line.chars().any(needs) {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len() + 16);
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        if c == '\u{1b}' && style == (Style::Text { keep_colours: true }) {
+            if let Some(len) = colour_sequence_len(rest) {
+                out.push_str(&rest[..len]);
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        match (c, style) {
+            ('\n', _) => out.push_str("\\n"),
+            ('\r', _) => out.push_str("\\r"),
+            ('\t', _) => out.push_str("\\t"),
+            (c, Style::Json) if needs(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            (c, _) if needs(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            (c, _) => out.push(c),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
+/// Length of an SGR sequence (`ESC [ 0-9 ; ... m`) at the start of `s`, if there is one.
+fn colour_sequence_len(s: &str) -> Option<usize> {
+    let body = s.strip_prefix("\u{1b}[")?;
+    let digits = body
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b';')
+        .count();
+    (body.as_bytes().get(digits) == Some(&b'm')).then_some(2 + digits + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{escape_controls, Style};
+
+    const PLAIN: Style = Style::Text {
+        keep_colours: false,
+    };
+    const COLOURS: Style = Style::Text { keep_colours: true };
+
+    #[test]
+    fn a_newline_in_a_value_cannot_start_a_new_log_line() {
+        let forged = "x\n2026-01-01T00:00:00Z  INFO signed in user=admin";
+        let escaped = escape_controls(forged, PLAIN);
+        assert!(!escaped.contains('\n'));
+        assert_eq!(
+            escaped,
+            "x\\n2026-01-01T00:00:00Z  INFO signed in user=admin"
+        );
+    }
+
+    #[test]
+    fn terminal_and_bidi_controls_are_escaped_colours_kept_when_asked() {
+        assert_eq!(
+            escape_controls("a\u{1b}]0;pwned\u{7}b", COLOURS),
+            "a\\u{1b}]0;pwned\\u{7}b"
+        );
+        assert_eq!(
+            escape_controls("\u{1b}[1mINFO\u{1b}[0m", COLOURS),
+            "\u{1b}[1mINFO\u{1b}[0m"
+        );
+        assert_eq!(escape_controls("\u{1b}[1m", PLAIN), "\\u{1b}[1m");
+        assert_eq!(
+            escape_controls("admin\u{202e}nimda", PLAIN),
+            "admin\\u{202e}nimda"
+        );
+        assert_eq!(escape_controls("tab\there\r", PLAIN), "tab\\there\\r");
+        assert_eq!(escape_controls("plain café", PLAIN), "plain café");
+        assert_eq!(
+            escape_controls("{\"user\":\"a\u{2028}b\u{85}\"}", Style::Json),
+            r#"{"user":"a\u2028b\u0085"}"#
+        );
     }
 }

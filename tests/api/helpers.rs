@@ -358,6 +358,16 @@ impl TestApp {
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     }
 
+    /// Runs a `SELECT COUNT(*) ...` against the test database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = match &self.store {
+            Store::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await,
+            Store::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await,
+        }
+        .expect("count query runs");
+        n
+    }
+
     /// Runs one SQL statement against the test database (to age sessions, etc.).
     pub async fn execute(&self, sql: &str) {
         match &self.store {

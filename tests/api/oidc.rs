@@ -54,14 +54,27 @@ impl Op {
 }
 
 /// A broker with the provider `op` at `http://127.0.0.1:<port>` (not started yet).
-async fn app_for(backend: Backend, op_port: u16) -> TestApp {
+pub async fn app_for(backend: Backend, op_port: u16) -> TestApp {
+    app_for_with(backend, op_port, |_| {}).await
+}
+
+/// [`app_for`], after letting the test adjust other settings.
+pub async fn app_for_with(
+    backend: Backend,
+    op_port: u16,
+    adjust: impl FnOnce(&mut fedbroker::config::Settings),
+) -> TestApp {
     let toml = format!(
         "id = \"op\"\nname = \"Example OP\"\nissuer = \"http://127.0.0.1:{op_port}\"\nclient_id = \"fedbroker\"\n\
          client_secret = \"fedbroker-client-secret\"\nscopes = [\"openid\", \"email\", \"profile\", \"groups\"]\n\
          timeout_secs = 3\n"
     );
     let source: fedbroker::config::OidcSource = toml::from_str(&toml).expect("source");
-    spawn_app_with(backend, move |s| s.sources.oidc = vec![source]).await
+    spawn_app_with(backend, move |s| {
+        s.sources.oidc = vec![source];
+        adjust(s);
+    })
+    .await
 }
 
 fn absolute(base: &str, location: &str) -> String {
