@@ -111,7 +111,13 @@ async fn a_burst_against_one_user_gets_no_more_password_checks_than_the_budget(b
     let targets = (0..100)
         .map(|_| ("203.0.113.7".to_string(), "alice".to_string()))
         .collect();
-    let counts = burst(targets, &form, &[app.address.clone()], "wrong-password-x").await;
+    let counts = burst(
+        targets,
+        &form,
+        std::slice::from_ref(&app.address),
+        "wrong-password-x",
+    )
+    .await;
     assert_budget_held(&app, &counts, 100, 5).await;
 }
 
@@ -141,7 +147,13 @@ async fn a_burst_over_many_users_from_one_address_stops_at_the_address_budget(ba
     let targets = (0..120)
         .map(|i| ("203.0.113.8".to_string(), format!("user{i}")))
         .collect();
-    let counts = burst(targets, &form, &[app.address.clone()], "wrong-password-x").await;
+    let counts = burst(
+        targets,
+        &form,
+        std::slice::from_ref(&app.address),
+        "wrong-password-x",
+    )
+    .await;
     assert_budget_held(&app, &counts, 120, 20).await;
 }
 
