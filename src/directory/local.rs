@@ -1,15 +1,14 @@
 //! The local directory: argon2id password hashes, sign-in, the bootstrap admin and demo users.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
-use std::time::Duration;
-
-use tokio::sync::Semaphore;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::distributions::{Alphanumeric, DistString};
+use subtle::ConstantTimeEq;
 
 use super::Identity;
 use crate::domain::account::{NewPassword, Username};
@@ -30,12 +29,46 @@ fn hash_raw(password: &str) -> Result<String, LocalError> {
 
 /// Checks a password against a stored hash; a malformed hash never matches.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    verify_with_memory(&mut Vec::new(), hash, password)
+}
+
+/// The most argon2 memory a stored hash may ask for (64 MiB); a larger one never matches.
+const MAX_ARGON2_BLOCKS: usize = 64 * 1024;
+
+/// [`verify_password`] computing in `memory`, which is grown to the hash's size and kept, so a
+/// worker thread reuses one buffer for every check instead of allocating 19 MiB each time.
+fn verify_with_memory(memory: &mut Vec<Block>, hash: &str, password: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let Ok(version) = parsed.version.map(Version::try_from).transpose() else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > MAX_ARGON2_BLOCKS {
+        return false;
     }
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version.unwrap_or_default(), params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks])
+        .is_ok()
+        && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 /// Verified against when the user does not exist, so that an unknown username costs the same
@@ -43,24 +76,46 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_raw("fedbroker-dummy-password").unwrap_or_default());
 
-/// Bounds the argon2 work in flight. Each hash holds 19 MiB for tens of milliseconds, so
-/// without a bound a burst of sign-ins (no account needed) grows memory without limit. One
-/// computation per core runs; a few more may wait briefly; beyond that the caller is told at
-/// once that the broker is busy, rather than queuing without end.
-struct Argon2Gate {
-    running: Arc<Semaphore>,
-    waiting: Semaphore,
+/// The argon2 work of the whole process runs here: one thread per core, fed by a short queue.
+///
+/// Each hash holds 19 MiB for tens of milliseconds, so a burst of sign-ins (no account needed)
+/// must not start one computation per request: memory would grow without bound, and the
+/// allocator keeps what each thread used. With a fixed set of threads the memory is bounded by
+/// their number; with a short queue, a request beyond it is told at once that the broker is
+/// busy (503 with Retry-After) rather than waiting without end.
+struct Argon2Pool {
+    jobs: SyncSender<Job>,
 }
 
-/// How long a password check may wait for a free core before the answer is "busy".
-const ARGON2_MAX_WAIT: Duration = Duration::from_secs(2);
+/// A computation for a worker, given the worker's own argon2 memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
-static ARGON2_GATE: LazyLock<Argon2Gate> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    Argon2Gate {
-        running: Arc::new(Semaphore::new(cores)),
-        waiting: Semaphore::new(4 * cores),
+static ARGON2_POOL: LazyLock<Argon2Pool> = LazyLock::new(|| {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (jobs, queue) = sync_channel::<Job>(4 * threads);
+    let queue = Arc::new(Mutex::new(queue));
+    for i in 0..threads {
+        let queue = queue.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                let mut memory = Vec::new();
+                loop {
+                    let next = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
+                    };
+                    let Ok(job) = next else { return };
+                    // A job that panics must not take its worker with it.
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a password-hashing thread");
+        }
     }
+    Argon2Pool { jobs }
 });
 
 /// Password checks run since start, for `/metrics` (a burst test reads it too).
@@ -71,25 +126,20 @@ pub fn password_checks() -> u64 {
     PASSWORD_CHECKS.load(Ordering::Relaxed)
 }
 
-/// Runs an argon2 computation off the async executor, through [`ARGON2_GATE`].
+/// Runs an argon2 computation on [`ARGON2_POOL`]; `Busy` when its queue is full.
 async fn run_argon2<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
+    work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
 ) -> Result<T, LocalError> {
-    let gate = &*ARGON2_GATE;
-    let _queued = gate.waiting.try_acquire().map_err(|_| LocalError::Busy)?;
-    let permit = tokio::time::timeout(ARGON2_MAX_WAIT, gate.running.clone().acquire_owned())
-        .await
-        .map_err(|_| LocalError::Busy)?
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    ARGON2_POOL
+        .jobs
+        .try_send(Box::new(move |memory: &mut Vec<Block>| {
+            let _ = reply.send(work(memory));
+        }))
         .map_err(|_| LocalError::Busy)?;
-    // The permit moves into the blocking task: if the request is abandoned, the computation
-    // still counts until it has really finished.
-    tokio::task::spawn_blocking(move || {
-        let out = work();
-        drop(permit);
-        out
-    })
-    .await
-    .map_err(|e| LocalError::Hash(e.to_string()))
+    answer
+        .await
+        .map_err(|_| LocalError::Hash("the password-hashing thread stopped".into()))
 }
 
 /// Why a local sign-in failed.
@@ -127,9 +177,9 @@ pub async fn authenticate(
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
     let candidate = password.to_string();
-    let matches = run_argon2(move || {
+    let matches = run_argon2(move |memory| {
         PASSWORD_CHECKS.fetch_add(1, Ordering::Relaxed);
-        verify_password(&hash, &candidate)
+        verify_with_memory(memory, &hash, &candidate)
     })
     .await?;
     let user = match user {
@@ -164,7 +214,7 @@ pub async fn identity_of(store: &Store, user_id: i64) -> Result<Option<Identity>
 
 /// Hashes off the async executor (argon2 takes tens of milliseconds by design).
 pub async fn hash_password_async(password: NewPassword) -> Result<String, LocalError> {
-    run_argon2(move || hash_password(&password)).await?
+    run_argon2(move |_| hash_password(&password)).await?
 }
 
 /// A random password for generated accounts: 20 alphanumerics (~119 bits).

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{config_dir, hidden_field};
 
-fn fedbroker(dir: &std::path::Path) -> Command {
+pub(crate) fn fedbroker(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fedbroker"));
     cmd.current_dir(dir)
         .env_remove("RUST_LOG")
@@ -149,7 +149,7 @@ fn user_and_group_commands_manage_the_local_directory() {
 }
 
 /// Reads the child's stdout on a thread so the test can wait for lines with a deadline.
-fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+pub(crate) fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().expect("stdout piped");
     std::thread::spawn(move || {
@@ -162,7 +162,11 @@ fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
     rx
 }
 
-fn wait_for(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, needle: &str) -> String {
+pub(crate) fn wait_for(
+    rx: &mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    needle: &str,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
@@ -178,7 +182,7 @@ fn wait_for(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, needle: &str) -
     );
 }
 
-fn terminate(child: &Child) {
+pub(crate) fn terminate(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -188,7 +192,7 @@ fn terminate(child: &Child) {
 
 /// Signs in over HTTP like a browser (login page, its CSRF cookie, the form) and returns the
 /// response to the form.
-async fn post_login(
+pub(crate) async fn post_login(
     client: &reqwest::Client,
     url: &str,
     username: &str,

@@ -357,3 +357,206 @@ on_both_backends!(
     forwarded_for_is_believed_only_from_trusted_proxies_and_only_as_an_ip,
     oidc_sign_in_starts_are_limited_per_address,
 );
+
+/// The broker binary, serving on a free port behind a trusted proxy on loopback, with its
+/// output lines; killed by the caller.
+fn serve_binary(
+    dir: &std::path::Path,
+    format: &str,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    Vec<String>,
+    String,
+) {
+    let mut child = crate::process::fedbroker(dir)
+        .arg("serve")
+        .env("FEDBROKER__SERVER__PORT", "0")
+        .env("FEDBROKER__SERVER__WORKERS", "2")
+        .env("FEDBROKER__SERVER__TRUSTED_PROXIES", r#"["127.0.0.1"]"#)
+        .env("FEDBROKER__LOG__FORMAT", format)
+        .env("FEDBROKER_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("serve starts");
+    let rx = crate::process::lines_of(&mut child);
+    let mut seen = Vec::new();
+    let line = crate::process::wait_for(&rx, &mut seen, "listening on");
+    let url = line.rsplit(' ').next().expect("url").to_string();
+    (child, rx, seen, url)
+}
+
+/// Resident memory of a process, in MiB.
+fn rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
+/// `fedbroker_password_checks_total` from `/metrics`.
+async fn password_checks(client: &reqwest::Client, url: &str) -> u64 {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("fedbroker_password_checks_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the password-check counter is exported")
+}
+
+/// 120 concurrent sign-ins from 120 addresses for 120 usernames (no account needed): each is
+/// within every limit, so only the bound on concurrent argon2 work keeps memory in check.
+/// Then 100 at one user from one address: no more password checks than the budget.
+#[test]
+fn a_sign_in_burst_neither_exhausts_memory_nor_exceeds_the_password_check_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, _rx, _seen, url) = serve_binary(dir.path(), "text");
+    let pid = child.id();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("client");
+        // Warm up: one sign-in, so idle memory includes what a served sign-in needs.
+        let res = crate::process::post_login(&client, &url, "nobody", "wrong-password-x").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let idle = rss_mib(pid);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut peak = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    peak = peak.max(rss_mib(pid));
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                peak
+            })
+        };
+        let page = client
+            .get(format!("{url}/login"))
+            .send()
+            .await
+            .expect("login page");
+        let cookie = page.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .expect("pair")
+            .to_string();
+        let token = crate::helpers::hidden_field(&page.text().await.expect("html"), "csrf_token")
+            .expect("token");
+        let form = (cookie, token);
+        let before = password_checks(&client, &url).await;
+        let spread = (0..120)
+            .map(|i| {
+                (
+                    format!("10.9.{}.{}", i / 200, i % 200 + 1),
+                    format!("user{i}"),
+                )
+            })
+            .collect();
+        let counts = burst(
+            spread,
+            &form,
+            std::slice::from_ref(&url),
+            "wrong-password-x",
+        )
+        .await;
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let peak = sampler.join().expect("sampler");
+        println!(
+            "resident memory: idle {idle} MiB, peak {peak} MiB under the burst; answers {counts:?}"
+        );
+        assert!(counts.keys().all(|s| [401, 503].contains(s)), "{counts:?}");
+        assert!(
+            counts.contains_key(&401),
+            "some passwords were checked: {counts:?}"
+        );
+        assert!(
+            peak.saturating_sub(idle) < 100,
+            "memory grew from {idle} MiB to {peak} MiB under the burst ({counts:?})"
+        );
+        let after_spread = password_checks(&client, &url).await;
+        assert_eq!(
+            after_spread - before,
+            u64::try_from(counts.get(&401).copied().unwrap_or(0)).expect("small"),
+            "every check answered 401, every other request was refused before argon2"
+        );
+
+        let one_user = (0..100)
+            .map(|_| ("10.8.0.1".to_string(), "admin".to_string()))
+            .collect();
+        let counts = burst(
+            one_user,
+            &form,
+            std::slice::from_ref(&url),
+            "wrong-password-x",
+        )
+        .await;
+        let checks = password_checks(&client, &url).await - after_spread;
+        assert!((1..=5).contains(&checks), "{checks} checks; {counts:?}");
+        assert!(counts.get(&429).copied().unwrap_or(0) >= 90, "{counts:?}");
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A username with a newline must not forge a log line; in JSON every line stays one object.
+#[test]
+fn a_newline_in_a_typed_username_cannot_forge_a_log_line() {
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut child, rx, mut seen, url) = serve_binary(dir.path(), format);
+        let forged = "2026-11-23T00:00:00.000000Z  INFO signed in user=admin";
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let res = crate::process::post_login(
+                &client,
+                &url,
+                &format!("x\n{forged}\r\u{1b}[2K\u{202e}"),
+                "wrong-password-x",
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        });
+        crate::process::wait_for(&rx, &mut seen, "audit event");
+        while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(300)) {
+            seen.push(line);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            seen.iter().all(|l| !l.starts_with(forged)),
+            "a forged line: {seen:#?}"
+        );
+        assert!(
+            seen.iter()
+                .all(|l| !l.contains('\r') && !l.contains('\u{1b}') && !l.contains('\u{202e}')),
+            "{seen:#?}"
+        );
+        let event = seen
+            .iter()
+            .find(|l| l.contains("audit event") && l.contains("INFO signed in user=admin"))
+            .unwrap_or_else(|| panic!("the username is logged, escaped: {seen:#?}"));
+        if format == "text" {
+            assert!(event.contains(r"x\n2026-11-23"), "{event}");
+        } else {
+            let value: serde_json::Value = serde_json::from_str(event).expect("one JSON object");
+            assert!(value.to_string().contains(r"x\n2026-11-23"), "{value}");
+        }
+    }
+}
