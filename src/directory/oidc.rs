@@ -226,7 +226,7 @@ impl OidcProvider {
         };
         verified.map_err(|e| OidcError::InvalidToken {
             provider: self.settings.name.clone(),
-            reason: e.to_string(),
+            reason: token_refusal(&e),
         })?;
         let mut claims =
             payload_of(&id_token.to_string()).map_err(|reason| OidcError::InvalidToken {
@@ -349,6 +349,22 @@ impl OidcProvider {
                 })
                 .collect(),
         })
+    }
+}
+
+/// Why the ID token was refused, in words an administrator can act on: the library's top-level
+/// message for a signature failure does not say whether the key was missing or the signature
+/// did not match.
+fn token_refusal(e: &openidconnect::ClaimsVerificationError) -> String {
+    use openidconnect::{ClaimsVerificationError as C, SignatureVerificationError as S};
+    match e {
+        C::SignatureVerification(S::NoMatchingKey) => {
+            "it is signed with a key the provider does not publish (not in its JWKS, even \
+             after fetching the JWKS again)"
+                .into()
+        }
+        C::SignatureVerification(inner) => format!("its signature does not verify: {inner}"),
+        other => other.to_string(),
     }
 }
 

@@ -55,12 +55,22 @@ impl Op {
 
 /// A broker with the provider `op` at `http://127.0.0.1:<port>` (not started yet).
 async fn app_for(backend: Backend, op_port: u16) -> TestApp {
+    app_with_source(backend, op_port, |_| {}).await
+}
+
+/// The same, after letting the test adjust the source's settings.
+pub async fn app_with_source(
+    backend: Backend,
+    op_port: u16,
+    adjust: impl FnOnce(&mut fedbroker::config::OidcSource),
+) -> TestApp {
     let toml = format!(
         "id = \"op\"\nname = \"Example OP\"\nissuer = \"http://127.0.0.1:{op_port}\"\nclient_id = \"fedbroker\"\n\
          client_secret = \"fedbroker-client-secret\"\nscopes = [\"openid\", \"email\", \"profile\", \"groups\"]\n\
          timeout_secs = 3\n"
     );
-    let source: fedbroker::config::OidcSource = toml::from_str(&toml).expect("source");
+    let mut source: fedbroker::config::OidcSource = toml::from_str(&toml).expect("source");
+    adjust(&mut source);
     spawn_app_with(backend, move |s| s.sources.oidc = vec![source]).await
 }
 
@@ -74,7 +84,7 @@ fn absolute(base: &str, location: &str) -> String {
 
 /// Presses "Sign in with Example OP" and goes through the provider's login and consent forms
 /// as `login`; returns the callback URL the provider sends the browser back to.
-async fn through_the_provider(app: &TestApp, op_port: u16, login: &str) -> String {
+pub async fn through_the_provider(app: &TestApp, op_port: u16, login: &str) -> String {
     let start = app.get("/login/oidc/op?next=/").await;
     assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
     let op_base = format!("http://127.0.0.1:{op_port}");
@@ -134,7 +144,7 @@ async fn through_the_provider(app: &TestApp, op_port: u16, login: &str) -> Strin
     panic!("the provider never sent the browser back");
 }
 
-fn path_of(app: &TestApp, url: &str) -> String {
+pub fn path_of(app: &TestApp, url: &str) -> String {
     url.strip_prefix(&app.address)
         .expect("broker URL")
         .to_string()
