@@ -93,6 +93,26 @@ pub struct OidcSource {
     pub extra_claims: Vec<String>,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// A group of this provider whose members are broker admins (empty: none). Admin rights
+    /// otherwise come only from the local admin group, so a provider cannot make admins by
+    /// sending a group of the same name.
+    #[serde(default)]
+    pub admin_group: String,
+    /// Let `allowed_domains` gate on an `email` the provider did not mark `email_verified`, for
+    /// providers that never send that claim. Off: an unverified address proves no domain.
+    #[serde(default)]
+    pub trust_unverified_email: bool,
+    /// API tokens of this provider's people stop working this long after their last sign-in in
+    /// the browser, since the broker cannot ask the provider about them without it.
+    #[serde(default = "default_reauth_after")]
+    pub reauth_after_secs: u64,
+}
+
+fn default_reauth_after() -> u64 {
+    12 * 3600
+}
+fn default_probe_cache() -> u64 {
+    30
 }
 
 fn default_timeout() -> u64 {
@@ -156,6 +176,14 @@ pub struct LdapSource {
     pub extra_attributes: Vec<String>,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// A group of this directory (as named by `group_name`) whose members are broker admins
+    /// (empty: none); otherwise only the local admin group makes admins.
+    #[serde(default)]
+    pub admin_group: String,
+    /// `/readyz` reuses the last check of this directory for this many seconds, so that
+    /// unauthenticated callers cannot make the broker bind to the directory at will.
+    #[serde(default = "default_probe_cache")]
+    pub probe_cache_secs: u64,
 }
 
 fn uid_attr() -> String {
@@ -731,10 +759,7 @@ impl Settings {
                     ),
                 ));
             }
-            if !(o.issuer.starts_with("https://")
-                || o.issuer.starts_with("http://127.0.0.1")
-                || o.issuer.starts_with("http://localhost"))
-            {
+            if !(o.issuer.starts_with("https://") || is_loopback_url(&o.issuer, "http")) {
                 return Err(invalid(
                     &format!("sources.oidc `{}`", o.id),
                     format!("issuer `{}` must be an https:// URL", o.issuer),
@@ -762,11 +787,7 @@ impl Settings {
                     format!("url `{}` must start with ldap:// or ldaps://", l.url),
                 ));
             }
-            if l.url.starts_with("ldap://")
-                && !l.starttls
-                && !l.url.contains("://127.0.0.1")
-                && !l.url.contains("://localhost")
-            {
+            if l.url.starts_with("ldap://") && !l.starttls && !is_loopback_url(&l.url, "ldap") {
                 return Err(invalid(
                     &key,
                     "sends passwords in clear text: use ldaps:// or set starttls = true".into(),
@@ -895,6 +916,29 @@ impl Settings {
             ));
         }
         out
+    }
+}
+
+/// Whether `url` is a `scheme://` URL whose host is a loopback address or exactly `localhost`.
+///
+/// The host is parsed, not matched as text: `http://127.0.0.1.evil.example` and
+/// `ldap://localhost.evil.example` are names anyone can point anywhere, and must not pass.
+pub fn is_loopback_url(url: &str, scheme: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    if parsed.scheme() != scheme {
+        return false;
+    }
+    match parsed.host() {
+        // Non-special schemes such as ldap:// leave an IPv4 address as an opaque host name.
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -1034,6 +1078,35 @@ mod tests {
             &source,
             env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
         )
+    }
+
+    #[test]
+    fn loopback_urls_are_recognised_by_their_parsed_host() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost/x",
+            "http://[::1]:9000",
+            "ldap://127.0.0.1:389",
+            "ldap://localhost",
+            "ldap://[::1]:389",
+        ] {
+            let scheme = ok.split(':').next().expect("scheme");
+            assert!(is_loopback_url(ok, scheme), "{ok}");
+        }
+        for bad in [
+            ("http://127.0.0.1.evil.example", "http"),
+            ("http://localhost.evil.example", "http"),
+            ("http://localhostevil.example", "http"),
+            ("http://evil.example/127.0.0.1", "http"),
+            ("http://127.0.0.1@evil.example", "http"),
+            ("ldap://localhost.evil.example", "ldap"),
+            ("ldap://127.0.0.1.evil.example:389", "ldap"),
+            ("ldap://evil.example/?x=://127.0.0.1", "ldap"),
+            ("ldaps://localhost", "ldap"),
+            ("not a url", "http"),
+        ] {
+            assert!(!is_loopback_url(bad.0, bad.1), "{bad:?}");
+        }
     }
 
     #[test]

@@ -240,6 +240,7 @@ pub async fn identity_for_dry_run(
             must_change_password: false,
             attributes: Default::default(),
             source: "local".to_string(),
+            memberships: Vec::new(),
         })),
     }
 }

@@ -181,7 +181,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             println!("migrations applied");
         }),
         Command::User(cmd) => match open_store(&settings).await {
-            Ok(store) => user_command(&store, cmd).await,
+            Ok(store) => user_command(&store, &settings, cmd).await,
             Err(e) => Err(e),
         },
         Command::Group(cmd) => match open_store(&settings).await {
@@ -261,7 +261,7 @@ fn explain(e: StoreError, what: &str) -> anyhow::Error {
     }
 }
 
-async fn user_command(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
+async fn user_command(store: &Store, settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Add {
             username,
@@ -325,8 +325,13 @@ async fn user_command(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List => {
             for u in store.list_users().await? {
+                // Where an admin's right comes from, so that an unexpected admin stands out.
+                let memberships = store.memberships_of_user(u.id).await?;
+                let admin = crate::directory::admin::admin_origin(settings, &memberships)
+                    .map(|o| format!("\t({o})"))
+                    .unwrap_or_default();
                 println!(
-                    "{}\t{}\t{}{}",
+                    "{}\t{}\t{}{}{admin}",
                     u.username,
                     u.display_name,
                     u.email,

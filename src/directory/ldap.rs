@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ldap3::{ldap_escape, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use secrecy::ExposeSecret;
@@ -44,6 +44,10 @@ pub enum LdapError {
 pub struct LdapDirectory {
     pub settings: LdapSource,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// The last known health (when, up?), from a probe or a sign-in, for `/readyz`.
+    health: std::sync::Mutex<Option<(Instant, bool)>>,
+    /// Held while a probe runs, so that concurrent readiness checks share one bind.
+    probing: tokio::sync::Mutex<()>,
 }
 
 /// `ldap3`'s result code for invalid credentials.
@@ -78,7 +82,52 @@ impl LdapDirectory {
             .with_no_client_auth();
             Some(Arc::new(config))
         };
-        Ok(LdapDirectory { settings, tls })
+        Ok(LdapDirectory {
+            settings,
+            tls,
+            health: std::sync::Mutex::new(None),
+            probing: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Remembers what the last contact with the directory showed.
+    fn note_health(&self, up: bool) {
+        if let Ok(mut h) = self.health.lock() {
+            *h = Some((Instant::now(), up));
+        }
+    }
+
+    /// The last known health if it is younger than `probe_cache_secs`.
+    fn fresh_health(&self) -> Option<bool> {
+        let max_age = Duration::from_secs(self.settings.probe_cache_secs);
+        self.health
+            .lock()
+            .ok()
+            .and_then(|h| *h)
+            .filter(|(at, _)| at.elapsed() < max_age)
+            .map(|(_, up)| up)
+    }
+
+    /// Whether the directory answers, for `/readyz`: the last probe or sign-in if recent, else a
+    /// new probe (one at a time). Unauthenticated callers thus cannot make the broker bind to the
+    /// directory at will, and the directory's error text goes only to the log.
+    pub async fn is_up(&self) -> bool {
+        if let Some(up) = self.fresh_health() {
+            return up;
+        }
+        let _one_at_a_time = self.probing.lock().await;
+        if let Some(up) = self.fresh_health() {
+            return up;
+        }
+        let up = match self.probe().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(source = %self.settings.id, error = %e, "LDAP readiness probe failed");
+                false
+            }
+        };
+        self.note_health(up);
+        up
     }
 
     fn unreachable(&self, e: impl std::fmt::Display) -> LdapError {
@@ -165,6 +214,50 @@ impl LdapDirectory {
         username: &str,
         password: &str,
     ) -> Result<ExternalUser, LdapError> {
+        let result = self.authenticate_inner(username, password).await;
+        match &result {
+            Ok(_) | Err(LdapError::WrongCredentials) => self.note_health(true),
+            Err(LdapError::Unreachable { .. } | LdapError::Misconfigured { .. }) => {
+                self.note_health(false)
+            }
+            Err(LdapError::EmptyPassword) => {}
+        }
+        result
+    }
+
+    fn user_attrs(&self) -> Vec<&str> {
+        let s = &self.settings;
+        let mut attrs = vec![
+            s.username_attribute.as_str(),
+            s.email_attribute.as_str(),
+            s.display_name_attribute.as_str(),
+            "memberOf",
+        ];
+        attrs.extend(s.extra_attributes.iter().map(String::as_str));
+        attrs
+    }
+
+    /// Binds as `dn` with `password` on a connection of its own; `Ok(true)` when accepted.
+    async fn user_bind(&self, dn: &str, password: &str) -> Result<bool, LdapError> {
+        let mut user_conn = self.connect().await?;
+        let bind = user_conn
+            .with_timeout(self.timeout())
+            .simple_bind(dn, password)
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let _ = user_conn.unbind().await;
+        match bind.rc {
+            0 => Ok(true),
+            INVALID_CREDENTIALS => Ok(false),
+            rc => Err(self.unreachable(format!("user bind answered {rc} {}", bind.text))),
+        }
+    }
+
+    async fn authenticate_inner(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<ExternalUser, LdapError> {
         if password.is_empty() {
             return Err(LdapError::EmptyPassword);
         }
@@ -175,38 +268,49 @@ impl LdapDirectory {
         let s = &self.settings;
         let mut ldap = self.service().await?;
         let filter = s.user_filter.replace("{username}", &ldap_escape(username));
-        let mut attrs = vec![
-            s.username_attribute.as_str(),
-            s.email_attribute.as_str(),
-            s.display_name_attribute.as_str(),
-            "memberOf",
-        ];
-        attrs.extend(s.extra_attributes.iter().map(String::as_str));
-        let mut found = self.search(&mut ldap, &s.user_base, &filter, attrs).await?;
+        let mut found = self
+            .search(&mut ldap, &s.user_base, &filter, self.user_attrs())
+            .await?;
         if found.len() != 1 {
             // None, or ambiguous: both look like a wrong password to the person signing in.
+            // A bind still happens, as a name that cannot exist, so that an unknown username
+            // takes as long as a wrong password and timing does not tell who exists.
             let _ = ldap.unbind().await;
+            let nobody = format!(
+                "cn=fedbroker-nobody-{},{}",
+                uuid::Uuid::new_v4().simple(),
+                s.user_base
+            );
+            let _ = self.user_bind(&nobody, password).await;
             return Err(LdapError::WrongCredentials);
         }
         let entry = found.remove(0);
 
         // The password is checked by binding as the user, on a connection of its own.
-        let mut user_conn = self.connect().await?;
-        let bind = user_conn
-            .with_timeout(self.timeout())
-            .simple_bind(&entry.dn, password)
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let _ = user_conn.unbind().await;
-        if bind.rc == INVALID_CREDENTIALS {
-            let _ = ldap.unbind().await;
-            return Err(LdapError::WrongCredentials);
+        match self.user_bind(&entry.dn, password).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = ldap.unbind().await;
+                return Err(LdapError::WrongCredentials);
+            }
+            Err(e) => {
+                let _ = ldap.unbind().await;
+                return Err(e);
+            }
         }
-        if bind.rc != 0 {
-            let _ = ldap.unbind().await;
-            return Err(self.unreachable(format!("user bind answered {} {}", bind.rc, bind.text)));
-        }
+        let person = self.person(&mut ldap, &entry, username).await;
+        let _ = ldap.unbind().await;
+        person
+    }
 
+    /// The person an entry describes, with their groups.
+    async fn person(
+        &self,
+        ldap: &mut ldap3::Ldap,
+        entry: &SearchEntry,
+        typed: &str,
+    ) -> Result<ExternalUser, LdapError> {
+        let s = &self.settings;
         let first = |attr: &str| {
             entry
                 .attrs
@@ -215,8 +319,7 @@ impl LdapDirectory {
                 .cloned()
                 .unwrap_or_default()
         };
-        let group_dns = self.group_dns(&mut ldap, &entry).await?;
-        let _ = ldap.unbind().await;
+        let group_dns = self.group_dns(ldap, entry).await?;
         let groups = group_dns
             .iter()
             .map(|dn| self.group_name(dn))
@@ -227,7 +330,7 @@ impl LdapDirectory {
             subject: entry.dn.clone(),
             username: Some(first(&s.username_attribute))
                 .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| username.to_string()),
+                .unwrap_or_else(|| typed.to_string()),
             email: first(&s.email_attribute),
             display_name: first(&s.display_name_attribute),
             groups,
@@ -237,6 +340,48 @@ impl LdapDirectory {
                 .map(|a| (a.clone(), first(a)))
                 .collect(),
         })
+    }
+
+    /// Looks a known person up again with the service account (no password), for an API token
+    /// used long after the sign-in: `None` when the entry is gone or no longer matches
+    /// `user_filter` (its name part matches any value, since the DN already pins the entry).
+    pub async fn recheck(&self, subject: &str) -> Result<Option<ExternalUser>, LdapError> {
+        let result = self.recheck_inner(subject).await;
+        match &result {
+            Ok(_) => self.note_health(true),
+            Err(_) => self.note_health(false),
+        }
+        result
+    }
+
+    async fn recheck_inner(&self, subject: &str) -> Result<Option<ExternalUser>, LdapError> {
+        let s = &self.settings;
+        let mut ldap = self.service().await?;
+        let filter = s.user_filter.replace("{username}", "*");
+        let result = ldap
+            .with_timeout(self.timeout())
+            .search(subject, Scope::Base, &filter, self.user_attrs())
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let (entries, outcome) = (result.0, result.1);
+        // 32: noSuchObject, the entry was deleted.
+        if outcome.rc != 0 && outcome.rc != 32 {
+            let _ = ldap.unbind().await;
+            return Err(LdapError::Misconfigured {
+                source_name: s.name.clone(),
+                reason: format!(
+                    "search of `{subject}` answered {} {}",
+                    outcome.rc, outcome.text
+                ),
+            });
+        }
+        let Some(entry) = entries.into_iter().next().map(SearchEntry::construct) else {
+            let _ = ldap.unbind().await;
+            return Ok(None);
+        };
+        let person = self.person(&mut ldap, &entry, "").await;
+        let _ = ldap.unbind().await;
+        person.map(Some)
     }
 
     /// The DNs of the user's groups: `memberOf`, or a group search; nested as configured.

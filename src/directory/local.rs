@@ -199,7 +199,8 @@ pub async fn identity_of(store: &Store, user_id: i64) -> Result<Option<Identity>
     let Some(user) = store.user_by_id(user_id).await? else {
         return Ok(None);
     };
-    let groups = store.groups_of_user(user.id).await?;
+    let memberships = store.memberships_of_user(user.id).await?;
+    let groups = memberships.iter().map(|m| m.group.clone()).collect();
     Ok(Some(Identity {
         user_id: user.id,
         username: user.username,
@@ -209,6 +210,7 @@ pub async fn identity_of(store: &Store, user_id: i64) -> Result<Option<Identity>
         must_change_password: user.must_change_password,
         attributes: serde_json::from_str(&user.attributes).unwrap_or_default(),
         source: user.source,
+        memberships,
     }))
 }
 

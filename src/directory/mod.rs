@@ -1,8 +1,11 @@
 //! Where people and their groups come from. Every source yields an [`Identity`].
 
+pub mod admin;
 pub mod ldap;
 pub mod local;
+pub mod names;
 pub mod oidc;
+pub mod recheck;
 
 /// A signed-in person as the rest of the broker sees them, whatever the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +20,8 @@ pub struct Identity {
     pub attributes: std::collections::BTreeMap<String, String>,
     /// `local`, or the id of the LDAP/OIDC source that vouches for this person.
     pub source: String,
+    /// The same groups with who granted each, which decides whether they make an admin.
+    pub memberships: Vec<crate::store::Membership>,
 }
 
 use crate::store::{ExternalProfile, ProvisionRefused, Store, StoreError};
@@ -79,6 +84,9 @@ pub enum SignInFailure {
     /// Every core is checking other passwords: try again in a moment.
     #[error("busy")]
     Busy,
+    /// The source reported a username that cannot be stored as it is.
+    #[error("{0}")]
+    UnusableUsername(#[from] names::NameRefused),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -130,10 +138,11 @@ pub async fn provision(
     person: &ldap::ExternalUser,
     now: i64,
 ) -> Result<Identity, SignInFailure> {
+    let username = names::normalise_username(&person.username)?;
     let profile = ExternalProfile {
         source,
         subject: &person.subject,
-        username: &person.username,
+        username: &username,
         email: &person.email,
         display_name: &person.display_name,
         groups: &person.groups,
@@ -143,7 +152,7 @@ pub async fn provision(
         Ok(id) => id,
         Err(ProvisionRefused::UsernameTaken { owner_source }) => {
             return Err(SignInFailure::UsernameTaken {
-                username: person.username.clone(),
+                username,
                 owner: owner_source,
             })
         }

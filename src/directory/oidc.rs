@@ -49,6 +49,15 @@ pub enum OidcError {
          application\" in the Entra app's token configuration), or to use app roles."
     )]
     GroupOverage { provider: String },
+    #[error(
+        "{provider} answered userinfo for another subject (`{userinfo}`) than the ID token's \
+         (`{id_token}`), so its claims were not used"
+    )]
+    SubjectMismatch {
+        provider: String,
+        id_token: String,
+        userinfo: String,
+    },
     #[error("{0}")]
     NotAllowed(String),
 }
@@ -217,7 +226,7 @@ impl OidcProvider {
         };
         verified.map_err(|e| OidcError::InvalidToken {
             provider: self.settings.name.clone(),
-            reason: e.to_string(),
+            reason: token_refusal(&e),
         })?;
         let mut claims =
             payload_of(&id_token.to_string()).map_err(|reason| OidcError::InvalidToken {
@@ -236,6 +245,19 @@ impl OidcProvider {
                     .request_async(&self.http)
                     .await
                     .map_err(|e| rejected(format!("userinfo: {e}")))?;
+                // Userinfo must describe the person the ID token vouches for; claims about
+                // anyone else (a mixed-up or substituted answer) must not be merged in.
+                let id_sub = claims
+                    .get("sub")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                if info.subject().as_str() != id_sub {
+                    return Err(OidcError::SubjectMismatch {
+                        provider: self.settings.name.clone(),
+                        id_token: id_sub.to_string(),
+                        userinfo: info.subject().as_str().to_string(),
+                    });
+                }
                 for (k, v) in info.additional_claims().0.iter() {
                     claims.entry(k.clone()).or_insert(v.clone());
                 }
@@ -273,6 +295,25 @@ impl OidcProvider {
             _ => Vec::new(),
         };
         if !s.allowed_domains.is_empty() {
+            // An address the provider has not verified proves nothing about its domain: anyone
+            // can type `ceo@example.com` into an account at many providers.
+            let verified = match claim(claims, "email_verified") {
+                Some(serde_json::Value::Bool(b)) => *b,
+                // Some providers (Cognito) send the flag as a string.
+                Some(serde_json::Value::String(t)) => t == "true",
+                _ => false,
+            };
+            if !verified && !s.trust_unverified_email {
+                return Err(OidcError::NotAllowed(format!(
+                    "Sign-in through {} is limited to addresses at {}, and {} did not confirm \
+                     that your address `{email}` is verified (email_verified). Verify it with {}, \
+                     or ask your administrator.",
+                    s.name,
+                    s.allowed_domains.join(", "),
+                    s.name,
+                    s.name
+                )));
+            }
             let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
             if !domain.is_some_and(|d| s.allowed_domains.iter().any(|a| a.eq_ignore_ascii_case(&d)))
             {
@@ -308,6 +349,22 @@ impl OidcProvider {
                 })
                 .collect(),
         })
+    }
+}
+
+/// Why the ID token was refused, in words an administrator can act on: the library's top-level
+/// message for a signature failure does not say whether the key was missing or the signature
+/// did not match.
+fn token_refusal(e: &openidconnect::ClaimsVerificationError) -> String {
+    use openidconnect::{ClaimsVerificationError as C, SignatureVerificationError as S};
+    match e {
+        C::SignatureVerification(S::NoMatchingKey) => {
+            "it is signed with a key the provider does not publish (not in its JWKS, even \
+             after fetching the JWKS again)"
+                .into()
+        }
+        C::SignatureVerification(inner) => format!("its signature does not verify: {inner}"),
+        other => other.to_string(),
     }
 }
 
@@ -376,13 +433,37 @@ mod tests {
         let mut p = provider();
         p.settings.groups_claim = "realm_access.roles".into();
         let ok = claims(serde_json::json!({
-            "sub": "1", "email": "a@Example.com", "preferred_username": "ann",
+            "sub": "1", "email": "a@Example.com", "email_verified": true, "preferred_username": "ann",
             "realm_access": {"roles": ["AWS-123456789012-Admin"]}
         }));
         let person = p.person(&ok).expect("allowed");
         assert_eq!(person.groups, vec!["AWS-123456789012-Admin"]);
         assert_eq!(person.username, "ann");
-        let other = claims(serde_json::json!({"sub": "2", "email": "b@evil.example"}));
+        let other = claims(
+            serde_json::json!({"sub": "2", "email": "b@evil.example", "email_verified": true}),
+        );
         assert!(matches!(p.person(&other), Err(OidcError::NotAllowed(_))));
+    }
+
+    #[test]
+    fn the_domain_gate_needs_a_verified_address() {
+        let mut p = provider();
+        for unverified in [
+            serde_json::json!({"sub": "3", "email": "c@example.com", "email_verified": false}),
+            serde_json::json!({"sub": "3", "email": "c@example.com", "email_verified": "false"}),
+            serde_json::json!({"sub": "3", "email": "c@example.com"}),
+        ] {
+            match p.person(&claims(unverified.clone())) {
+                Err(OidcError::NotAllowed(m)) => assert!(m.contains("email_verified"), "{m}"),
+                other => panic!("{unverified}: {other:?}"),
+            }
+        }
+        let cognito = claims(
+            serde_json::json!({"sub": "3", "email": "c@example.com", "email_verified": "true"}),
+        );
+        assert!(p.person(&cognito).is_ok());
+        p.settings.trust_unverified_email = true;
+        let silent = claims(serde_json::json!({"sub": "3", "email": "c@example.com"}));
+        assert!(p.person(&silent).is_ok());
     }
 }

@@ -134,10 +134,36 @@ impl FromRequest for ApiCaller {
                     .await
                     .map_err(|e| ApiError::from(AppError::from(e)))?
                 {
-                    Ok((identity, token)) => Ok(ApiCaller {
-                        identity,
-                        scopes: Some(token),
-                    }),
+                    Ok((identity, token)) => {
+                        // The groups of an LDAP/OIDC person date from their last sign-in: ask
+                        // the source again before the token may act on them.
+                        let origin = origin(&req, &state.settings);
+                        let checked = crate::directory::recheck::token_holder(
+                            &state.store,
+                            &state.sources,
+                            &state.settings,
+                            identity,
+                            &origin,
+                            now(),
+                        )
+                        .await
+                        .map_err(|e| ApiError::from(AppError::from(e)))?;
+                        match checked {
+                            Ok(identity) => Ok(ApiCaller {
+                                identity,
+                                scopes: Some(token),
+                            }),
+                            Err(refused) => Err(api_error(
+                                if refused.is_unavailable() {
+                                    StatusCode::SERVICE_UNAVAILABLE
+                                } else {
+                                    StatusCode::UNAUTHORIZED
+                                },
+                                refused.code(),
+                                refused.to_string(),
+                            )),
+                        }
+                    }
                     Err(rejected) => Err(api_error(
                         StatusCode::UNAUTHORIZED,
                         rejected.code(),

@@ -7,6 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::Nav;
+use crate::directory::admin::admin_origin;
 use crate::directory::local::identity_of;
 use crate::directory::Identity;
 use crate::error::AppError;
@@ -86,10 +87,9 @@ impl FromRequest for SignedIn {
             if identity.must_change_password && !PASSWORD_CHANGE_PATHS.contains(&req.path()) {
                 return Err(AppError::MustChangePassword);
             }
-            let is_admin = identity
-                .groups
-                .iter()
-                .any(|g| g == &state.settings.admin.group);
+            // Only a local grant, or a source's own `admin_group`, makes an admin; a group of
+            // the same name sent by a directory or provider does not.
+            let is_admin = admin_origin(&state.settings, &identity.memberships).is_some();
             Ok(SignedIn {
                 identity,
                 session,
@@ -119,8 +119,8 @@ impl FromRequest for AdminUser {
                 Ok(AdminUser(user))
             } else {
                 Err(AppError::Forbidden(format!(
-                    "The admin pages are for members of the group `{group}`. Ask an administrator \
-                     to add you if you need access."
+                    "The admin pages are for members of the local group `{group}`. Ask an \
+                     administrator to add you if you need access."
                 )))
             }
         })

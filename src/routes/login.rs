@@ -274,6 +274,11 @@ pub async fn post_login(
             ),
             "username belongs to another source",
         ),
+        Err(SignInFailure::UnusableUsername(why)) => (
+            StatusCode::FORBIDDEN,
+            format!("You cannot sign in with this account: {why}."),
+            "unusable username",
+        ),
         Err(SignInFailure::UnknownSource(id)) => (
             StatusCode::BAD_REQUEST,
             format!("`{id}` is not a sign-in source here; choose one from the list."),

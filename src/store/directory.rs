@@ -19,6 +19,18 @@ pub struct UserRecord {
     pub attributes: String,
     /// `local`, or the id of the LDAP/OIDC source that vouches for this person.
     pub source: String,
+    /// The last interactive sign-in through an external source (Unix seconds).
+    pub last_login_at: Option<i64>,
+    /// The person's stable id within an external source (an LDAP entry's DN, an OIDC `sub`).
+    pub subject: Option<String>,
+}
+
+/// A user's membership of one group, and who granted it: `local` (the command line, the
+/// bootstrap) or the id of the source whose sign-in reported it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Membership {
+    pub group: String,
+    pub source: String,
 }
 
 /// A group row with its member count.
@@ -30,7 +42,8 @@ pub struct GroupRecord {
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, email, password_hash, disabled, \
-                            must_change_password, created_at, updated_at, attributes, source";
+                            must_change_password, created_at, updated_at, attributes, source, \
+                            last_login_at, subject";
 
 /// A user to create.
 #[derive(Debug, Clone)]
@@ -219,8 +232,11 @@ impl Store {
                 .await?;
             let (group_id,) =
                 found.ok_or_else(|| StoreError::NotFound(format!("group `{group}`")))?;
+            // A local grant stays local even where a source reported the same group: the
+            // source's next sign-in must not take it away, and only local grants make admins.
             let sql = if member {
-                "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                "INSERT INTO group_members (group_id, user_id, source) VALUES ($1, $2, 'local') \
+                 ON CONFLICT (group_id, user_id) DO UPDATE SET source = 'local'"
             } else {
                 "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2"
             };
@@ -244,6 +260,69 @@ impl Store {
             .fetch_all(pool)
             .await?;
             Ok(rows.into_iter().map(|(n,)| n).collect())
+        })
+    }
+}
+
+impl Store {
+    /// A user's memberships with who granted each, by group name.
+    pub async fn memberships_of_user(&self, user_id: i64) -> Result<Vec<Membership>, StoreError> {
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, Membership>(
+            "SELECT g.name AS \"group\", m.source FROM groups g \
+             JOIN group_members m ON m.group_id = g.id WHERE m.user_id = $1 ORDER BY g.name"
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// `(user id, granted by)` of every member of a group.
+    pub async fn members_of_group(&self, group: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, (i64, String)>(
+            "SELECT m.user_id, m.source FROM group_members m \
+             JOIN groups g ON g.id = m.group_id WHERE g.name = $1"
+        )
+        .bind(group)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Replaces the memberships a source gave a user with `groups` (local grants stay), in one
+    /// transaction, without counting as a sign-in: an API token's re-check of the directory.
+    pub async fn replace_source_groups(
+        &self,
+        user_id: i64,
+        source: &str,
+        groups: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM group_members WHERE user_id = $1 AND source = $2")
+                .bind(user_id)
+                .bind(source)
+                .execute(&mut *tx)
+                .await?;
+            for group in groups {
+                sqlx::query(
+                    "INSERT INTO groups (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(group)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO group_members (group_id, user_id, source) \
+                     SELECT id, $2, $3 FROM groups WHERE name = $1 ON CONFLICT DO NOTHING",
+                )
+                .bind(group)
+                .bind(user_id)
+                .bind(source)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
         })
     }
 }

@@ -22,7 +22,9 @@ use sqlx::{PgPool, SqlitePool};
 use crate::config::{prepare_sqlite_path, DatabaseSettings};
 
 pub use audit::{ApiTokenRecord, AuditFilter, AuditRecord, NewAuditEvent, RoleSessionLimit};
-pub use directory::{ExternalProfile, GroupRecord, NewUser, ProvisionRefused, UserRecord};
+pub use directory::{
+    ExternalProfile, GroupRecord, Membership, NewUser, ProvisionRefused, UserRecord,
+};
 pub use limits::KeyStats;
 pub use mapping::{AccountRecord, Change, HistoryRecord, RuleRecord};
 pub use saml::{KeyRecord, RegionControl};

@@ -129,6 +129,8 @@ directory {dir}/db
 overlay memberof
 access to attrs=userPassword by self read by anonymous auth by * none
 access to * by * read
+database monitor
+access to * by * read
 ",
             dir = d.display()
         );
@@ -188,6 +190,52 @@ access to * by * read
     pub fn url(&self) -> String {
         format!("ldap://localhost:{}", self.port)
     }
+
+    /// Changes the directory as its administrator: `ldapadd`, `ldapmodify` or `ldapdelete`
+    /// with `input` on stdin.
+    pub fn change(&self, tool: &str, input: &str) {
+        let out = Command::new(tool)
+            .args(["-x", "-H", &self.url(), "-D", ROOT_DN, "-w", ROOT_PW])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().expect("stdin").write_all(input.as_bytes())?;
+                c.wait_with_output()
+            })
+            .expect("ldap-utils run");
+        assert!(
+            out.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// How many bind operations slapd has completed (from `cn=Monitor`, read without binding).
+    pub async fn binds(&self) -> u64 {
+        let (conn, mut ldap) = ldap3::LdapConnAsync::new(&self.url())
+            .await
+            .expect("connect to slapd");
+        ldap3::drive!(conn);
+        let (entries, _) = ldap
+            .search(
+                "cn=Bind,cn=Operations,cn=Monitor",
+                ldap3::Scope::Base,
+                "(objectClass=*)",
+                vec!["monitorOpCompleted"],
+            )
+            .await
+            .expect("monitor search")
+            .success()
+            .expect("monitor answers");
+        let entry = ldap3::SearchEntry::construct(entries.into_iter().next().expect("bind entry"));
+        let _ = ldap.unbind().await;
+        entry.attrs["monitorOpCompleted"][0]
+            .parse()
+            .expect("a number")
+    }
 }
 
 impl Drop for Slapd {
@@ -214,12 +262,12 @@ pub fn source(
     toml::from_str(&toml).expect("source parses")
 }
 
-async fn ldap_app(backend: Backend, src: fedbroker::config::LdapSource) -> TestApp {
+pub async fn ldap_app(backend: Backend, src: fedbroker::config::LdapSource) -> TestApp {
     spawn_app_with(backend, move |s| s.sources.ldap = vec![src]).await
 }
 
 /// Submits the login form for the LDAP source.
-async fn ldap_login(app: &TestApp, username: &str, password: &str) -> crate::helpers::Page {
+pub async fn ldap_login(app: &TestApp, username: &str, password: &str) -> crate::helpers::Page {
     let form = app.get("/login").await;
     assert!(
         form.body.contains("Corporate directory"),

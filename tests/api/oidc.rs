@@ -55,7 +55,16 @@ impl Op {
 
 /// A broker with the provider `op` at `http://127.0.0.1:<port>` (not started yet).
 pub async fn app_for(backend: Backend, op_port: u16) -> TestApp {
-    app_for_with(backend, op_port, |_| {}).await
+    app_with(backend, op_port, |_| {}, |_| {}).await
+}
+
+/// The same, after letting the test adjust the source's settings.
+pub async fn app_with_source(
+    backend: Backend,
+    op_port: u16,
+    adjust: impl FnOnce(&mut fedbroker::config::OidcSource),
+) -> TestApp {
+    app_with(backend, op_port, adjust, |_| {}).await
 }
 
 /// [`app_for`], after letting the test adjust other settings.
@@ -64,12 +73,22 @@ pub async fn app_for_with(
     op_port: u16,
     adjust: impl FnOnce(&mut fedbroker::config::Settings),
 ) -> TestApp {
+    app_with(backend, op_port, |_| {}, adjust).await
+}
+
+async fn app_with(
+    backend: Backend,
+    op_port: u16,
+    adjust_source: impl FnOnce(&mut fedbroker::config::OidcSource),
+    adjust: impl FnOnce(&mut fedbroker::config::Settings),
+) -> TestApp {
     let toml = format!(
         "id = \"op\"\nname = \"Example OP\"\nissuer = \"http://127.0.0.1:{op_port}\"\nclient_id = \"fedbroker\"\n\
          client_secret = \"fedbroker-client-secret\"\nscopes = [\"openid\", \"email\", \"profile\", \"groups\"]\n\
          timeout_secs = 3\n"
     );
-    let source: fedbroker::config::OidcSource = toml::from_str(&toml).expect("source");
+    let mut source: fedbroker::config::OidcSource = toml::from_str(&toml).expect("source");
+    adjust_source(&mut source);
     spawn_app_with(backend, move |s| {
         s.sources.oidc = vec![source];
         adjust(s);
@@ -87,7 +106,7 @@ fn absolute(base: &str, location: &str) -> String {
 
 /// Presses "Sign in with Example OP" and goes through the provider's login and consent forms
 /// as `login`; returns the callback URL the provider sends the browser back to.
-async fn through_the_provider(app: &TestApp, op_port: u16, login: &str) -> String {
+pub async fn through_the_provider(app: &TestApp, op_port: u16, login: &str) -> String {
     let start = app.get("/login/oidc/op?next=/").await;
     assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
     let op_base = format!("http://127.0.0.1:{op_port}");
@@ -147,7 +166,7 @@ async fn through_the_provider(app: &TestApp, op_port: u16, login: &str) -> Strin
     panic!("the provider never sent the browser back");
 }
 
-fn path_of(app: &TestApp, url: &str) -> String {
+pub fn path_of(app: &TestApp, url: &str) -> String {
     url.strip_prefix(&app.address)
         .expect("broker URL")
         .to_string()

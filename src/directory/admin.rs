@@ -1,0 +1,102 @@
+//! Who is a broker admin, and why.
+//!
+//! Admin rights are the keys to every mapping rule, so they must not follow from a group name
+//! alone: an LDAP directory or an OpenID Provider that sends a group called like the local
+//! admin group (`fedbroker-admins`) does not make an admin. A membership counts only when it
+//! was granted locally, or when the source that reported it names that group in its own
+//! `admin_group` setting — an explicit decision of whoever configured the broker.
+
+use std::fmt;
+
+use crate::config::Settings;
+use crate::store::Membership;
+
+/// Where a person's admin right comes from, shown beside them on the admin page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminOrigin {
+    /// A local membership of `admin.group`.
+    LocalGroup { group: String },
+    /// A group an external source reported, which that source's `admin_group` names.
+    SourceGroup {
+        kind: &'static str,
+        source_id: String,
+        source_name: String,
+        group: String,
+    },
+}
+
+impl fmt::Display for AdminOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminOrigin::LocalGroup { group } => write!(f, "admin via local group `{group}`"),
+            AdminOrigin::SourceGroup {
+                kind,
+                source_id,
+                source_name,
+                group,
+            } => write!(
+                f,
+                "admin via {kind} source `{source_name}` ({source_id}), group `{group}`"
+            ),
+        }
+    }
+}
+
+/// The admin group a source's members may hold admin rights through, with the source's kind
+/// and name; `None` for the local directory and sources without `admin_group`.
+fn source_admin_group<'a>(
+    settings: &'a Settings,
+    source: &str,
+) -> Option<(&'static str, &'a str, &'a str)> {
+    let ldap = settings
+        .sources
+        .ldap
+        .iter()
+        .find(|l| l.id == source)
+        .map(|l| ("LDAP", l.name.as_str(), l.admin_group.as_str()));
+    let oidc = settings
+        .sources
+        .oidc
+        .iter()
+        .find(|o| o.id == source)
+        .map(|o| ("OIDC", o.name.as_str(), o.admin_group.as_str()));
+    ldap.or(oidc).filter(|(_, _, group)| !group.is_empty())
+}
+
+/// Whether one membership grants admin rights, and how.
+pub fn origin_of(settings: &Settings, membership: &Membership) -> Option<AdminOrigin> {
+    if membership.source == "local" {
+        return (membership.group == settings.admin.group).then(|| AdminOrigin::LocalGroup {
+            group: membership.group.clone(),
+        });
+    }
+    let (kind, name, group) = source_admin_group(settings, &membership.source)?;
+    (membership.group == group).then(|| AdminOrigin::SourceGroup {
+        kind,
+        source_id: membership.source.clone(),
+        source_name: name.to_string(),
+        group: group.to_string(),
+    })
+}
+
+/// Where a person's admin right comes from (a local grant first), `None` for non-admins.
+pub fn admin_origin(settings: &Settings, memberships: &[Membership]) -> Option<AdminOrigin> {
+    let mut origins: Vec<AdminOrigin> = memberships
+        .iter()
+        .filter_map(|m| origin_of(settings, m))
+        .collect();
+    origins.sort_by_key(|o| !matches!(o, AdminOrigin::LocalGroup { .. }));
+    origins.into_iter().next()
+}
+
+/// Every group name that can make an admin: the local admin group and each source's
+/// `admin_group` (for listing admins without reading every membership).
+pub fn admin_group_names(settings: &Settings) -> Vec<String> {
+    let mut names = vec![settings.admin.group.clone()];
+    names.extend(settings.sources.ldap.iter().map(|l| l.admin_group.clone()));
+    names.extend(settings.sources.oidc.iter().map(|o| o.admin_group.clone()));
+    names.retain(|n| !n.is_empty());
+    names.sort();
+    names.dedup();
+    names
+}
