@@ -43,6 +43,49 @@ pub struct SourcesSettings {
     pub oidc: Vec<OidcSource>,
 }
 
+impl SourcesSettings {
+    /// (source id, session name suffix) of every source: the configured suffix or `@<id>`.
+    pub fn session_name_suffixes(&self) -> Vec<(String, String)> {
+        let pick = |id: &str, suffix: &Option<String>| {
+            (
+                id.to_string(),
+                suffix.clone().unwrap_or_else(|| format!("@{id}")),
+            )
+        };
+        self.ldap
+            .iter()
+            .map(|l| pick(&l.id, &l.session_name_suffix))
+            .chain(
+                self.oidc
+                    .iter()
+                    .map(|o| pick(&o.id, &o.session_name_suffix)),
+            )
+            .collect()
+    }
+
+    /// Every suffix well-formed and none shared: the guarantee that two people never get the
+    /// same RoleSessionName / SourceIdentity rests on it.
+    fn check_session_name_suffixes(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (id, suffix) in self.session_name_suffixes() {
+            let key = format!("sources `{id}` session_name_suffix");
+            crate::domain::aws::check_session_suffix(&suffix).map_err(|m| {
+                ConfigError::Invalid {
+                    key: key.clone(),
+                    message: format!("{m}; set session_name_suffix (the default is `@<id>`)"),
+                }
+            })?;
+            if !seen.insert(suffix.to_ascii_lowercase()) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: format!("`{suffix}` is used by another source; give each its own"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 fn default_scopes() -> Vec<String> {
     vec!["openid".into(), "email".into(), "profile".into()]
 }
@@ -91,6 +134,10 @@ pub struct OidcSource {
     /// Other claims (paths) kept as attributes for `{attr:NAME}` in templates.
     #[serde(default)]
     pub extra_claims: Vec<String>,
+    /// Appended to RoleSessionName and SourceIdentity of people from this source (default
+    /// `@<id>`), so nobody here can take a local user's or another source's name in CloudTrail.
+    #[serde(default)]
+    pub session_name_suffix: Option<String>,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
     /// A group of this provider whose members are broker admins (empty: none). Admin rights
@@ -174,6 +221,10 @@ pub struct LdapSource {
     /// Other attributes to read (usable in templates later).
     #[serde(default)]
     pub extra_attributes: Vec<String>,
+    /// Appended to RoleSessionName and SourceIdentity of people from this source (default
+    /// `@<id>`), so nobody here can take a local user's or another source's name in CloudTrail.
+    #[serde(default)]
+    pub session_name_suffix: Option<String>,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
     /// A group of this directory (as named by `group_name`) whose members are broker admins
@@ -619,6 +670,7 @@ impl Settings {
             ));
         }
         self.check_saml()?;
+        self.sources.check_session_name_suffixes()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             invalid(
                 "log.level",
@@ -1107,6 +1159,40 @@ mod tests {
         ] {
             assert!(!is_loopback_url(bad.0, bad.1), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn session_name_suffixes_are_checked_and_unique() {
+        let mut s = load(&[]).expect("defaults load");
+        let ldap = |id: &str, suffix: Option<&str>| {
+            let mut source: LdapSource = toml::from_str(&format!(
+                "id = \"{id}\"\nname = \"x\"\nurl = \"ldaps://dc.example\"\nbind_dn = \"cn=x\"\nuser_base = \"dc=x\"\n"
+            ))
+            .expect("source");
+            source.session_name_suffix = suffix.map(str::to_string);
+            source
+        };
+        s.sources.ldap = vec![ldap("corp", None), ldap("other", Some("@o"))];
+        assert!(s.check().is_ok());
+        assert_eq!(
+            s.sources.session_name_suffixes(),
+            vec![
+                ("corp".into(), "@corp".into()),
+                ("other".into(), "@o".into())
+            ]
+        );
+        s.sources.ldap = vec![ldap("corp", None), ldap("other", Some("@CORP"))];
+        let e = s.check().expect_err("shared suffix").to_string();
+        assert!(e.contains("used by another source"), "{e}");
+        s.sources.ldap = vec![ldap("corp", Some("corp"))];
+        let e = s.check().expect_err("no @").to_string();
+        assert!(
+            e.contains("session_name_suffix") && e.contains("must be `@`"),
+            "{e}"
+        );
+        s.sources.ldap = vec![ldap(&"a".repeat(40), None)];
+        let e = s.check().expect_err("long id").to_string();
+        assert!(e.contains("set session_name_suffix"), "{e}");
     }
 
     #[test]

@@ -398,30 +398,137 @@ fn session_like(attribute: &str, raw: &str) -> Result<String, AwsRuleError> {
     Ok(raw.to_string())
 }
 
-/// Rewrites any text into AWS's session-name alphabet and length: disallowed characters become
-/// `-` (so the reserved `aws:` prefix cannot survive either); a value longer than 64 (or shorter than 2) characters is cut and given a stable 8-hex
-/// suffix from the SHA-256 of the original, so two long names never collide by truncation.
-pub fn sanitize_session_text(raw: &str) -> String {
-    let mapped: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if (2..=64).contains(&mapped.len()) {
-        return mapped;
-    }
-    let suffix = &hex::encode(Sha256::digest(raw.as_bytes()))[..8];
-    let keep: String = mapped.chars().take(64 - 9).collect();
-    if keep.is_empty() {
-        format!("u-{suffix}")
+/// Hex digits of the SHA-256 that marks a rewritten session name: 64 bits, so nobody can
+/// choose a raw name whose rewrite lands on another person's (a 32-bit mark can be searched
+/// for in minutes).
+const MARK_HEX: usize = 16;
+
+/// Longest per-source suffix: leaves room for a rewritten name's readable part and its mark.
+pub const MAX_SESSION_SUFFIX: usize = 32;
+
+fn is_session_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+/// Whether `s` ends the way a rewritten name does (`-` and 16 lowercase hex digits). A raw
+/// name that looks like this is rewritten too, so a plain name never equals a rewritten one.
+pub fn looks_rewritten(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > MARK_HEX
+        && b[b.len() - MARK_HEX - 1] == b'-'
+        && b[b.len() - MARK_HEX..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+/// Checks a per-source session name suffix: `@` first and nowhere else, then AWS's
+/// session-name alphabet, at most [`MAX_SESSION_SUFFIX`] characters. The single leading `@`
+/// is what makes names unambiguous: no suffix can end another, and a rewritten name's
+/// `-<hex>` mark never ends with one.
+pub fn check_session_suffix(suffix: &str) -> Result<(), String> {
+    let ok = suffix.len() >= 2
+        && suffix.len() <= MAX_SESSION_SUFFIX
+        && suffix.starts_with('@')
+        && suffix[1..].chars().all(|c| is_session_char(c) && c != '@')
+        && !looks_rewritten(suffix);
+    if ok {
+        Ok(())
     } else {
-        format!("{keep}-{suffix}")
+        Err(format!(
+            "`{suffix}` must be `@` followed by 1-{} of A-Z a-z 0-9 + = , . _ - (no second `@`)",
+            MAX_SESSION_SUFFIX - 1
+        ))
     }
+}
+
+/// Turns the rendered `[saml]` templates into RoleSessionName and SourceIdentity values that
+/// AWS accepts and that never belong to two people, since CloudTrail attributes every action
+/// of a session to them.
+///
+/// A value from an external source gets that source's suffix (default `@<source id>`); a local
+/// user's gets none. A value is sent as it is (plus the suffix) only when it is already in
+/// AWS's alphabet and length, does not end like a rewritten value and (for a local user) does
+/// not end with a source's suffix. Anything else is rewritten: disallowed characters become
+/// `-`, the text is cut to fit, and `-` plus 16 hex digits of the SHA-256 of the source and
+/// the original is appended (before the suffix). So a name decodes to exactly one source (by
+/// its suffix) and one original (as it is, or through the hash).
+#[derive(Debug, Clone, Default)]
+pub struct SessionNaming {
+    /// Source id → suffix, for every configured external source.
+    suffixes: std::collections::BTreeMap<String, String>,
+}
+
+impl SessionNaming {
+    /// `suffixes`: (source id, suffix) of every external source, already checked with
+    /// [`check_session_suffix`] and distinct.
+    pub fn new(suffixes: impl IntoIterator<Item = (String, String)>) -> SessionNaming {
+        SessionNaming {
+            suffixes: suffixes.into_iter().collect(),
+        }
+    }
+
+    /// The suffix of a source: none for `local`, the configured one, or `@<id>` for a source
+    /// no longer configured.
+    pub fn suffix_of(&self, source: &str) -> String {
+        if source.is_empty() || source == "local" {
+            return String::new();
+        }
+        self.suffixes.get(source).cloned().unwrap_or_else(|| {
+            let id: String = source
+                .chars()
+                .map(|c| {
+                    if is_session_char(c) && c != '@' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .take(MAX_SESSION_SUFFIX - 1)
+                .collect();
+            format!("@{id}")
+        })
+    }
+
+    /// The value sent for `raw` (a rendered template) of a person from `source`.
+    pub fn name(&self, source: &str, raw: &str) -> String {
+        let suffix = self.suffix_of(source);
+        let whole = format!("{raw}{suffix}");
+        // Ignoring case: `bob@CORP` must not pass for corp's `bob` in a case-blind search.
+        let lower = whole.to_ascii_lowercase();
+        let takes_another_sources_suffix = self
+            .suffixes
+            .iter()
+            .any(|(id, s)| id != source && lower.ends_with(&s.to_ascii_lowercase()));
+        let clean = raw.chars().all(is_session_char)
+            && (2..=64).contains(&whole.len())
+            && !looks_rewritten(raw)
+            && !takes_another_sources_suffix;
+        if clean {
+            return whole;
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(source.as_bytes());
+        hasher.update([0]);
+        hasher.update(raw.as_bytes());
+        let mark = &hex::encode(hasher.finalize())[..MARK_HEX];
+        let room = 64 - suffix.len() - 1 - MARK_HEX;
+        let keep: String = raw
+            .chars()
+            .map(|c| if is_session_char(c) { c } else { '-' })
+            .take(room)
+            .collect();
+        let keep = if keep.is_empty() {
+            "u".to_string()
+        } else {
+            keep
+        };
+        format!("{keep}-{mark}{suffix}")
+    }
+}
+
+/// [`SessionNaming::name`] for a local user when no source is configured.
+pub fn sanitize_session_text(raw: &str) -> String {
+    SessionNaming::default().name("local", raw)
 }
 
 /// `RoleSessionName`: 2–64 characters of `[A-Za-z0-9_+=,.@-]`.
@@ -669,14 +776,91 @@ mod tests {
         let long = format!("{}@example.com", "a".repeat(80));
         let a = sanitize_session_text(&long);
         assert_eq!(a.len(), 64);
+        assert!(looks_rewritten(&a), "{a}");
         assert_eq!(a, sanitize_session_text(&long), "stable");
         assert_ne!(
             a,
             sanitize_session_text(&format!("{}@example.org", "a".repeat(80)))
         );
-        assert_eq!(sanitize_session_text("Jörg Müller"), "J-rg-M-ller");
         assert!(RoleSessionName::parse(&sanitize_session_text("x")).is_ok());
         assert!(SourceIdentity::parse(&sanitize_session_text("aws:root")).is_ok());
+    }
+
+    #[test]
+    fn any_rewrite_is_marked_not_only_a_shortening() {
+        let jorg = sanitize_session_text("Jörg Müller");
+        assert!(jorg.starts_with("J-rg-M-ller-"), "{jorg}");
+        assert!(looks_rewritten(&jorg), "{jorg}");
+        assert_eq!(sanitize_session_text("alice"), "alice", "clean names stay");
+        assert_ne!(sanitize_session_text("bob smith"), "bob-smith");
+        // A raw name shaped like a rewrite is itself rewritten, so it cannot pose as one.
+        let forged = sanitize_session_text("bob smith");
+        assert_ne!(sanitize_session_text(&forged), forged);
+    }
+
+    fn corp_and_entra() -> SessionNaming {
+        SessionNaming::new([
+            ("corp".to_string(), "@corp".to_string()),
+            ("entra".to_string(), "@entra".to_string()),
+        ])
+    }
+
+    #[test]
+    fn external_people_carry_their_sources_suffix() {
+        let n = corp_and_entra();
+        assert_eq!(n.name("local", "bob-smith"), "bob-smith");
+        assert_eq!(n.name("corp", "bob-smith"), "bob-smith@corp");
+        let oidc = n.name("entra", "bob smith");
+        assert!(
+            oidc.starts_with("bob-smith-") && oidc.ends_with("@entra"),
+            "{oidc}"
+        );
+        // A local name ending in a source's suffix does not pass for that source's person.
+        assert_ne!(n.name("local", "bob-smith@corp"), "bob-smith@corp");
+        assert!(!n.name("local", "bob-smith@CORP").ends_with("@CORP"));
+        // A source no longer configured still gets a suffix of its own.
+        assert_eq!(n.name("gone", "bob"), "bob@gone");
+    }
+
+    #[test]
+    fn session_suffixes_are_checked() {
+        assert!(check_session_suffix("@corp").is_ok());
+        assert!(check_session_suffix("@corp.example-1").is_ok());
+        for bad in [
+            "",
+            "@",
+            "corp",
+            "@co@rp",
+            "@co rp",
+            "@corp:x",
+            "@x-0123456789abcdef",
+        ] {
+            assert!(check_session_suffix(bad).is_err(), "{bad}");
+        }
+        assert!(check_session_suffix(&format!("@{}", "a".repeat(MAX_SESSION_SUFFIX))).is_err());
+    }
+
+    /// A person (source, raw name) whose name shares `base` with others, plus a tail that
+    /// often makes distinct people sanitise alike under a weaker scheme.
+    fn person(base: String) -> impl Strategy<Value = (&'static str, String)> {
+        (
+            prop_oneof![Just("local"), Just("corp"), Just("entra")],
+            prop_oneof![
+                Just(""),
+                Just("@corp"),
+                Just("@CORP"),
+                Just("@entra"),
+                Just(" "),
+                Just("-"),
+                Just("-0123456789abcdef"),
+            ],
+        )
+            .prop_map(move |(source, tail)| (source, format!("{base}{tail}")))
+    }
+
+    fn two_people() -> impl Strategy<Value = ((&'static str, String), (&'static str, String))> {
+        prop_oneof!["[ab -@.é]{0,4}", "[ab]{60,70}"]
+            .prop_flat_map(|base| (person(base.clone()), person(base)))
     }
 
     proptest! {
@@ -685,6 +869,29 @@ mod tests {
             let s = sanitize_session_text(&raw);
             prop_assert!(RoleSessionName::parse(&s).is_ok(), "{s}");
             prop_assert!(SourceIdentity::parse(&s).is_ok(), "{s}");
+        }
+
+        #[test]
+        fn every_source_and_raw_name_gives_a_valid_name(
+            source in prop_oneof![Just("local"), Just("corp"), Just("entra"), Just("gone")],
+            raw in "\\PC{0,100}",
+        ) {
+            let s = corp_and_entra().name(source, &raw);
+            prop_assert!(s.len() <= 64 && s.chars().all(is_session_char), "{s}");
+            prop_assert!(RoleSessionName::parse(&s).is_ok(), "{s}");
+            prop_assert!(SourceIdentity::parse(&s).is_ok(), "{s}");
+        }
+
+    }
+
+    proptest! {
+        // Many cases: colliding pairs are a few in a thousand draws.
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn distinct_people_never_share_a_name((a, b) in two_people()) {
+            let n = corp_and_entra();
+            prop_assume!(a != b);
+            prop_assert_ne!(n.name(a.0, &a.1), n.name(b.0, &b.1), "{:?} and {:?}", a, b);
         }
     }
 }

@@ -11,8 +11,8 @@
 //!    first rule and group to produce a (role, provider) pair is credited with it, later producers
 //!    are listed as "also";
 //! 2. denies, after all allows: every granted role whose ARN matches a deny rule's glob (from a
-//!    group that matched the deny rule) is removed and recorded with the rule and group that
-//!    removed it.
+//!    group that matched the deny rule; ignoring case unless the rule is case-sensitive, like
+//!    its group pattern) is removed and recorded with the rule and group that removed it.
 //!
 //! A template whose output is not a valid ARN for this group is skipped and recorded, never sent.
 
@@ -396,9 +396,14 @@ impl RuleSet {
                     continue;
                 }
             };
-            let (removed, kept): (Vec<Grant>, Vec<Grant>) = std::mem::take(&mut out.granted)
-                .into_iter()
-                .partition(|g| super::template::glob_match(&glob, g.pair.role.as_str()));
+            let (removed, kept): (Vec<Grant>, Vec<Grant>) =
+                std::mem::take(&mut out.granted).into_iter().partition(|g| {
+                    super::template::glob_match(
+                        &glob,
+                        g.pair.role.as_str(),
+                        rule.source.case_sensitive,
+                    )
+                });
             out.granted = kept;
             out.denied.extend(removed.into_iter().map(|g| Denial {
                 role: g.pair.role.to_string(),
@@ -506,6 +511,14 @@ mod tests {
             "arn:aws:iam::222222222222:role/$1",
         );
         sensitive.case_sensitive = true;
+        let no_landing = rule(
+            "no-landing",
+            Effect::Deny,
+            "contractors",
+            "arn:aws:iam::*:role/*landing*",
+        );
+        let mut no_landing_exact = no_landing.clone();
+        no_landing_exact.case_sensitive = true;
         type Case<'a> = (
             &'a str,
             Vec<RuleSpec>,
@@ -576,6 +589,30 @@ mod tests {
                         "Exact-Dev",
                     ),
                 ],
+            ),
+            (
+                "deny patterns ignore case like group patterns",
+                vec![adfs(), no_landing.clone()],
+                vec![
+                    "AWS-111111111111-Landing",
+                    "AWS-111111111111-Ops",
+                    "contractors",
+                ],
+                vec![(
+                    "arn:aws:iam::111111111111:role/Ops",
+                    "adfs",
+                    "AWS-111111111111-Ops",
+                )],
+            ),
+            (
+                "a case-sensitive deny rule matches case exactly",
+                vec![adfs(), no_landing_exact],
+                vec!["AWS-111111111111-Landing", "contractors"],
+                vec![(
+                    "arn:aws:iam::111111111111:role/Landing",
+                    "adfs",
+                    "AWS-111111111111-Landing",
+                )],
             ),
             (
                 "duplicates collapse to the first rule by priority",

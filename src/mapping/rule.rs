@@ -8,7 +8,7 @@ use regex_syntax::hir::Hir;
 use serde::{Deserialize, Serialize};
 
 use super::template::{Template, TemplateError};
-use crate::domain::aws::{Partition, RoleArn, RolePair, SamlProviderArn, SessionDuration};
+use crate::domain::aws::{Partition, Region, RoleArn, RolePair, SamlProviderArn, SessionDuration};
 
 /// What a matching rule does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -67,7 +67,7 @@ pub struct RuleSpec {
     /// `AWS-(\d{12})-(.+)` never matches `NOT-AWS-…`.
     #[serde(rename = "match")]
     pub pattern: String,
-    /// Group names are compared ignoring case unless this is set.
+    /// Group names, and a deny rule's ARN glob, are compared ignoring case unless this is set.
     #[serde(default, skip_serializing_if = "is_false")]
     pub case_sensitive: bool,
     /// Allow: role ARN template. Deny: role ARN glob (`*`, `?`), captures allowed.
@@ -323,8 +323,8 @@ impl RuleSpec {
                 ));
                 None
             }
-            Some(url) => match check_console_url(url) {
-                Ok(()) => Some(url.to_string()),
+            Some(url) => match check_console_url(url, partition) {
+                Ok(parsed) => Some(parsed),
                 Err(e) => {
                     errors.push(field("relay_state", e));
                     None
@@ -378,31 +378,63 @@ fn check_role_template(effect: Effect, t: &Template, partition: Partition) -> Re
     }
 }
 
-/// Console deep links: https on an AWS console host only, so a rule cannot send people to an
-/// arbitrary site through the RelayState.
-pub fn check_console_url(url: &str) -> Result<(), String> {
-    const HOSTS: [&str; 3] = [
-        "console.aws.amazon.com",
-        "console.amazonaws-us-gov.com",
-        "console.amazonaws.cn",
-    ];
-    let rest = url
-        .strip_prefix("https://")
-        .ok_or_else(|| format!("`{url}` must start with https://"))?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let ok = HOSTS.iter().any(|h| {
-        host == *h
-            || host
-                .strip_suffix(h)
-                .is_some_and(|p| p.ends_with('.') && p.len() > 1 && !p.contains(['@', ':']))
-    });
-    if ok && !url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        Ok(())
+/// Console deep links: an https URL on one of the partition's console hosts only, so a rule
+/// cannot send people to an arbitrary site through the RelayState or the federation
+/// `Destination`. The address is parsed the way browsers parse it (WHATWG, the `url` crate) and
+/// the host compared exactly, because a text prefix check is fooled by what browsers rewrite
+/// (`https://evil.example\.console.aws.amazon.com/` is `evil.example` to a browser). Returns
+/// the address as parsed, which is what is sent.
+pub fn check_console_url(raw: &str, partition: Partition) -> Result<String, String> {
+    let refuse = |why: &str| {
+        let home = match partition {
+            Partition::Aws => "https://console.aws.amazon.com/… or https://<region>.console.aws.amazon.com/…",
+            Partition::AwsUsGov => "https://console.amazonaws-us-gov.com/… or https://<region>.console.amazonaws-us-gov.com/…",
+            Partition::AwsCn => "https://console.amazonaws.cn/… or https://<region>.console.amazonaws.cn/…",
+        };
+        format!("`{raw}` is not an AWS console address ({why}): use {home}")
+    };
+    // The parser silently drops tabs and newlines and trims spaces; refuse them instead, so
+    // what is stored is what was checked.
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(refuse("it contains spaces or control characters"));
+    }
+    let url = url::Url::parse(raw).map_err(|e| refuse(&format!("it is not a URL: {e}")))?;
+    if url.scheme() != "https" {
+        return Err(refuse("it must start with https://"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("it must not carry a user name or password"));
+    }
+    if url.port().is_some() || raw.split('/').nth(2).is_some_and(|a| a.contains(':')) {
+        return Err(refuse("it must not name a port"));
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(host)) => host,
+        _ => return Err(refuse("its host must be the console's name")),
+    };
+    let console = match partition {
+        Partition::Aws => "console.aws.amazon.com",
+        Partition::AwsUsGov => "console.amazonaws-us-gov.com",
+        Partition::AwsCn => "console.amazonaws.cn",
+    };
+    let regional = |region: &str| {
+        Region::parse(region).is_ok_and(|r| match partition {
+            Partition::Aws => !r.as_str().starts_with("us-gov-") && !r.as_str().starts_with("cn-"),
+            Partition::AwsUsGov => r.as_str().starts_with("us-gov-"),
+            Partition::AwsCn => r.as_str().starts_with("cn-"),
+        })
+    };
+    let ok = host == console
+        || host
+            .strip_suffix(console)
+            .and_then(|p| p.strip_suffix('.'))
+            .is_some_and(regional);
+    if ok {
+        Ok(url.to_string())
     } else {
-        Err(format!(
-            "`{url}` is not an AWS console address: use https://console.aws.amazon.com/… (or a Region's \
-             https://<region>.console.aws.amazon.com/…, or the GovCloud/China console)"
-        ))
+        Err(refuse(&format!(
+            "its host `{host}` is not {console} or a Region's console of the {partition} partition"
+        )))
     }
 }
 
@@ -482,11 +514,47 @@ mod tests {
 
     #[test]
     fn console_urls() {
-        assert!(check_console_url("https://console.aws.amazon.com/s3/home").is_ok());
-        assert!(check_console_url("https://us-east-2.console.aws.amazon.com/ec2/").is_ok());
-        assert!(check_console_url("https://console.aws.amazon.com.evil.example/").is_err());
-        assert!(check_console_url("https://evilconsole.aws.amazon.com/").is_err());
-        assert!(check_console_url("http://console.aws.amazon.com/").is_err());
-        assert!(check_console_url("https://user@console.aws.amazon.com/").is_err());
+        let ok = |u: &str| check_console_url(u, Partition::Aws);
+        assert_eq!(
+            ok("https://console.aws.amazon.com/s3/home").as_deref(),
+            Ok("https://console.aws.amazon.com/s3/home")
+        );
+        assert!(ok("https://us-east-2.console.aws.amazon.com/ec2/").is_ok());
+        assert!(
+            ok("https://CONSOLE.aws.amazon.com/").is_ok(),
+            "hosts ignore case"
+        );
+        for bad in [
+            "https://console.aws.amazon.com.evil.example/",
+            "https://evilconsole.aws.amazon.com/",
+            "http://console.aws.amazon.com/",
+            "https://user@console.aws.amazon.com/",
+            "https://user:pw@console.aws.amazon.com/",
+            "https://evil.example\\.console.aws.amazon.com/",
+            "https://evil.example%5c.console.aws.amazon.com/",
+            "https://evil.example/.console.aws.amazon.com/",
+            "https://evil.example#.console.aws.amazon.com/",
+            "https://evil.example?.console.aws.amazon.com/",
+            "https://console.aws.amazon.com:8443/",
+            "https://console.aws.amazon.com:443/",
+            "https://a.b.console.aws.amazon.com/",
+            "https://s3.console.aws.amazon.com/",
+            "https://us-gov-west-1.console.aws.amazon.com/",
+            "https://console.amazonaws-us-gov.com/",
+            "https://console.aws.amazon.com/\nx",
+            "https://console.aws.amazon.com/ x",
+            "https://1.2.3.4/",
+            "javascript:alert(1)//console.aws.amazon.com/",
+            "//console.aws.amazon.com/",
+        ] {
+            assert!(ok(bad).is_err(), "{bad}");
+        }
+        let gov = |u: &str| check_console_url(u, Partition::AwsUsGov);
+        assert!(gov("https://console.amazonaws-us-gov.com/").is_ok());
+        assert!(gov("https://us-gov-west-1.console.amazonaws-us-gov.com/").is_ok());
+        assert!(gov("https://console.aws.amazon.com/").is_err());
+        let cn = |u: &str| check_console_url(u, Partition::AwsCn);
+        assert!(cn("https://cn-north-1.console.amazonaws.cn/").is_ok());
+        assert!(cn("https://us-east-1.console.amazonaws.cn/").is_err());
     }
 }

@@ -213,8 +213,19 @@ fn reference(name: &str, regex: &Regex) -> Result<Part, TemplateError> {
 
 /// `*` (any run, `/` included) and `?` (one character) over a whole ARN, as in IAM policies.
 /// Deny rules use it; iterative with one backtrack point, so no pattern is slow.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+///
+/// Unless `case_sensitive`, letters match ignoring case, like the rule's group pattern: a deny
+/// that is stricter about case than the allow it guards lets `role/Landing` through a
+/// `role/*landing*` deny (and IAM role names are unique ignoring case anyway).
+pub fn glob_match(pattern: &str, text: &str, case_sensitive: bool) -> bool {
+    let fold = |s: &str| -> Vec<char> {
+        if case_sensitive {
+            s.chars().collect()
+        } else {
+            s.chars().map(super::rule::fold_char).collect()
+        }
+    };
+    let (p, t) = (fold(pattern), fold(text));
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
@@ -313,15 +324,26 @@ mod tests {
     fn globs() {
         assert!(glob_match(
             "arn:aws:iam::*:role/*Admin*",
-            "arn:aws:iam::123456789012:role/ops/Admin"
+            "arn:aws:iam::123456789012:role/ops/Admin",
+            true
         ));
-        assert!(glob_match("a?c", "abc"));
-        assert!(!glob_match("a?c", "ac"));
+        assert!(glob_match("a?c", "abc", true));
+        assert!(!glob_match("a?c", "ac", true));
         assert!(!glob_match(
             "arn:aws:iam::111111111111:role/*",
-            "arn:aws:iam::222222222222:role/Admin"
+            "arn:aws:iam::222222222222:role/Admin",
+            false
         ));
-        assert!(glob_match("*", ""));
-        assert!(!glob_match("", "x"));
+        assert!(glob_match("*", "", true));
+        assert!(!glob_match("", "x", false));
+    }
+
+    #[test]
+    fn globs_ignore_case_unless_told_not_to() {
+        let deny = "arn:aws:iam::*:role/*landing*";
+        let role = "arn:aws:iam::123456789012:role/Landing";
+        assert!(glob_match(deny, role, false));
+        assert!(!glob_match(deny, role, true));
+        assert!(glob_match("A?C", "abc", false));
     }
 }

@@ -3,7 +3,7 @@
 use crate::config::Settings;
 use crate::directory::Identity;
 use crate::domain::aws::{
-    sanitize_session_text, AwsRuleError, Partition, RoleSessionName, SessionDuration, SessionTags,
+    AwsRuleError, Partition, RoleSessionName, SessionDuration, SessionNaming, SessionTags,
     SourceIdentity,
 };
 
@@ -22,6 +22,7 @@ pub struct AwsProfile {
     source_identity: String,
     tags: Vec<(String, String)>,
     transitive: Vec<String>,
+    naming: SessionNaming,
 }
 
 /// The attributes computed for one user.
@@ -34,22 +35,35 @@ pub struct UserAttributes {
 
 /// Fills `{username}`, `{email}`, `{display_name}` and `{attr:NAME}` (an attribute the
 /// identity source gave; empty when it gave none) from an identity. Checked at start-up.
+///
+/// One pass over the template: a substituted value is never read again, so a username such as
+/// `z{email}` stays that text instead of becoming someone's address.
 pub fn render_template(template: &str, identity: &Identity) -> String {
-    let mut out = template
-        .replace("{username}", &identity.username)
-        .replace("{email}", &identity.email)
-        .replace("{display_name}", &identity.display_name);
-    let mut from = 0;
-    while let Some(start) = out[from..].find("{attr:").map(|i| i + from) {
-        let Some(len) = out[start..].find('}') else {
-            break;
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
         };
-        let name = out[start + 6..start + len].to_string();
-        let value = identity.attributes.get(&name).cloned().unwrap_or_default();
-        out.replace_range(start..=start + len, &value);
-        // Never re-read inserted text: an attribute value cannot inject another placeholder.
-        from = start + value.len();
+        let name = &after[..end];
+        let value = match name {
+            "username" => Some(identity.username.as_str()),
+            "email" => Some(identity.email.as_str()),
+            "display_name" => Some(identity.display_name.as_str()),
+            _ => name
+                .strip_prefix("attr:")
+                .map(|a| identity.attributes.get(a).map_or("", String::as_str)),
+        };
+        match value {
+            Some(v) => out.push_str(v),
+            None => out.push_str(&rest[start..start + end + 2]),
+        }
+        rest = &after[end + 1..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -79,6 +93,7 @@ impl AwsProfile {
                 .map(|(k, v)| (k.trim().to_string(), v.to_string()))
                 .collect(),
             transitive: s.transitive_tag_keys.clone(),
+            naming: SessionNaming::new(settings.sources.session_name_suffixes()),
         })
     }
 
@@ -118,19 +133,25 @@ impl AwsProfile {
         }
     }
 
-    /// What sanitising changes for this person: `attribute: raw → sent`, one line each, for
-    /// the dry run (AWS would have refused the raw values).
+    /// What fedbroker changes for this person: `attribute: raw → sent`, one line each, for
+    /// the dry run.
     pub fn rewrites(&self, identity: &Identity) -> Vec<String> {
         let mut out = Vec::new();
+        let suffix = self.naming.suffix_of(&identity.source);
         let mut check = |attribute: &str, template: &str| {
             if template.is_empty() {
                 return;
             }
             let raw = render_template(template, identity);
-            let sent = sanitize_session_text(&raw);
-            if raw != sent {
+            let sent = self.naming.name(&identity.source, &raw);
+            if sent == format!("{raw}{suffix}") && !suffix.is_empty() {
                 out.push(format!(
-                    "{attribute}: `{raw}` is sent as `{sent}` (AWS allows 2-64 of A-Z a-z 0-9 + = , . @ _ -)"
+                    "{attribute}: `{raw}` is sent as `{sent}` (people from source `{}` carry its suffix, so no one else has their name)",
+                    identity.source
+                ));
+            } else if raw != sent {
+                out.push(format!(
+                    "{attribute}: `{raw}` is sent as `{sent}` (AWS allows 2-64 of A-Z a-z 0-9 + = , . @ _ -; a rewritten name ends in a hash of the original, so no two people share it)"
                 ));
             }
         };
@@ -139,19 +160,24 @@ impl AwsProfile {
         out
     }
 
-    /// Computes the user's attributes. RoleSessionName and SourceIdentity are sanitised to AWS's
-    /// alphabet (never refused); tags are checked and every violation is reported.
+    /// Computes the user's attributes. RoleSessionName and SourceIdentity are made unique and
+    /// fit for AWS by [`SessionNaming`] (never refused); tags are checked and every violation is
+    /// reported.
     pub fn user_attributes(
         &self,
         identity: &Identity,
     ) -> Result<UserAttributes, Vec<AwsRuleError>> {
-        let name = sanitize_session_text(&render_template(&self.role_session_name, identity));
+        let session_text = |template: &str| {
+            self.naming
+                .name(&identity.source, &render_template(template, identity))
+        };
+        let name = session_text(&self.role_session_name);
         let session_name = RoleSessionName::parse(&name).map_err(|e| vec![e])?;
         let source_identity = if self.source_identity.is_empty() {
             None
         } else {
-            let raw = sanitize_session_text(&render_template(&self.source_identity, identity));
-            Some(SourceIdentity::parse(&raw).map_err(|e| vec![e])?)
+            let sent = session_text(&self.source_identity);
+            Some(SourceIdentity::parse(&sent).map_err(|e| vec![e])?)
         };
         let tags = SessionTags::parse(
             self.tags
@@ -165,5 +191,72 @@ impl AwsProfile {
             source_identity,
             tags,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(username: &str, source: &str) -> Identity {
+        Identity {
+            user_id: 1,
+            username: username.into(),
+            display_name: "{username}".into(),
+            email: "admin@example.com".into(),
+            groups: Vec::new(),
+            must_change_password: false,
+            attributes: [("team".to_string(), "{email}".to_string())].into(),
+            source: source.into(),
+            memberships: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn templates_render_in_one_pass() {
+        let p = person("z{email}", "local");
+        assert_eq!(render_template("{username}", &p), "z{email}");
+        assert_eq!(
+            render_template("{display_name}/{attr:team}/{attr:none}", &p),
+            "{username}/{email}/"
+        );
+        assert_eq!(render_template("a{b", &p), "a{b");
+        assert_eq!(render_template("{unknown}x", &p), "{unknown}x");
+    }
+
+    #[test]
+    fn session_names_carry_the_source_and_never_reexpand() {
+        let mut settings = crate::config::Settings::load(
+            &crate::config::ConfigSource {
+                dir: Some("/nonexistent-config-dir".into()),
+                profile: None,
+            },
+            Vec::new(),
+        )
+        .expect("defaults");
+        settings.sources.ldap = vec![toml::from_str(
+            "id = \"corp\"\nname = \"Corp\"\nurl = \"ldaps://dc.example\"\nbind_dn = \"cn=x\"\nuser_base = \"dc=example\"\n",
+        )
+        .expect("source")];
+        let profile = AwsProfile::from_settings(&settings, "https://b.example").expect("profile");
+        let local = profile
+            .user_attributes(&person("bob-smith", "local"))
+            .expect("valid");
+        let external = profile
+            .user_attributes(&person("bob smith", "corp"))
+            .expect("valid");
+        let sent = |a: &UserAttributes| {
+            a.source_identity
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(sent(&local), "bob-smith");
+        assert_ne!(sent(&external), sent(&local));
+        assert!(sent(&external).ends_with("@corp"), "{}", sent(&external));
+        let braces = profile
+            .user_attributes(&person("z{email}", "local"))
+            .expect("valid");
+        assert!(!sent(&braces).contains("admin"), "{}", sent(&braces));
     }
 }

@@ -200,6 +200,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // Drop idle connections well before the server's 5 s keep-alive closes them, so that a
+        // request after a slow peer (pysaml2, slapd) never lands on a closing connection.
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("client builds");
     TestApp {

@@ -26,6 +26,11 @@ pub fn peers() -> PathBuf {
 
 /// Verifies the signature on the element with `id` using the xmlsec1 binary.
 pub fn xmlsec_verifies(dir: &Path, xml: &str, cert_pem: &str, id: &str) -> bool {
+    xmlsec_verdict(dir, xml, cert_pem, id).0
+}
+
+/// xmlsec1's verdict on the signature of the element with `id`, and what it printed.
+pub fn xmlsec_verdict(dir: &Path, xml: &str, cert_pem: &str, id: &str) -> (bool, String) {
     let doc = dir.join(format!("{id}.xml"));
     let cert = dir.join("idp.crt");
     std::fs::write(&doc, xml).expect("write xml");
@@ -48,7 +53,129 @@ pub fn xmlsec_verifies(dir: &Path, xml: &str, cert_pem: &str, id: &str) -> bool 
         .arg(&doc)
         .output()
         .expect("xmlsec1 runs (installed by .ci/deps)");
-    out.status.success()
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The certificates (base64 DER) a metadata document publishes.
+pub fn published_certificates(metadata: &str) -> Vec<String> {
+    metadata
+        .split("<ds:X509Certificate>")
+        .skip(1)
+        .filter_map(|s| s.split("</ds:X509Certificate>").next())
+        .map(|s| s.replace(['\n', '\r', ' '], ""))
+        .collect()
+}
+
+fn pem(cert_b64: &str) -> String {
+    let lines: Vec<String> = cert_b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).to_string())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
+/// The value of the first `name="…"` attribute after `after` in `xml`.
+pub fn xml_attribute<'a>(xml: &'a str, after: &str, name: &str) -> Option<&'a str> {
+    xml.split(after)
+        .nth(1)?
+        .split(&format!(" {name}=\""))
+        .nth(1)?
+        .split('"')
+        .next()
+}
+
+/// Checks a Response the broker sent the way AWS would, trusting only what the broker
+/// publishes at `/saml/metadata` (`metadata`): xmlsec1 must verify the Assertion's signature
+/// (and the Response's, when signed) with one of the published certificates, then the pysaml2
+/// SP, configured with that metadata and `acs`, must accept it (signature, issuer, audience
+/// `urn:amazon:webservices`, Destination, Recipient, validity). Returns pysaml2's summary of the
+/// verified assertion, or the refusal with the verifier's own reason.
+pub fn verify_against_metadata(
+    dir: &Path,
+    b64: &str,
+    acs: &str,
+    metadata: &str,
+) -> Result<serde_json::Value, String> {
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| format!("not base64: {e}"))?,
+    )
+    .map_err(|e| format!("not UTF-8: {e}"))?;
+    let response_signed = xml
+        .split("<samlp:Status>")
+        .next()
+        .is_some_and(|head| head.contains("<ds:Signature"));
+    let mut ids = vec![xml_attribute(&xml, "<saml:Assertion ", "ID").ok_or("no Assertion")?];
+    if response_signed {
+        ids.push(xml_attribute(&xml, "<samlp:Response ", "ID").ok_or("no Response ID")?);
+    }
+    let certs = published_certificates(metadata);
+    for id in ids {
+        let mut reasons = Vec::new();
+        let verified = certs.iter().any(|c| {
+            let (ok, out) = xmlsec_verdict(dir, &xml, &pem(c), id);
+            reasons.push(out);
+            ok
+        });
+        if !verified {
+            return Err(format!(
+                "xmlsec1: no published certificate verifies {id}: {}",
+                reasons.join(" | ")
+            ));
+        }
+    }
+    let md_path = dir.join("published-metadata.xml");
+    std::fs::write(&md_path, metadata).expect("write metadata");
+    let (ok, out) = pysaml2_accepts(b64, acs, &md_path, response_signed);
+    if !ok {
+        return Err(format!("pysaml2: {out}"));
+    }
+    // pysaml2 tries each published certificate, so xmlsec1's complaints about the others may
+    // precede the summary, which is the last line.
+    let summary = out.lines().rev().find(|l| l.starts_with('{')).unwrap_or("");
+    serde_json::from_str(summary).map_err(|e| format!("pysaml2 summary {out}: {e}"))
+}
+
+/// Seconds between two SAML instants (`b - a`).
+pub fn seconds_between(a: &serde_json::Value, b: &serde_json::Value) -> i64 {
+    let t = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("`{v}` is a SAML instant: {e}"))
+            .timestamp()
+    };
+    t(b) - t(a)
+}
+
+/// Asserts what a verifier read of a Response's validity window: it lives exactly
+/// `validity` seconds (Conditions and the bearer confirmation) and starts `skew` seconds
+/// before it was issued.
+pub fn assert_lifetime(summary: &serde_json::Value, validity: i64, skew: i64) {
+    let issued = &summary["issue_instant"];
+    assert_eq!(
+        seconds_between(issued, &summary["not_on_or_after"]),
+        validity,
+        "Conditions NotOnOrAfter - IssueInstant: {summary}"
+    );
+    assert_eq!(
+        seconds_between(issued, &summary["confirmation_not_on_or_after"]),
+        validity,
+        "SubjectConfirmationData NotOnOrAfter - IssueInstant: {summary}"
+    );
+    assert_eq!(
+        seconds_between(&summary["not_before"], issued),
+        skew,
+        "IssueInstant - NotBefore: {summary}"
+    );
 }
 
 /// Asks the pysaml2 SP whether it accepts a base64 SAMLResponse; returns (accepted, its output).
@@ -257,6 +384,11 @@ fn every_response_shape_verifies_with_xmlsec1_and_pysaml2_and_tampering_is_caugh
                 "{}: pysaml2 accepted tampered {from}: {out}",
                 shape.name
             );
+            assert!(
+                out.contains("SignatureError: Failed to verify signature"),
+                "{}: refused for its signature: {out}",
+                shape.name
+            );
         }
     }
 }
@@ -299,12 +431,19 @@ fn a_response_for_another_acs_or_signed_by_an_unknown_key_is_rejected_by_pysaml2
         false,
     );
     assert!(!ok, "accepted at the wrong ACS: {out}");
+    assert!(
+        out.contains(
+            "Destination https://us-east-2.signin.aws.amazon.com/saml is not this endpoint"
+        ),
+        "{out}"
+    );
     let forged = sign_aws_response(&a, &stranger, true).expect("signs");
     let (ok, out) = pysaml2_accepts(&forged.base64, ACS, &metadata, false);
     assert!(
         !ok,
         "accepted a signature from a key not in metadata: {out}"
     );
+    assert!(out.contains("SignatureError"), "{out}");
     let expired = AwsAssertion {
         issued_at: Utc::now() - chrono::Duration::seconds(900),
         ..a.clone()
@@ -312,6 +451,7 @@ fn a_response_for_another_acs_or_signed_by_an_unknown_key_is_rejected_by_pysaml2
     let old = sign_aws_response(&expired, &signer, true).expect("signs");
     let (ok, out) = pysaml2_accepts(&old.base64, ACS, &metadata, false);
     assert!(!ok, "accepted an expired assertion: {out}");
+    assert!(out.contains("ResponseLifetimeExceed"), "{out}");
     let (ok, out) = pysaml2_accepts(&good.base64, ACS, &metadata, true);
     assert!(ok, "{out}");
 }

@@ -322,32 +322,74 @@ async fn admins_pin_and_drain_regions(backend: Backend) {
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
 }
 
-fn certificates_in(metadata: &str) -> Vec<String> {
-    metadata
-        .split("<ds:X509Certificate>")
-        .skip(1)
-        .filter_map(|s| s.split("</ds:X509Certificate>").next())
-        .map(|s| s.replace(['\n', '\r', ' '], ""))
-        .collect()
+/// Signs alice in to the console and hands the Response to the verifiers the way AWS gets
+/// it: the sign-in endpoint (pysaml2) reading the metadata just published, and xmlsec1 with
+/// the published certificates only. Returns the SAMLResponse.
+async fn console_response_verifies_against_published_metadata(
+    app: &TestApp,
+    alice: &TestApp,
+    endpoint: &SignInEndpoint,
+    metadata: &Path,
+    step: &str,
+) -> String {
+    let published = app.get("/saml/metadata").await.body;
+    std::fs::write(metadata, &published).expect("publish metadata");
+    let page = console(alice, ADMIN_ROLE, "").await;
+    assert_eq!(page.status, StatusCode::OK, "{step}: {}", page.body);
+    let (action, saml, relay) = autopost_form(&page.body);
+    let dir = metadata.parent().expect("dir");
+    if let Err(reason) = crate::saml::verify_against_metadata(dir, &saml, &action, &published) {
+        panic!("{step}: refused against the published metadata: {reason}");
+    }
+    let before = endpoint.received().len();
+    let res = post_like_a_browser(&action, &saml, &relay)
+        .await
+        .expect("post to the sign-in endpoint");
+    let got = endpoint.received();
+    assert_eq!(got.len(), before + 1, "{step}");
+    assert_eq!(got[before]["ok"], true, "{step}: {}", got[before]);
+    assert_eq!(res.status(), StatusCode::OK, "{step}");
+    saml
+}
+
+/// The certificate in the Response's KeyInfo (what signed it, as the Response claims).
+fn signing_certificate(saml: &str) -> String {
+    let xml = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, saml).expect("b64"),
+    )
+    .expect("utf8");
+    crate::saml::published_certificates(&xml)
+        .first()
+        .cloned()
+        .expect("cert")
 }
 
 async fn keys_rotate_without_breaking_sign_in(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &dir.path().join("md.xml"));
+    let metadata = dir.path().join("md.xml");
+    let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
     let acs = vec![format!("us-east-2={}", endpoint.url)];
     let app = spawn_app_with(backend, |s| s.regions.acs = acs).await;
     app.regions.probe_all(fedbroker::startup::now()).await;
     app.login_as_admin().await;
-    let first = certificates_in(&app.get("/saml/metadata").await.body);
+    let first = crate::saml::published_certificates(&app.get("/saml/metadata").await.body);
     assert_eq!(first.len(), 1, "one key after first start");
     let token = app.get("/admin/keys").await.csrf_token();
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    let alice = crate::helpers::spawn_client_for(&app);
+    alice.login("alice", "alice-password-1").await;
+    let signed_by_old = console_response_verifies_against_published_metadata(
+        &app, &alice, &endpoint, &metadata, "start",
+    )
+    .await;
 
     // Add: the new key is published but does not sign yet.
     let res = app
         .post_form("/admin/keys", &[("csrf_token", &token), ("action", "add")])
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    let both = certificates_in(&app.get("/saml/metadata").await.body);
+    let both = crate::saml::published_certificates(&app.get("/saml/metadata").await.body);
     assert_eq!(both.len(), 2);
     let new_cert = both
         .iter()
@@ -366,26 +408,18 @@ async fn keys_rotate_without_breaking_sign_in(backend: Backend) {
         })
         .expect("published kid")
         .to_string();
-    let signing = |body: &str| {
-        let (_, saml, _) = autopost_form(body);
-        let xml = String::from_utf8(
-            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, saml).expect("b64"),
-        )
-        .expect("utf8");
-        xml.split("<ds:X509Certificate>")
-            .nth(1)
-            .and_then(|s| s.split('<').next())
-            .expect("cert")
-            .to_string()
-    };
-    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
-        .await;
-    let alice = crate::helpers::spawn_client_for(&app);
-    alice.login("alice", "alice-password-1").await;
+    let saml = console_response_verifies_against_published_metadata(
+        &app,
+        &alice,
+        &endpoint,
+        &metadata,
+        "after add",
+    )
+    .await;
     assert_eq!(
-        signing(&console(&alice, ADMIN_ROLE, "").await.body),
+        signing_certificate(&saml),
         first[0],
-        "old key still signs"
+        "the old key still signs"
     );
 
     // Activate: the new key signs; the old one stays in metadata.
@@ -400,12 +434,17 @@ async fn keys_rotate_without_breaking_sign_in(backend: Backend) {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let saml = console_response_verifies_against_published_metadata(
+        &app,
+        &alice,
+        &endpoint,
+        &metadata,
+        "after activate",
+    )
+    .await;
+    assert_eq!(signing_certificate(&saml), new_cert, "the new key signs");
     assert_eq!(
-        signing(&console(&alice, ADMIN_ROLE, "").await.body),
-        new_cert
-    );
-    assert_eq!(
-        certificates_in(&app.get("/saml/metadata").await.body).len(),
+        crate::saml::published_certificates(&app.get("/saml/metadata").await.body).len(),
         2
     );
 
@@ -444,10 +483,32 @@ async fn keys_rotate_without_breaking_sign_in(backend: Backend) {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let published = app.get("/saml/metadata").await.body;
     assert_eq!(
-        certificates_in(&app.get("/saml/metadata").await.body),
+        crate::saml::published_certificates(&published),
         vec![new_cert]
     );
+    console_response_verifies_against_published_metadata(
+        &app,
+        &alice,
+        &endpoint,
+        &metadata,
+        "after retire",
+    )
+    .await;
+    // A Response the retired key signed (still within its validity) no longer verifies
+    // against what is published, and the verifiers say it is the signature.
+    let refusal =
+        crate::saml::verify_against_metadata(dir.path(), &signed_by_old, &endpoint.url, &published)
+            .expect_err("the retired key's Response is refused");
+    assert!(
+        refusal.starts_with("xmlsec1: no published certificate verifies")
+            && refusal.contains("FAIL"),
+        "{refusal}"
+    );
+    let (ok, out) = pysaml2_accepts(&signed_by_old, &endpoint.url, &metadata, true);
+    assert!(!ok, "{out}");
+    assert!(out.contains("SignatureError"), "{out}");
 }
 
 on_both_backends!(
@@ -669,3 +730,50 @@ async fn a_rules_session_duration_and_deep_link_reach_the_sign_in_endpoint(backe
 }
 
 on_both_backends!(a_rules_session_duration_and_deep_link_reach_the_sign_in_endpoint);
+
+/// Every Response the broker sends lives exactly `saml.assertion_validity_secs` and starts
+/// `saml.clock_skew_secs` before it was issued, as an independent verifier reads it: the
+/// console POST (through the portal's form) and the assertion exchanged at STS (as the STS
+/// stand-in received it). Odd values, so neither the defaults nor the session length pass.
+async fn every_response_lives_exactly_the_configured_validity(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metadata = dir.path().join("md.xml");
+    let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
+    let standin = crate::sts::Peer::standin(dir.path(), 43200);
+    let acs = vec![format!("us-east-2={}", endpoint.url)];
+    let sts = vec![format!("us-east-2={}", standin.url())];
+    let app = spawn_app_with(backend, |s| {
+        s.regions.acs = acs;
+        s.sts.endpoints = sts;
+        s.saml.assertion_validity_secs = 247;
+        s.saml.clock_skew_secs = 61;
+    })
+    .await;
+    let published = app.get("/saml/metadata").await.body;
+    std::fs::write(&metadata, &published).expect("metadata");
+    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    app.login("alice", "alice-password-1").await;
+
+    let page = console(&app, ADMIN_ROLE, "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (action, saml, _) = autopost_form(&page.body);
+    let summary = crate::saml::verify_against_metadata(dir.path(), &saml, &action, &published)
+        .expect("the console Response verifies");
+    crate::saml::assert_lifetime(&summary, 247, 61);
+
+    let page = crate::sts::cli_credentials(&app, ADMIN_ROLE).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let calls = standin.received();
+    let sent = calls
+        .iter()
+        .find(|c| c["kind"] == "sts")
+        .and_then(|c| c["assertion"].as_str())
+        .expect("the stand-in received the SAMLAssertion");
+    let summary = crate::saml::verify_against_metadata(dir.path(), sent, &endpoint.url, &published)
+        .expect("the STS assertion verifies");
+    crate::saml::assert_lifetime(&summary, 247, 61);
+}
+
+on_both_backends!(every_response_lives_exactly_the_configured_validity);

@@ -407,3 +407,82 @@ on_both_backends!(
     the_console_link_goes_through_get_signin_token,
     the_credentials_page_is_only_for_signed_in_users_with_a_form_token,
 );
+
+/// The assertion the broker sends to STS, as the STS stand-in received it, checked by
+/// independent verifiers against the published metadata — signature (xmlsec1 and pysaml2),
+/// audience, Destination and Recipient (the first sign-in URL, which trust policies list),
+/// none of which moto checks. Each refusal is asserted by its reason.
+async fn the_assertion_sent_to_sts_passes_an_independent_verifier(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let standin = Peer::standin(dir.path(), 43200);
+    let app = app_with_sts(backend, vec![format!("us-east-2={}", standin.url())]).await;
+    let published = app.get("/saml/metadata").await.body;
+    let page = cli_credentials(&app, ADMIN_ROLE).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let calls = standin.received();
+    let sts: Vec<&serde_json::Value> = calls.iter().filter(|c| c["kind"] == "sts").collect();
+    assert_eq!(sts.len(), 1, "{calls:?}");
+    assert_eq!(sts[0]["role"], ADMIN_ROLE);
+    let sent = sts[0]["assertion"]
+        .as_str()
+        .expect("SAMLAssertion recorded");
+
+    let acs = "https://us-east-2.signin.aws.amazon.com/saml";
+    let summary = crate::saml::verify_against_metadata(dir.path(), sent, acs, &published)
+        .unwrap_or_else(|reason| panic!("the STS assertion is refused: {reason}"));
+    assert_eq!(
+        summary["audience"],
+        serde_json::json!(["urn:amazon:webservices"])
+    );
+    assert_eq!(summary["recipient"], acs);
+    assert_eq!(summary["destination"], acs);
+    assert_eq!(summary["issuer"], format!("{}/saml/metadata", app.address));
+    assert_eq!(
+        summary["attributes"]["https://aws.amazon.com/SAML/Attributes/Role"],
+        serde_json::json!([format!(
+            "{ADMIN_ROLE},arn:aws:iam::123456789012:saml-provider/fedbroker"
+        )])
+    );
+    assert_eq!(
+        summary["attributes"]["https://aws.amazon.com/SAML/Attributes/RoleSessionName"],
+        serde_json::json!(["alice"])
+    );
+
+    // Bound to its Recipient: another Region's sign-in URL refuses it, saying why.
+    let refusal = crate::saml::verify_against_metadata(
+        dir.path(),
+        sent,
+        "https://us-west-2.signin.aws.amazon.com/saml",
+        &published,
+    )
+    .expect_err("refused at another sign-in URL");
+    assert!(
+        refusal.contains(&format!("Destination {acs} is not this endpoint")),
+        "{refusal}"
+    );
+    // Tampered after signing (another account's role): both verifiers name the signature.
+    let xml = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sent).expect("b64"),
+    )
+    .expect("utf8");
+    let tampered = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        xml.replace("123456789012:role/Admin", "999999999999:role/Admin"),
+    );
+    let refusal = crate::saml::verify_against_metadata(dir.path(), &tampered, acs, &published)
+        .expect_err("tampering is caught");
+    assert!(
+        refusal.starts_with("xmlsec1: no published certificate verifies")
+            && refusal.contains("data and digest do not match"),
+        "{refusal}"
+    );
+    let metadata = dir.path().join("published.xml");
+    std::fs::write(&metadata, &published).expect("metadata");
+    let (ok, out) = crate::saml::pysaml2_accepts(&tampered, acs, &metadata, true);
+    assert!(
+        !ok && out.contains("SignatureError: Failed to verify signature"),
+        "{out}"
+    );
+}
+
+on_both_backends!(the_assertion_sent_to_sts_passes_an_independent_verifier);

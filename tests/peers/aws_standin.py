@@ -1,5 +1,6 @@
 """A STAND-IN, not an emulator: a loopback HTTP server that answers in the exact wire formats of
-the two AWS behaviours no emulator here has. Every request is appended to a JSON Lines record.
+the two AWS behaviours no emulator here has. Every request is appended to a JSON Lines record
+(the SAMLAssertion included, for tests to verify it independently).
 
   POST /  (STS Query API, Action=AssumeRoleWithSAML)
       DurationSeconds above --max-duration -> HTTP 400 with STS's XML error body
@@ -79,7 +80,9 @@ def main():
             duration = int(field("DurationSeconds") or 3600)
             record({"kind": "sts", "action": field("Action"), "role": field("RoleArn"),
                     "principal": field("PrincipalArn"), "duration": duration,
-                    "has_assertion": bool(field("SAMLAssertion"))})
+                    "has_assertion": bool(field("SAMLAssertion")),
+                    # Kept whole so that tests can hand it to an independent verifier.
+                    "assertion": field("SAMLAssertion")})
             if duration > args.max_duration:
                 self.answer(400, ERROR, "text/xml")
                 return

@@ -47,8 +47,13 @@ def check(saml_response_b64, acs, metadata, want_response_signed=False):
     """Returns a summary dict; raises on any rejection."""
     sp = client(acs, metadata, want_response_signed)
     resp = sp.parse_authn_request_response(saml_response_b64, BINDING_HTTP_POST)
-    if resp is None:
-        raise ValueError("pysaml2 returned no response")
+    if resp is None or resp.assertion is None:
+        # pysaml2 refuses a Response for another endpoint by giving no assertion (and only
+        # logging why); say why, so tests can assert the reason.
+        destination = getattr(getattr(resp, "response", None), "destination", None)
+        if destination and destination != acs:
+            raise ValueError(f"Destination {destination} is not this endpoint ({acs})")
+        raise ValueError("pysaml2 returned no assertion")
     assertion = resp.assertion
     confirmation = assertion.subject.subject_confirmation[0].subject_confirmation_data
     return {
@@ -57,6 +62,11 @@ def check(saml_response_b64, acs, metadata, want_response_signed=False):
         "recipient": confirmation.recipient,
         "audience": [a.text for r in assertion.conditions.audience_restriction for a in r.audience],
         "name_id": resp.name_id.text,
+        # The validity window as the verifier read it, for lifetime checks.
+        "issue_instant": assertion.issue_instant,
+        "not_before": assertion.conditions.not_before,
+        "not_on_or_after": assertion.conditions.not_on_or_after,
+        "confirmation_not_on_or_after": confirmation.not_on_or_after,
         # Straight from the verified assertion, keyed by the attribute Name AWS reads.
         "attributes": {
             a.name: [v.text for v in a.attribute_value]
