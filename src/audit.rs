@@ -17,7 +17,15 @@ pub mod kind {
     pub const FEDERATION: &str = "federation.url_issued";
     pub const ADMIN: &str = "admin.change";
     pub const TOKEN: &str = "api_token";
-    pub const ALL: [&str; 6] = [SIGNIN, ASSERTION, STS, FEDERATION, ADMIN, TOKEN];
+    /// Sessions ended and API tokens revoked by a password change, a reset, a disable or a
+    /// removal from a group; the details say which and how many.
+    pub const REVOKED: &str = "access.revoked";
+    /// A request refused for lack of a right (a role not granted, a token scope, the admin
+    /// group); the details give the reason.
+    pub const DENIED: &str = "access.denied";
+    pub const ALL: [&str; 8] = [
+        SIGNIN, ASSERTION, STS, FEDERATION, ADMIN, TOKEN, REVOKED, DENIED,
+    ];
 }
 
 /// `success` / `failure`.

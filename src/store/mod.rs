@@ -21,7 +21,10 @@ use sqlx::{PgPool, SqlitePool};
 use crate::config::{prepare_sqlite_path, DatabaseSettings};
 
 pub use audit::{ApiTokenRecord, AuditFilter, AuditRecord, NewAuditEvent, RoleSessionLimit};
-pub use directory::{ExternalProfile, GroupRecord, NewUser, ProvisionRefused, UserRecord};
+pub use directory::{
+    AccountChange, ExternalProfile, GroupRecord, NewUser, ProvisionRefused, Revoked,
+    SessionRotation, UserRecord,
+};
 pub use mapping::{AccountRecord, Change, HistoryRecord, RuleRecord};
 pub use saml::{KeyRecord, RegionControl};
 pub use sessions::{OidcLogin, SessionRecord};

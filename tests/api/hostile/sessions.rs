@@ -1,1 +1,401 @@
-//! Hostile inputs: sessions.
+//! Hostile inputs: sessions and tokens after password changes, resets, disables and group
+//! removals; refusals of access and their audit trail; CSRF on every state-changing route;
+//! and the smaller hardening of responses, exports and files.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use fedbroker::store::{AuditFilter, AuditRecord};
+use reqwest::StatusCode;
+
+use crate::helpers::{config_dir, spawn_app, spawn_client_for, Backend, Page, TestApp};
+use crate::on_both_backends;
+
+const ROLE_BODY: &str = r#"{"role": "arn:aws:iam::123456789012:role/Admin"}"#;
+const FOREIGN_ROLE: &str = "arn:aws:iam::999999999999:role/Admin";
+const SESSION_COOKIE: &str = "__Host-fedbroker-session";
+
+/// Creates an API token on /account/tokens and returns its secret.
+async fn create_token(app: &TestApp, scopes: &[&str]) -> String {
+    let csrf = app.get("/account/tokens").await.csrf_token();
+    let mut form = vec![
+        ("csrf_token", csrf.as_str()),
+        ("name", "script"),
+        ("days", "30"),
+    ];
+    for s in scopes {
+        form.push(("scope", s));
+    }
+    let page = app.post_form("/account/tokens", &form).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    page.body
+        .split("id=\"token-secret\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("the new token is shown")
+        .to_string()
+}
+
+/// Calls the JSON API with a bearer token; returns the status and the JSON body.
+async fn api(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    bearer: &str,
+    body: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = app
+        .client
+        .request(method, format!("{}{path}", app.address))
+        .header("authorization", format!("Bearer {bearer}"));
+    if let Some(body) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body, got {text}"));
+    (status, json)
+}
+
+async fn roles_with(app: &TestApp, token: &str) -> (StatusCode, serde_json::Value) {
+    api(app, reqwest::Method::GET, "/api/v1/roles", token, None).await
+}
+
+async fn events(app: &TestApp, event_type: &str) -> Vec<AuditRecord> {
+    app.store
+        .audit_events(
+            &AuditFilter {
+                event_type: Some(event_type.into()),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .expect("audit events")
+}
+
+fn details(e: &AuditRecord) -> serde_json::Value {
+    serde_json::from_str(&e.details).expect("details are JSON")
+}
+
+/// Runs the `fedbroker` command line against the test broker's database.
+fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fedbroker"))
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env_remove("FEDBROKER_PROFILE")
+        .env("FEDBROKER_CONFIG_DIR", config_dir())
+        .env("FEDBROKER__DATABASE__URL", &app.settings.database.url)
+        .env("USER", "operator")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the fedbroker binary runs");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).expect("write stdin");
+    }
+    drop(input);
+    let out = child.wait_with_output().expect("finishes");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Alice, signed in twice (laptop and phone), with a live API token.
+async fn alice_with_two_sessions_and_a_token(app: &TestApp) -> (TestApp, String) {
+    app.create_user(
+        "alice",
+        "alice-password-1",
+        &["AWS-123456789012-Admin", "ops"],
+    )
+    .await;
+    app.login("alice", "alice-password-1").await;
+    let phone = spawn_client_for(app);
+    phone.login("alice", "alice-password-1").await;
+    assert_eq!(phone.get("/").await.status, StatusCode::OK);
+    let token = create_token(app, &["roles"]).await;
+    assert_eq!(roles_with(app, &token).await.0, StatusCode::OK);
+    (phone, token)
+}
+
+/// The one `access.revoked` event, with its details.
+async fn the_revocation(app: &TestApp) -> (AuditRecord, serde_json::Value) {
+    let revoked = events(app, "access.revoked").await;
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    let d = details(&revoked[0]);
+    (revoked[0].clone(), d)
+}
+
+fn signed_out(page: &Page) -> bool {
+    page.status == StatusCode::SEE_OTHER && page.location().starts_with("/login")
+}
+
+// Attack: someone who learnt alice's password signs in on another device and makes an API
+// token; alice changes her password. Expected: the other session ends and the token is
+// refused (401 `revoked_token`); alice's own session survives under a new id.
+async fn a_password_change_ends_other_sessions_revokes_tokens_and_rotates_the_one_in_use(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (phone, token) = alice_with_two_sessions_and_a_token(&app).await;
+    let before = app.cookie(SESSION_COOKIE).expect("session cookie");
+    let csrf = app.get("/account/password").await.csrf_token();
+    let res = app
+        .post_form(
+            "/account/password",
+            &[
+                ("csrf_token", &csrf),
+                ("current_password", "alice-password-1"),
+                ("new_password", "alice-password-2"),
+                ("confirm_password", "alice-password-2"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let after = app.cookie(SESSION_COOKIE).expect("a new session cookie");
+    assert_ne!(before, after, "the session id is rotated");
+    assert_eq!(app.get("/").await.status, StatusCode::OK, "still signed in");
+    let stolen = spawn_client_for(&app);
+    stolen.set_cookie(SESSION_COOKIE, Some(&before));
+    assert!(signed_out(&stolen.get("/").await), "the old id is dead");
+    assert!(signed_out(&phone.get("/").await), "the other device is out");
+    let (status, body) = roles_with(&app, &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "revoked_token");
+    let (event, d) = the_revocation(&app).await;
+    assert_eq!(
+        (event.actor.as_str(), event.subject.as_str()),
+        ("alice", "alice")
+    );
+    assert_eq!(d["cause"], "password_changed");
+    assert_eq!(d["sessions_ended"], 1);
+    assert_eq!(d["tokens_revoked"], 1);
+    assert_eq!(d["kept_current_session"], true);
+}
+
+// Attack: an admin resets alice's password from the command line because it leaked; the
+// attacker keeps the session and token made with the leaked one. Expected: every session
+// ends, every token is refused, and the audit log says what the reset revoked.
+async fn an_admin_reset_from_the_command_line_ends_every_session_and_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (phone, token) = alice_with_two_sessions_and_a_token(&app).await;
+    let (ok, out, err) = cli(&app, &["user", "passwd", "alice"], None);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("2 session(s) ended, 1 API token(s) revoked"),
+        "{out}"
+    );
+    assert!(signed_out(&app.get("/").await));
+    assert!(signed_out(&phone.get("/").await));
+    let (status, body) = roles_with(&app, &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "revoked_token");
+    let (event, d) = the_revocation(&app).await;
+    assert_eq!(event.actor, "cli:operator");
+    assert_eq!(event.subject, "alice");
+    assert_eq!(d["cause"], "password_reset");
+    assert_eq!(d["sessions_ended"], 2);
+    assert_eq!(d["tokens_revoked"], 1);
+    assert_eq!(d["kept_current_session"], false);
+}
+
+// Attack: a disabled person keeps using the API with a token made before. Expected: the
+// token is revoked with the sessions (401 `revoked_token`, not merely `account_disabled`,
+// so re-enabling the account does not bring it back).
+async fn disabling_a_user_revokes_their_tokens_for_good(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (phone, token) = alice_with_two_sessions_and_a_token(&app).await;
+    let (ok, out, err) = cli(&app, &["user", "disable", "alice"], None);
+    assert!(ok, "{err}");
+    assert!(out.contains("1 API token(s) revoked"), "{out}");
+    assert!(signed_out(&phone.get("/").await));
+    let (ok, _, err) = cli(&app, &["user", "enable", "alice"], None);
+    assert!(ok, "{err}");
+    let (status, body) = roles_with(&app, &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "revoked_token");
+    let (_, d) = the_revocation(&app).await;
+    assert_eq!(d["cause"], "disabled");
+    assert_eq!(d["tokens_revoked"], 1);
+}
+
+// Attack: someone removed from a group keeps its roles through the session and token they
+// already had. Expected: the removal ends both; adding a member revokes nothing.
+async fn removing_a_user_from_a_group_ends_their_sessions_and_tokens(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (phone, token) = alice_with_two_sessions_and_a_token(&app).await;
+    let (ok, _, err) = cli(&app, &["group", "member", "ops", "alice"], None);
+    assert!(ok, "{err}");
+    assert!(events(&app, "access.revoked").await.is_empty());
+    assert_eq!(phone.get("/").await.status, StatusCode::OK);
+    let (ok, out, err) = cli(&app, &["group", "member", "ops", "alice", "--remove"], None);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("2 session(s) ended, 1 API token(s) revoked"),
+        "{out}"
+    );
+    assert!(signed_out(&phone.get("/").await));
+    assert!(signed_out(&app.get("/").await));
+    assert_eq!(roles_with(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    let (_, d) = the_revocation(&app).await;
+    assert_eq!(d["cause"], "removed_from_group");
+    assert_eq!(d["group"], "ops");
+}
+
+// Attack: a token is used while its owner has a password change pending (an admin set a
+// one-time password). Expected: 403 with the code `password_change_required`, the same
+// answer a browser session gets, and no role list.
+async fn a_token_is_refused_while_a_password_change_is_pending(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, token) = alice_with_two_sessions_and_a_token(&app).await;
+    // Set the flag alone, as a reset that revoked nothing would leave it.
+    app.execute("UPDATE users SET must_change_password = TRUE WHERE username = 'alice'")
+        .await;
+    let (status, body) = roles_with(&app, &token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "password_change_required");
+    assert!(body.get("roles").is_none());
+}
+
+// Attack: a person tampers with the role field of every form and API call, naming a role
+// they do not hold. Expected: 403 on every path (forms and API alike), and one
+// `access.denied` event per attempt with the reason `role_not_granted` and the role asked for.
+async fn a_role_not_granted_is_refused_with_403_and_audited_on_every_path(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_user("bob", "bob-password-12", &["AWS-210987654321-Dev"])
+        .await;
+    app.login("bob", "bob-password-12").await;
+    let token = create_token(&app, &["credentials", "console"]).await;
+    let csrf = app.get("/").await.csrf_token();
+    for path in ["/saml/aws/sso", "/credentials", "/console/federation"] {
+        let page = app
+            .post_form(path, &[("csrf_token", &csrf), ("role", FOREIGN_ROLE)])
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}: {}", page.body);
+        assert!(page.body.contains("is not one of your roles"), "{path}");
+    }
+    let pin = app
+        .post_form(
+            "/portal/favourites",
+            &[("csrf_token", &csrf), ("role", FOREIGN_ROLE), ("pin", "1")],
+        )
+        .await;
+    assert_eq!(pin.status, StatusCode::FORBIDDEN, "{}", pin.body);
+    let body = format!(r#"{{"role": "{FOREIGN_ROLE}"}}"#);
+    for path in ["/api/v1/credentials", "/api/v1/console-url"] {
+        let (status, json) = api(&app, reqwest::Method::POST, path, &token, Some(&body)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {json}");
+        assert_eq!(json["error"], "role_not_granted");
+    }
+    let denied = events(&app, "access.denied").await;
+    assert_eq!(denied.len(), 6, "{denied:?}");
+    let mut purposes: Vec<String> = denied
+        .iter()
+        .map(|e| {
+            assert_eq!(e.subject, "bob");
+            assert_eq!(e.outcome, "failure");
+            assert_eq!(e.role_arn, FOREIGN_ROLE);
+            assert_eq!(e.account_id, "999999999999");
+            let d = details(e);
+            assert_eq!(d["reason"], "role_not_granted");
+            d["purpose"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    purposes.sort();
+    // The federation form and both API calls go through the credentials path.
+    assert_eq!(
+        purposes,
+        [
+            "console",
+            "credentials",
+            "credentials",
+            "credentials",
+            "credentials",
+            "favourite"
+        ]
+    );
+}
+
+// Attack: a token made for listing roles is used to get credentials. Expected: 403
+// `missing_scope`, and an `access.denied` event naming the scope, the token and the path.
+async fn a_token_used_beyond_its_scopes_is_refused_and_audited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    app.login("alice", "alice-password-1").await;
+    let token = create_token(&app, &["roles"]).await;
+    let (status, json) = api(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/credentials",
+        &token,
+        Some(ROLE_BODY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{json}");
+    assert_eq!(json["error"], "missing_scope");
+    let denied = events(&app, "access.denied").await;
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    let d = details(&denied[0]);
+    assert_eq!(denied[0].subject, "alice");
+    assert_eq!(d["reason"], "missing_scope");
+    assert_eq!(d["scope"], "credentials");
+    assert_eq!(d["path"], "/api/v1/credentials");
+    assert!(d["token_id"].as_i64().is_some(), "{d}");
+}
+
+// Attack: a signed-in person who is not an admin opens and posts to admin pages. Expected:
+// 403 each time, and an `access.denied` event with the reason `not_admin` and the path.
+async fn a_non_admin_on_an_admin_route_is_refused_and_audited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_user("bob", "bob-password-12", &["AWS-210987654321-Dev"])
+        .await;
+    app.login("bob", "bob-password-12").await;
+    assert_eq!(app.get("/admin/rules").await.status, StatusCode::FORBIDDEN);
+    let csrf = app.get("/").await.csrf_token();
+    let post = app
+        .post_form("/admin/keys", &[("csrf_token", &csrf), ("action", "add")])
+        .await;
+    assert_eq!(post.status, StatusCode::FORBIDDEN);
+    let denied = events(&app, "access.denied").await;
+    let mut paths: Vec<String> = denied
+        .iter()
+        .map(|e| {
+            assert_eq!(e.subject, "bob");
+            let d = details(e);
+            assert_eq!(d["reason"], "not_admin");
+            format!(
+                "{} {}",
+                d["method"].as_str().unwrap_or(""),
+                d["path"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["GET /admin/rules", "POST /admin/keys"]);
+    assert_eq!(
+        app.store.list_keys().await.expect("keys").len(),
+        1,
+        "no key added"
+    );
+}
+
+on_both_backends!(
+    a_password_change_ends_other_sessions_revokes_tokens_and_rotates_the_one_in_use,
+    an_admin_reset_from_the_command_line_ends_every_session_and_token,
+    disabling_a_user_revokes_their_tokens_for_good,
+    removing_a_user_from_a_group_ends_their_sessions_and_tokens,
+    a_token_is_refused_while_a_password_change_is_pending,
+    a_role_not_granted_is_refused_with_403_and_audited_on_every_path,
+    a_token_used_beyond_its_scopes_is_refused_and_audited,
+    a_non_admin_on_an_admin_route_is_refused_and_audited,
+);
