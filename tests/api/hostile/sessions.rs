@@ -5,12 +5,13 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use fedbroker::store::{AuditFilter, AuditRecord};
+use fedbroker::store::{AccountChange, AuditFilter, AuditRecord};
 use reqwest::StatusCode;
 
 use crate::helpers::{config_dir, spawn_app, spawn_client_for, Backend, Page, TestApp};
 use crate::on_both_backends;
 
+const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/Admin";
 const ROLE_BODY: &str = r#"{"role": "arn:aws:iam::123456789012:role/Admin"}"#;
 const FOREIGN_ROLE: &str = "arn:aws:iam::999999999999:role/Admin";
 const SESSION_COOKIE: &str = "__Host-fedbroker-session";
@@ -399,3 +400,346 @@ on_both_backends!(
     a_token_used_beyond_its_scopes_is_refused_and_audited,
     a_non_admin_on_an_admin_route_is_refused_and_audited,
 );
+
+/// Every `POST` route the application registers, read from the route table's source, with
+/// the prefix of the `web::scope` it sits in. The CSRF table below is compared against it, so a
+/// new state-changing route without a row fails that test.
+fn registered_post_routes() -> Vec<String> {
+    let sources = [
+        include_str!("../../../src/routes/mod.rs"),
+        include_str!("../../../src/startup.rs"),
+    ];
+    let mut routes = Vec::new();
+    for source in sources {
+        let text: String = source.split_whitespace().collect();
+        // Resources or catch-all methods would hide routes from this reader: none may exist.
+        for unreadable in [
+            "web::resource(",
+            "web::route()",
+            "Method::POST",
+            "web::method(",
+        ] {
+            assert!(
+                !text.contains(unreadable),
+                "the route table uses `{unreadable}`: teach registered_post_routes() to read it"
+            );
+        }
+        // Spans of `.service(web::scope("PREFIX")...)`, by matching parentheses.
+        let mut scopes = Vec::new();
+        for (start, _) in text.match_indices(".service(web::scope(\"") {
+            let prefix_start = start + ".service(web::scope(\"".len();
+            let prefix = &text[prefix_start
+                ..prefix_start + text[prefix_start..].find('"').expect("a closing quote")];
+            let open = start + ".service".len();
+            let mut depth = 0;
+            let mut end = open;
+            for (i, c) in text[open..].char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = open + i;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            scopes.push((open, end, prefix.to_string()));
+        }
+        for (at, _) in text.match_indices(".route(\"") {
+            let rest = &text[at + ".route(\"".len()..];
+            let path = &rest[..rest.find('"').expect("a closing quote")];
+            if !rest[path.len()..].starts_with("\",web::post()") {
+                continue;
+            }
+            let prefix = scopes
+                .iter()
+                .find(|(s, e, _)| *s < at && at < *e)
+                .map_or("", |(_, _, p)| p.as_str());
+            routes.push(format!("{prefix}{path}"));
+        }
+    }
+    routes.sort();
+    routes
+}
+
+/// A CSRF table row: the registered route, the address to post to, fields that would change
+/// something if the token were not checked.
+type CsrfRow = (&'static str, String, Vec<(&'static str, String)>);
+
+/// What a refused request must not have changed: rules, keys, aliases, Region controls,
+/// tokens, favourites, the admin's password, and no assertion or STS call.
+async fn everything_that_a_post_can_change(app: &TestApp) -> String {
+    let s = &app.store;
+    let admin = s
+        .user_by_username("admin")
+        .await
+        .expect("db")
+        .expect("admin");
+    let rules: Vec<_> = s
+        .list_rules()
+        .await
+        .expect("rules")
+        .into_iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
+    let keys: Vec<_> = s
+        .list_keys()
+        .await
+        .expect("keys")
+        .into_iter()
+        .map(|k| format!("{} {}", k.kid, k.state))
+        .collect();
+    let tokens: Vec<_> = s
+        .api_tokens_of(admin.id)
+        .await
+        .expect("tokens")
+        .into_iter()
+        .map(|t| format!("{} {:?}", t.id, t.revoked_at))
+        .collect();
+    format!(
+        "{rules:?}\n{keys:?}\n{:?}\n{:?}\n{tokens:?}\n{:?}\n{:?}\n{} {}",
+        s.list_accounts().await.expect("accounts"),
+        s.region_controls().await.expect("regions"),
+        s.favourites(admin.id).await.expect("favourites"),
+        admin.password_hash,
+        events(app, "assertion.issued").await.len(),
+        events(app, "sts.assume_role").await.len(),
+    )
+}
+
+// Attack: a form posted from another site (no token, an empty one, a wrong one) on every
+// state-changing route, and the login form without its CSRF cookie. Expected: 403 "Form
+// expired" (JSON `csrf` on the API) each time, and nothing changed. The table must list
+// every POST route the application registers.
+async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_as_admin().await;
+    // The admin holds a role, so that a form skipping its CSRF check would go ahead.
+    app.store
+        .create_group("AWS-123456789012-Admin", 0)
+        .await
+        .expect("group");
+    app.store
+        .set_membership(
+            "AWS-123456789012-Admin",
+            "admin",
+            true,
+            &AccountChange::by("test", 0),
+        )
+        .await
+        .expect("member");
+    let csrf = app.get("/").await.csrf_token();
+    // A token to try to revoke, and the first rule to try to change.
+    let created = app
+        .post_form(
+            "/account/tokens",
+            &[
+                ("csrf_token", &csrf),
+                ("name", "t"),
+                ("days", "1"),
+                ("scope", "roles"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let admin_id = app
+        .store
+        .user_by_username("admin")
+        .await
+        .expect("db")
+        .expect("admin")
+        .id;
+    let token_id = app.store.api_tokens_of(admin_id).await.expect("tokens")[0].id;
+    let rule = app.store.list_rules().await.expect("rules")[0].clone();
+    let rule_fields = |name: &'static str| -> Vec<(&'static str, String)> {
+        vec![
+            ("name", name.into()),
+            ("effect", "allow".into()),
+            ("pattern", "^Team-(\\d{12})-(\\w+)$".into()),
+            ("role", "arn:aws:iam::{1}:role/{2}".into()),
+            ("enabled", "on".into()),
+            ("version", rule.version.to_string()),
+        ]
+    };
+    let role = || vec![("role", ADMIN_ROLE.to_string())];
+    // (registered route, address to post to, fields that would change something).
+    let table: Vec<CsrfRow> = vec![
+        ("/logout", "/logout".into(), vec![]),
+        ("/portal/favourites", "/portal/favourites".into(), {
+            let mut f = role();
+            f.push(("pin", "1".into()));
+            f
+        }),
+        ("/credentials", "/credentials".into(), role()),
+        ("/console/federation", "/console/federation".into(), role()),
+        ("/saml/aws/sso", "/saml/aws/sso".into(), role()),
+        (
+            "/account/password",
+            "/account/password".into(),
+            vec![
+                ("current_password", "a-new-admin-password".into()),
+                ("new_password", "a-third-admin-password".into()),
+                ("confirm_password", "a-third-admin-password".into()),
+            ],
+        ),
+        (
+            "/account/tokens",
+            "/account/tokens".into(),
+            vec![
+                ("name", "evil".into()),
+                ("days", "1".into()),
+                ("scope", "roles".into()),
+            ],
+        ),
+        (
+            "/account/tokens/{id}/revoke",
+            format!("/account/tokens/{token_id}/revoke"),
+            vec![],
+        ),
+        (
+            "/admin/keys",
+            "/admin/keys".into(),
+            vec![("action", "add".into())],
+        ),
+        (
+            "/admin/regions",
+            "/admin/regions".into(),
+            vec![("action", "pin".into()), ("region", "us-east-2".into())],
+        ),
+        (
+            "/admin/rules/new",
+            "/admin/rules/new".into(),
+            rule_fields("evil"),
+        ),
+        (
+            "/admin/rules/{id}",
+            format!("/admin/rules/{}", rule.id),
+            rule_fields("renamed"),
+        ),
+        (
+            "/admin/rules/{id}/action",
+            format!("/admin/rules/{}/action", rule.id),
+            vec![
+                ("action", "disable".into()),
+                ("version", rule.version.to_string()),
+            ],
+        ),
+        (
+            "/admin/accounts",
+            "/admin/accounts".into(),
+            vec![
+                ("action", "save".into()),
+                ("id", "123456789012".into()),
+                ("name", "Evil".into()),
+                ("environment", "prod".into()),
+            ],
+        ),
+    ];
+    // The JSON API reads its CSRF token from a header when a session cookie authenticates.
+    let api_routes = ["/api/v1/console-url", "/api/v1/credentials"];
+    let mut covered: Vec<String> = table.iter().map(|(r, _, _)| r.to_string()).collect();
+    covered.extend(api_routes.iter().map(|r| r.to_string()));
+    covered.push("/login".into());
+    covered.sort();
+    assert_eq!(
+        covered,
+        registered_post_routes(),
+        "every POST route needs a row in this CSRF table"
+    );
+
+    let before = everything_that_a_post_can_change(&app).await;
+    for (route, url, fields) in &table {
+        for token in [None, Some(""), Some("forged-token"), Some(&csrf[1..])] {
+            let mut form: Vec<(&str, &str)> =
+                fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            if let Some(t) = token {
+                form.push(("csrf_token", t));
+            }
+            let res = app.post_form(url, &form).await;
+            assert_eq!(
+                res.status,
+                StatusCode::FORBIDDEN,
+                "{route} with token {token:?}: {}",
+                res.body
+            );
+            assert!(
+                res.body.contains("Form expired"),
+                "{route} with token {token:?} was refused for another reason: {}",
+                res.body
+            );
+        }
+    }
+    for route in api_routes {
+        for header in [None, Some(""), Some("forged-token")] {
+            let mut req = app
+                .client
+                .post(format!("{}{route}", app.address))
+                .header(
+                    "cookie",
+                    format!(
+                        "{SESSION_COOKIE}={}",
+                        app.cookie(SESSION_COOKIE).expect("session")
+                    ),
+                )
+                .header("content-type", "application/json")
+                .body(ROLE_BODY);
+            if let Some(h) = header {
+                req = req.header("x-csrf-token", h);
+            }
+            let res = req.send().await.expect("request");
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{route} {header:?}");
+            let json: serde_json::Value = res.json().await.expect("JSON");
+            assert_eq!(json["error"], "csrf", "{route} {header:?}: {json}");
+        }
+    }
+    assert_eq!(
+        everything_that_a_post_can_change(&app).await,
+        before,
+        "a refused POST changed something"
+    );
+    assert_eq!(app.get("/").await.status, StatusCode::OK, "still signed in");
+
+    // The login form: its CSRF token is a double-submit cookie. Without the cookie, with an
+    // empty token, or with both empty, the right password is refused and no session starts.
+    let browser = spawn_client_for(&app);
+    let form_token = browser.get("/login").await.csrf_token();
+    let cookie = browser
+        .cookie("__Host-fedbroker-login-csrf")
+        .expect("login CSRF cookie");
+    for (cookie_value, token) in [
+        (None, form_token.as_str()),
+        (Some(cookie.as_str()), ""),
+        (Some(""), ""),
+        (None, ""),
+        (Some(cookie.as_str()), "forged-token"),
+    ] {
+        let b = spawn_client_for(&app);
+        if let Some(c) = cookie_value {
+            b.set_cookie("__Host-fedbroker-login-csrf", Some(c));
+        }
+        let res = b
+            .post_form(
+                "/login",
+                &[
+                    ("username", "admin"),
+                    ("password", "a-new-admin-password"),
+                    ("csrf_token", token),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::FORBIDDEN,
+            "login with cookie {cookie_value:?} and token {token:?}: {}",
+            res.body
+        );
+        assert!(res.body.contains("Form expired"), "{}", res.body);
+        assert!(b.cookie(SESSION_COOKIE).is_none(), "no session was started");
+    }
+}
+
+on_both_backends!(every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token);
