@@ -58,6 +58,8 @@ struct PortalPage {
 #[template(path = "portal/region_select.html")]
 struct RegionSelect<'a> {
     regions: &'a [String],
+    /// The Region an admin pinned: then the only choice, and labelled so.
+    pinned: Option<String>,
 }
 
 /// `GET /?q=...`
@@ -151,6 +153,12 @@ pub async fn get_portal(
             .iter()
             .map(|e| e.region.to_string())
             .collect::<Vec<_>>(),
+        pinned: state
+            .regions
+            .pinned()
+            .await
+            .map_err(crate::signin::SignInError::from)?
+            .map(|r| r.to_string()),
     }
     .render()?;
     let view = |r: &Row| RoleView {

@@ -743,3 +743,235 @@ async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(
 }
 
 on_both_backends!(every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token);
+
+// Attack: a value that a spreadsheet runs as a formula once the audit log is exported as CSV,
+// hidden behind whitespace (LF, CR, space, tab) or written with full-width characters
+// (＝ ＋ － ＠). Expected: every such field starts with `'` in the export.
+async fn the_csv_export_defuses_formulas_behind_whitespace_and_full_width_signs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_as_admin().await;
+    let hostile = [
+        "\n=HYPERLINK(\"http://evil.example\")",
+        "\r=1+1",
+        " =1+1",
+        "\t=1+1",
+        "\u{FF1D}1+1",
+        "\u{FF0B}1+1",
+        "\u{FF0D}1+1",
+        "\u{FF20}SUM(A1)",
+        "=1+1",
+    ];
+    for subject in hostile {
+        app.store
+            .append_audit(
+                &fedbroker::store::NewAuditEvent {
+                    event_type: "signin".into(),
+                    subject: subject.into(),
+                    actor: "csv-probe".into(),
+                    outcome: "failure".into(),
+                    ..Default::default()
+                },
+                1,
+            )
+            .await
+            .expect("event stored");
+    }
+    let export = app
+        .get("/admin/audit/export?format=csv&user=csv-probe")
+        .await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.body);
+    for subject in hostile {
+        let quoted = subject.replace('"', "\"\"");
+        assert!(
+            export.body.contains(&format!(",\"'{quoted}\",")),
+            "{subject:?} is not defused in:\n{}",
+            export.body
+        );
+    }
+}
+
+// Attack: a path segment that is not a number (`/admin/rules/abc`, a token id of `x`).
+// Expected: the broker's own HTML error page (400, with the request id and what is wrong),
+// never actix's raw text `can not parse "abc" to a i64`.
+async fn a_malformed_path_id_gets_the_error_page_not_raw_text(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_as_admin().await;
+    let csrf = app.get("/").await.csrf_token();
+    for page in [
+        app.get("/admin/rules/abc").await,
+        app.get("/admin/rules/99999999999999999999999").await,
+        app.post_form("/account/tokens/x/revoke", &[("csrf_token", &csrf)])
+            .await,
+    ] {
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+        let content_type = page.headers["content-type"].to_str().expect("ascii");
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        assert!(page.body.contains("Bad request"), "{}", page.body);
+        assert!(page.body.contains("is not valid"), "{}", page.body);
+        let request_id = page.headers["x-request-id"].to_str().expect("ascii");
+        assert!(page.body.contains(request_id), "the page names the request");
+        assert!(!page.body.starts_with("can not parse"), "{}", page.body);
+    }
+}
+
+// Attack: a page framed or injected despite the CSP asks for the camera, microphone,
+// location, payments or USB devices. Expected: every answer (pages, errors, JSON, static
+// files) carries a Permissions-Policy that grants none of them.
+async fn every_response_carries_a_permissions_policy_that_grants_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in [
+        "/login",
+        "/no-such-page",
+        "/healthz",
+        "/api/v1/roles",
+        "/static/style.css",
+    ] {
+        let page = app.get(path).await;
+        let policy = page
+            .headers
+            .get("permissions-policy")
+            .unwrap_or_else(|| panic!("{path} has no Permissions-Policy"))
+            .to_str()
+            .expect("ascii");
+        for feature in ["camera", "microphone", "geolocation", "payment", "usb"] {
+            assert!(
+                policy.contains(&format!("{feature}=()")),
+                "{path}: {feature} is not denied in {policy}"
+            );
+        }
+    }
+}
+
+// Attack: an admin pins sign-in to one Region; a person picks another Region in the portal
+// (or edits the form). Expected: the pin wins — the Response goes to the pinned Region, the
+// page says the pin overrode the choice, and the portal offers only the pinned Region.
+async fn an_admin_region_pin_wins_over_the_users_choice(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_as_admin().await;
+    let csrf = app.get("/admin/regions").await.csrf_token();
+    let pinned = app
+        .post_form(
+            "/admin/regions",
+            &[
+                ("csrf_token", &csrf),
+                ("action", "pin"),
+                ("region", "us-east-1"),
+            ],
+        )
+        .await;
+    assert_eq!(pinned.status, StatusCode::SEE_OTHER, "{}", pinned.body);
+    let alice = spawn_client_for(&app);
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    alice.login("alice", "alice-password-1").await;
+    let portal = alice.get("/").await;
+    assert!(
+        portal
+            .body
+            .contains("us-east-1 (pinned by an administrator)"),
+        "{}",
+        portal.body
+    );
+    assert!(
+        !portal.body.contains("<option value=\"us-west-2\">"),
+        "only the pin is offered"
+    );
+    assert!(!portal.body.contains(">Automatic<"));
+    let csrf = portal.csrf_token();
+    let page = alice
+        .post_form(
+            "/saml/aws/sso",
+            &[
+                ("csrf_token", &csrf),
+                ("role", ADMIN_ROLE),
+                ("region", "us-west-2"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"region\">us-east-1<"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("https://us-east-1.signin.aws.amazon.com/saml"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("us-west-2.signin"), "{}", page.body);
+    assert!(
+        page.body.contains("the pin overrides the Region you chose"),
+        "{}",
+        page.body
+    );
+}
+
+on_both_backends!(
+    the_csv_export_defuses_formulas_behind_whitespace_and_full_width_signs,
+    a_malformed_path_id_gets_the_error_page_not_raw_text,
+    every_response_carries_a_permissions_policy_that_grants_nothing,
+    an_admin_region_pin_wins_over_the_users_choice,
+);
+
+// Attack: another local account reads the SQLite database (password hashes, sessions, the
+// audit log) or the key-encryption key. Expected: a fresh start creates the data folder 0700
+// and the database, its -wal and -shm files and the key file 0600; a database an older start
+// left 0644 is narrowed to 0600.
+#[tokio::test]
+async fn the_sqlite_database_and_its_folder_are_private_to_the_broker() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().expect("tempdir");
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for (folder, old_file) in [("fresh", false), ("upgraded", true)] {
+        let data = root.path().join(folder).join("data");
+        let db = data.join("fedbroker.db");
+        if old_file {
+            std::fs::create_dir_all(&data).expect("folder");
+            std::fs::write(&db, b"").expect("old database file");
+            std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        let env = vec![
+            ("FEDBROKER__SERVER__PORT".to_string(), "0".to_string()),
+            ("FEDBROKER__SERVER__WORKERS".to_string(), "1".to_string()),
+            (
+                "FEDBROKER__DATABASE__URL".to_string(),
+                format!("sqlite://{}", db.display()),
+            ),
+        ];
+        let source = fedbroker::config::ConfigSource {
+            dir: Some(config_dir()),
+            profile: None,
+        };
+        let settings = fedbroker::config::Settings::load(&source, env).expect("settings");
+        let app = fedbroker::startup::Application::build(settings, Default::default())
+            .await
+            .expect("the broker starts");
+        // A write, so that SQLite's write-ahead log is in use.
+        let event = fedbroker::store::NewAuditEvent {
+            event_type: "probe".into(),
+            outcome: "success".into(),
+            ..Default::default()
+        };
+        app.store().append_audit(&event, 1).await.expect("write");
+        if !old_file {
+            assert_eq!(mode(&data), 0o700, "the data folder");
+        }
+        for file in [
+            "fedbroker.db",
+            "fedbroker.db-wal",
+            "fedbroker.db-shm",
+            "saml-key-encryption.key",
+        ] {
+            assert_eq!(mode(&data.join(file)), 0o600, "{folder}: {file}");
+        }
+        app.store().close().await;
+    }
+}
