@@ -35,6 +35,10 @@ pub enum TokenRejected {
     Expired,
     #[error("the account this token belongs to is disabled or gone")]
     AccountDisabled,
+    /// A password change is pending (a one-time password or an admin's reset): until the
+    /// person chooses a password, nothing acts in their name.
+    #[error("a password change is pending for this account: sign in and change the password at /account/password, then create a new token")]
+    PasswordChangeRequired,
 }
 
 impl TokenRejected {
@@ -46,6 +50,16 @@ impl TokenRejected {
             TokenRejected::Revoked => "revoked_token",
             TokenRejected::Expired => "expired_token",
             TokenRejected::AccountDisabled => "account_disabled",
+            TokenRejected::PasswordChangeRequired => "password_change_required",
+        }
+    }
+
+    /// The HTTP status: 401 when the token itself is no good, 403 when the token is good but
+    /// its owner may not act now (the same answer a browser session gets).
+    pub fn status(&self) -> u16 {
+        match self {
+            TokenRejected::PasswordChangeRequired => 403,
+            _ => 401,
         }
     }
 }
@@ -118,6 +132,9 @@ pub async fn authenticate(
     let user = store.user_by_id(token.user_id).await?;
     if user.as_ref().is_none_or(|u| u.disabled) {
         return Ok(Err(TokenRejected::AccountDisabled));
+    }
+    if user.as_ref().is_some_and(|u| u.must_change_password) {
+        return Ok(Err(TokenRejected::PasswordChangeRequired));
     }
     let Some(identity) = identity_of(store, token.user_id).await? else {
         return Ok(Err(TokenRejected::AccountDisabled));

@@ -17,7 +17,15 @@ pub mod kind {
     pub const FEDERATION: &str = "federation.url_issued";
     pub const ADMIN: &str = "admin.change";
     pub const TOKEN: &str = "api_token";
-    pub const ALL: [&str; 6] = [SIGNIN, ASSERTION, STS, FEDERATION, ADMIN, TOKEN];
+    /// Sessions ended and API tokens revoked by a password change, a reset, a disable or a
+    /// removal from a group; the details say which and how many.
+    pub const REVOKED: &str = "access.revoked";
+    /// A request refused for lack of a right (a role not granted, a token scope, the admin
+    /// group); the details give the reason.
+    pub const DENIED: &str = "access.denied";
+    pub const ALL: [&str; 8] = [
+        SIGNIN, ASSERTION, STS, FEDERATION, ADMIN, TOKEN, REVOKED, DENIED,
+    ];
 }
 
 /// `success` / `failure`.
@@ -49,10 +57,17 @@ pub async fn prune(
     store.prune_audit(cutoff).await
 }
 
-/// One CSV field: quoted, quotes doubled, and a leading `= + - @` (or tab/CR) defused with `'`
-/// so that a spreadsheet never runs a value as a formula.
+/// Characters that make a spreadsheet read a cell as a formula (or strip what precedes one):
+/// `= + - @`, their full-width forms (which some spreadsheets fold to ASCII), and the
+/// whitespace a spreadsheet skips before looking (tab, CR, LF, space).
+const FORMULA_STARTS: [char; 12] = [
+    '=', '+', '-', '@', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}', '\t', '\r', '\n', ' ',
+];
+
+/// One CSV field: quoted, quotes doubled, and a leading formula character (see
+/// [`FORMULA_STARTS`]) defused with `'` so that a spreadsheet never runs a value as a formula.
 pub fn csv_field(value: &str) -> String {
-    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let defused = if value.starts_with(FORMULA_STARTS) {
         format!("'{value}")
     } else {
         value.to_string()
@@ -179,5 +194,27 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=cmd|' /C calc'!A0"), "\"'=cmd|' /C calc'!A0\"");
         assert_eq!(csv_field("a,b\nc"), "\"a,b\nc\"");
+    }
+
+    #[test]
+    fn csv_fields_defuse_whitespace_and_full_width_formula_starts() {
+        for hostile in [
+            "\n=1+1",
+            "\r=1+1",
+            " =1+1",
+            "\t=1+1",
+            "\u{FF1D}1+1",
+            "\u{FF0B}1",
+            "\u{FF0D}1",
+            "\u{FF20}SUM(A1)",
+        ] {
+            assert_eq!(
+                csv_field(hostile),
+                format!("\"'{hostile}\""),
+                "{hostile:?} is defused"
+            );
+        }
+        assert_eq!(csv_field("alice"), "\"alice\"");
+        assert_eq!(csv_field(""), "\"\"");
     }
 }

@@ -1101,7 +1101,13 @@ fn apply_env(base: &mut Table, name: &str, raw: &str) -> Result<(), ConfigError>
 
 /// Resolves `database.url` for SQLite relative to the working directory and makes sure its
 /// folder exists, so the first start needs no preparation.
+///
+/// The database holds password hashes, sessions and the audit log, so nobody but the broker's
+/// own user may read it: a folder created here is `0700`, and the database file is created
+/// `0600` before SQLite opens it (SQLite gives its `-wal` and `-shm` files the database file's
+/// mode). Files left readable by an older start are narrowed to `0600` too.
 pub fn prepare_sqlite_path(url: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
@@ -1110,8 +1116,27 @@ pub fn prepare_sqlite_path(url: &str) -> std::io::Result<()> {
         return Ok(());
     }
     if let Some(parent) = Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
+        if !parent.as_os_str().is_empty() && !parent.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)?;
+            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{path}{suffix}");
+        match std::fs::metadata(&file) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+            _ => {}
         }
     }
     Ok(())

@@ -14,7 +14,7 @@ use crate::audit::{self, NewAuditEvent};
 use crate::directory::Identity;
 use crate::domain::aws::{Region, RolePair, SessionDuration};
 use crate::mapping::Evaluation;
-use crate::signin::{chosen_roles, issue_assertion, Origin, SignInError};
+use crate::signin::{issue_assertion, Origin, SignInError};
 use crate::startup::{now, AppState};
 use crate::sts::{Issued, StsError};
 
@@ -140,7 +140,17 @@ pub async fn credentials(
         .evaluate(&state.store, &identity.groups)
         .await
         .map_err(SignInError::from)?;
-    let pair = chosen_roles(state, &evaluation, role, false)?.remove(0);
+    let pair = crate::access::permitted_roles(
+        state,
+        identity,
+        &evaluation,
+        role,
+        false,
+        "credentials",
+        origin,
+    )
+    .await?
+    .remove(0);
     let deep_link = evaluation
         .grant(pair.role.as_str())
         .and_then(|g| g.relay_state.clone());

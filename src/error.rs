@@ -73,6 +73,10 @@ impl From<crate::signin::SignInError> for AppError {
         match e {
             SignInError::Internal(e) => AppError::Internal(e),
             SignInError::Store(e) | SignInError::Region(RegionError::Store(e)) => e.into(),
+            // A refused role is a refusal of access, answered like every other: 403.
+            e @ (SignInError::RoleNotGranted(_) | SignInError::NoRoles) => {
+                AppError::Forbidden(e.to_string())
+            }
             SignInError::Region(e @ RegionError::NoneAvailable) => AppError::UpstreamDown(format!(
                 "{e}. An administrator can see the state of every Region at /admin/regions."
             )),

@@ -2,6 +2,7 @@
 //!
 //! Dependencies point one way: `routes → {directory, sessions, store} → domain`.
 
+pub mod access;
 pub mod api_tokens;
 pub mod audit;
 pub mod cli;

@@ -14,6 +14,14 @@ use tracing_actix_web::RequestId;
 use crate::error::AppError;
 use crate::startup::AppState;
 
+/// Permissions-Policy for every response: the broker uses no browser feature beyond forms, so
+/// none is granted, and a page injected or framed despite the CSP cannot ask for the camera,
+/// the microphone, the location, payments or devices.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), bluetooth=(), camera=(), \
+     display-capture=(), geolocation=(), gyroscope=(), hid=(), idle-detection=(), \
+     magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(), \
+     screen-wake-lock=(), serial=(), usb=(), xr-spatial-tracking=(), interest-cohort=()";
+
 /// Content-Security-Policy for every page: no inline script or style, no framing, forms post
 /// only to ourselves (pages that post to AWS widen `form-action` for themselves).
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -63,6 +71,11 @@ pub async fn response_policy(
         headers,
         HeaderName::from_static("cross-origin-opener-policy"),
         "same-origin",
+    );
+    set(
+        headers,
+        HeaderName::from_static("permissions-policy"),
+        PERMISSIONS_POLICY,
     );
     // Pages carry CSRF tokens and personal data: nothing is cached unless a handler says so
     // (static assets do).

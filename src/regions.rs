@@ -168,17 +168,31 @@ impl RegionRouter {
         }
     }
 
-    /// Chooses the endpoint for a sign-in: the user's explicit choice, else the admin's pin,
-    /// else the first healthy, undrained Region in configured order.
+    /// Chooses the endpoint for a sign-in: the admin's pin, else the user's explicit choice,
+    /// else the first healthy, undrained Region in configured order. The pin wins over the
+    /// user's choice because an admin pins to keep sign-in where it must be (a Region outage
+    /// elsewhere, data residency); the portal shows only the pinned Region while a pin holds.
     pub async fn choose(&self, requested: Option<&str>) -> Result<Choice, RegionError> {
         let controls = self.store.region_controls().await?;
+        let requested = requested.filter(|n| !n.is_empty());
+        if let Some(endpoint) = self.pinned_in(&controls) {
+            let overruled = requested.is_some_and(|r| r != endpoint.region.as_str());
+            return Ok(Choice {
+                endpoint: endpoint.clone(),
+                reason: if overruled {
+                    "pinned by an administrator (the pin overrides the Region you chose)"
+                } else {
+                    "pinned by an administrator"
+                },
+            });
+        }
         let drained = |r: &Region| {
             controls
                 .iter()
                 .any(|c| c.region == r.as_str() && c.mode == "drained")
         };
         let down = |r: &Region| self.health(r).healthy == Some(false);
-        if let Some(name) = requested.filter(|n| !n.is_empty()) {
+        if let Some(name) = requested {
             let endpoint = self
                 .endpoint(name)
                 .ok_or_else(|| RegionError::Unknown(name.to_string()))?;
@@ -193,14 +207,6 @@ impl RegionRouter {
                 reason: "chosen by the user",
             });
         }
-        if let Some(pinned) = controls.iter().find(|c| c.mode == "pinned") {
-            if let Some(endpoint) = self.endpoint(&pinned.region) {
-                return Ok(Choice {
-                    endpoint: endpoint.clone(),
-                    reason: "pinned by an administrator",
-                });
-            }
-        }
         self.endpoints
             .iter()
             .find(|e| !drained(&e.region) && !down(&e.region))
@@ -209,6 +215,20 @@ impl RegionRouter {
                 reason: "first healthy Region",
             })
             .ok_or(RegionError::NoneAvailable)
+    }
+
+    /// The configured endpoint an admin pinned, if any.
+    fn pinned_in(&self, controls: &[crate::store::RegionControl]) -> Option<&RegionEndpoint> {
+        controls
+            .iter()
+            .filter(|c| c.mode == "pinned")
+            .find_map(|c| self.endpoint(&c.region))
+    }
+
+    /// The Region an admin pinned sign-in to, if any (the portal offers only that one).
+    pub async fn pinned(&self) -> Result<Option<Region>, RegionError> {
+        let controls = self.store.region_controls().await?;
+        Ok(self.pinned_in(&controls).map(|e| e.region.clone()))
     }
 
     /// Every Region with its health, control and whether it serves now.

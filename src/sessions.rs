@@ -35,6 +35,16 @@ pub struct NewSession {
     pub csrf_token: String,
 }
 
+impl NewSession {
+    /// Fresh random values for a session: a new one, or one kept under a new id (rotation).
+    pub fn generate() -> Self {
+        Self {
+            cookie_value: random_token(),
+            csrf_token: random_token(),
+        }
+    }
+}
+
 /// A valid session presented by a browser.
 #[derive(Debug, Clone)]
 pub struct ActiveSession {

@@ -160,7 +160,9 @@ pub async fn console_post(
     origin: &Origin,
 ) -> Result<ConsolePost, SignInError> {
     let evaluation = state.rules.evaluate(&state.store, &identity.groups).await?;
-    let roles = chosen_roles(state, &evaluation, role, true)?;
+    let roles =
+        crate::access::permitted_roles(state, identity, &evaluation, role, true, "console", origin)
+            .await?;
     let choice = state.regions.choose(region).await?;
     let issued = issue_assertion(
         state,

@@ -198,6 +198,14 @@ impl Application {
                         AppError::BadRequest(format!("The address has a malformed query: {err}."))
                             .into()
                     }))
+                    .app_data(web::PathConfig::default().error_handler(|err, req| {
+                        AppError::BadRequest(format!(
+                            "The address {} is not valid: {err}. Check the link, or start again \
+                             from the portal.",
+                            req.path()
+                        ))
+                        .into()
+                    }))
                     .wrap(from_fn(record_metrics))
                     .wrap(Compress::default())
                     .wrap(from_fn(response_policy))

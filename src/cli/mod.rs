@@ -13,7 +13,7 @@ use crate::config::{ConfigSource, Settings};
 use crate::directory::local::{generate_password, hash_password_async, Bootstrap};
 use crate::domain::account::{GroupName, NewPassword, Username};
 use crate::startup::{now, open_store, Application, BuildOptions};
-use crate::store::{NewUser, Store, StoreError};
+use crate::store::{AccountChange, NewUser, Revoked, Store, StoreError};
 
 /// fedbroker: sign people in, map their groups to AWS roles, and hand out AWS sessions.
 #[derive(Debug, Parser)]
@@ -305,11 +305,21 @@ async fn user_command(store: &Store, settings: &Settings, cmd: UserCommand) -> a
             let username = Username::parse(&username)?;
             let (password, generated) = obtain_password(password_stdin)?;
             let hash = hash_password_async(password).await?;
-            store
-                .set_password(username.as_str(), &hash, generated.is_some(), now())
+            let actor = cli_actor();
+            let revoked = store
+                .set_password(
+                    username.as_str(),
+                    &hash,
+                    generated.is_some(),
+                    &AccountChange {
+                        actor: &actor,
+                        at: now(),
+                        rotate: None,
+                    },
+                )
                 .await
                 .map_err(|e| explain(e, "user"))?;
-            println!("password of `{username}` set");
+            println!("password of `{username}` set; {}", revoked_text(&revoked));
             cli_audit(store, "user", username.as_str(), "passwd").await;
             if let Some(p) = generated {
                 println!("one-time password (must be changed at next sign-in): {p}");
@@ -345,19 +355,33 @@ async fn user_command(store: &Store, settings: &Settings, cmd: UserCommand) -> a
 
 async fn set_disabled(store: &Store, username: &str, disabled: bool) -> anyhow::Result<()> {
     let username = Username::parse(username)?;
-    store
-        .set_disabled(username.as_str(), disabled, now())
+    let actor = cli_actor();
+    let revoked = store
+        .set_disabled(
+            username.as_str(),
+            disabled,
+            &AccountChange {
+                actor: &actor,
+                at: now(),
+                rotate: None,
+            },
+        )
         .await
         .map_err(|e| explain(e, "user"))?;
-    println!(
-        "user `{username}` {}",
-        if disabled {
-            "disabled; their sessions ended"
-        } else {
-            "enabled"
-        }
-    );
+    if disabled {
+        println!("user `{username}` disabled; {}", revoked_text(&revoked));
+    } else {
+        println!("user `{username}` enabled");
+    }
     Ok(())
+}
+
+/// What a change ended, for the operator.
+fn revoked_text(revoked: &Revoked) -> String {
+    format!(
+        "{} session(s) ended, {} API token(s) revoked",
+        revoked.sessions, revoked.tokens
+    )
 }
 
 async fn group_command(store: &Store, cmd: GroupCommand) -> anyhow::Result<()> {
@@ -378,14 +402,28 @@ async fn group_command(store: &Store, cmd: GroupCommand) -> anyhow::Result<()> {
         } => {
             let group = GroupName::parse(&group)?;
             let username = Username::parse(&username)?;
-            store
-                .set_membership(group.as_str(), username.as_str(), !remove)
+            let actor = cli_actor();
+            let revoked = store
+                .set_membership(
+                    group.as_str(),
+                    username.as_str(),
+                    !remove,
+                    &AccountChange {
+                        actor: &actor,
+                        at: now(),
+                        rotate: None,
+                    },
+                )
                 .await
                 .map_err(|e| explain(e, "membership"))?;
-            println!(
-                "`{username}` {} `{group}`",
-                if remove { "removed from" } else { "added to" }
-            );
+            if remove {
+                println!(
+                    "`{username}` removed from `{group}`; {}",
+                    revoked_text(&revoked)
+                );
+            } else {
+                println!("`{username}` added to `{group}`");
+            }
             let action = if remove {
                 "remove_member"
             } else {

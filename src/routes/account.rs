@@ -11,7 +11,9 @@ use super::{Nav, SignedIn};
 use crate::directory::local::{authenticate, hash_password_async, LocalError};
 use crate::domain::account::NewPassword;
 use crate::error::AppError;
+use crate::sessions::{token_hash, NewSession};
 use crate::startup::{now, AppState};
+use crate::store::{AccountChange, SessionRotation};
 
 #[derive(Template)]
 #[template(path = "account/password.html")]
@@ -60,8 +62,9 @@ pub async fn get_password(user: SignedIn) -> Result<HttpResponse, AppError> {
     page(&user, StatusCode::OK, None)
 }
 
-/// `POST /account/password`: checks the current password, sets the new one, and ends the
-/// user's other sessions (a changed password should lock out whoever else had it).
+/// `POST /account/password`: checks the current password, sets the new one, ends the user's
+/// other sessions and revokes their API tokens (a changed password should lock out whoever
+/// else had it, and whatever was made with it), and keeps this session under a fresh id.
 pub async fn post_password(
     state: web::Data<AppState>,
     user: SignedIn,
@@ -93,16 +96,34 @@ pub async fn post_password(
         Err(e) => return Err(e.into()),
     }
     let hash = hash_password_async(new).await?;
-    state
+    // The session in use survives, under a fresh id: an id seen before the change is worthless.
+    let fresh = NewSession::generate();
+    let new_hash = token_hash(&fresh.cookie_value);
+    let revoked = state
         .store
-        .set_password(&user.identity.username, &hash, false, now())
+        .set_password(
+            &user.identity.username,
+            &hash,
+            false,
+            &AccountChange {
+                actor: &user.identity.username,
+                at: now(),
+                rotate: Some(SessionRotation {
+                    old_hash: &user.session.id_hash,
+                    new_hash: &new_hash,
+                    new_csrf: &fresh.csrf_token,
+                }),
+            },
+        )
         .await?;
-    state
-        .store
-        .delete_other_sessions(user.identity.user_id, &user.session.id_hash)
-        .await?;
-    tracing::info!(user = %user.identity.username, "password changed");
+    tracing::info!(
+        user = %user.identity.username,
+        sessions_ended = revoked.sessions,
+        tokens_revoked = revoked.tokens,
+        "password changed"
+    );
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/"))
+        .cookie(super::login::session_cookie(&fresh.cookie_value))
         .finish())
 }

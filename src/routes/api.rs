@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::extract::current_session;
 use super::{credentials::credential_process_json, origin};
+use crate::access::{record_denial, Denial};
 use crate::api_tokens::{authenticate, has_scope};
 use crate::credentials::{console_url, credentials, CredentialsError};
 use crate::directory::Identity;
@@ -87,9 +88,12 @@ impl From<CredentialsError> for ApiError {
         match e {
             CredentialsError::SignIn(SignInError::RoleNotGranted(role)) => api_error(
                 StatusCode::FORBIDDEN,
-                "role_not_granted",
+                Denial::RoleNotGranted.code(),
                 format!("`{role}` is not one of your roles; GET /api/v1/roles lists them"),
             ),
+            CredentialsError::SignIn(e @ SignInError::NoRoles) => {
+                api_error(StatusCode::FORBIDDEN, Denial::NoRoles.code(), e.to_string())
+            }
             other => AppError::from(other).into(),
         }
     }
@@ -99,16 +103,34 @@ impl From<CredentialsError> for ApiError {
 pub struct ApiCaller {
     pub identity: Identity,
     scopes: Option<crate::store::ApiTokenRecord>,
+    /// Kept so that a refused scope is recorded with where the request came from.
+    store: crate::store::Store,
+    origin: crate::signin::Origin,
+    path: String,
 }
 
 impl ApiCaller {
-    fn require(&self, scope: &str) -> Result<(), ApiError> {
+    /// Refuses (403 `missing_scope`) a token that lacks `scope`, and records the refusal.
+    async fn require(&self, scope: &str) -> Result<(), ApiError> {
         match &self.scopes {
-            Some(token) if !has_scope(token, scope) => Err(api_error(
-                StatusCode::FORBIDDEN,
-                "missing_scope",
-                format!("this token lacks the `{scope}` scope; create one that has it at /account/tokens"),
-            )),
+            Some(token) if !has_scope(token, scope) => {
+                record_denial(
+                    &self.store,
+                    &self.identity.username,
+                    Denial::MissingScope,
+                    "",
+                    &self.origin,
+                    serde_json::json!({
+                        "scope": scope, "token_id": token.id, "path": self.path,
+                    }),
+                )
+                .await;
+                Err(api_error(
+                    StatusCode::FORBIDDEN,
+                    Denial::MissingScope.code(),
+                    format!("this token lacks the `{scope}` scope; create one that has it at /account/tokens"),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -152,6 +174,9 @@ impl FromRequest for ApiCaller {
                             Ok(identity) => Ok(ApiCaller {
                                 identity,
                                 scopes: Some(token),
+                                store: state.store.clone(),
+                                origin,
+                                path: req.path().to_string(),
                             }),
                             Err(refused) => Err(api_error(
                                 if refused.is_unavailable() {
@@ -165,7 +190,7 @@ impl FromRequest for ApiCaller {
                         }
                     }
                     Err(rejected) => Err(api_error(
-                        StatusCode::UNAUTHORIZED,
+                        StatusCode::from_u16(rejected.status()).unwrap_or(StatusCode::UNAUTHORIZED),
                         rejected.code(),
                         rejected.to_string(),
                     )),
@@ -202,6 +227,9 @@ impl FromRequest for ApiCaller {
             Ok(ApiCaller {
                 identity,
                 scopes: None,
+                store: state.store.clone(),
+                origin: origin(&req, &state.settings),
+                path: req.path().to_string(),
             })
         })
     }
@@ -212,7 +240,7 @@ pub async fn get_roles(
     state: web::Data<AppState>,
     caller: ApiCaller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("roles")?;
+    caller.require("roles").await?;
     let evaluation = state
         .rules
         .evaluate(&state.store, &caller.identity.groups)
@@ -251,7 +279,7 @@ pub async fn post_credentials(
     caller: ApiCaller,
     body: web::Json<RoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("credentials")?;
+    caller.require("credentials").await?;
     let creds = credentials(
         &state,
         &caller.identity,
@@ -269,7 +297,7 @@ pub async fn post_console_url(
     caller: ApiCaller,
     body: web::Json<RoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("console")?;
+    caller.require("console").await?;
     let url = console_url(
         &state,
         &caller.identity,

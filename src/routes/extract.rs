@@ -7,6 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::Nav;
+use crate::access::{record_denial, Denial};
 use crate::directory::admin::admin_origin;
 use crate::directory::local::identity_of;
 use crate::directory::Identity;
@@ -109,6 +110,7 @@ impl FromRequest for AdminUser {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let signed_in = SignedIn::from_request(req, payload);
+        let req = req.clone();
         let group = req
             .app_data::<web::Data<AppState>>()
             .map(|s| s.settings.admin.group.clone())
@@ -118,6 +120,17 @@ impl FromRequest for AdminUser {
             if user.is_admin {
                 Ok(AdminUser(user))
             } else {
+                if let Some(state) = req.app_data::<web::Data<AppState>>() {
+                    record_denial(
+                        &state.store,
+                        &user.identity.username,
+                        Denial::NotAdmin,
+                        "",
+                        &super::origin(&req, &state.settings),
+                        serde_json::json!({ "path": req.path(), "method": req.method().as_str() }),
+                    )
+                    .await;
+                }
                 Err(AppError::Forbidden(format!(
                     "The admin pages are for members of the local group `{group}`. Ask an \
                      administrator to add you if you need access."

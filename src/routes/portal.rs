@@ -4,12 +4,13 @@
 use std::collections::{HashMap, HashSet};
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::{render, Nav, SignedIn};
 use crate::error::AppError;
+use crate::signin::SignInError;
 use crate::startup::{now, AppState};
 use crate::store::AccountRecord;
 
@@ -57,6 +58,8 @@ struct PortalPage {
 #[template(path = "portal/region_select.html")]
 struct RegionSelect<'a> {
     regions: &'a [String],
+    /// The Region an admin pinned: then the only choice, and labelled so.
+    pinned: Option<String>,
 }
 
 /// `GET /?q=...`
@@ -150,6 +153,12 @@ pub async fn get_portal(
             .iter()
             .map(|e| e.region.to_string())
             .collect::<Vec<_>>(),
+        pinned: state
+            .regions
+            .pinned()
+            .await
+            .map_err(crate::signin::SignInError::from)?
+            .map(|r| r.to_string()),
     }
     .render()?;
     let view = |r: &Row| RoleView {
@@ -235,6 +244,7 @@ pub struct FavouriteForm {
 /// `POST /portal/favourites`
 pub async fn post_favourite(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: SignedIn,
     form: web::Form<FavouriteForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -245,12 +255,22 @@ pub async fn post_favourite(
             .rules
             .evaluate(&state.store, &user.identity.groups)
             .await?;
-        if evaluation.grant(&form.role).is_none() {
-            return Err(AppError::BadRequest(format!(
-                "`{}` is not one of your roles, so it cannot be pinned.",
-                form.role
-            )));
-        }
+        crate::access::permitted_roles(
+            &state,
+            &user.identity,
+            &evaluation,
+            &form.role,
+            false,
+            "favourite",
+            &super::origin(&req, &state.settings),
+        )
+        .await
+        .map_err(|e| match e {
+            SignInError::RoleNotGranted(role) => AppError::Forbidden(format!(
+                "`{role}` is not one of your roles, so it cannot be pinned."
+            )),
+            other => other.into(),
+        })?;
     }
     state
         .store

@@ -45,6 +45,95 @@ const USER_COLUMNS: &str = "id, username, display_name, email, password_hash, di
                             must_change_password, created_at, updated_at, attributes, source, \
                             last_login_at, subject";
 
+/// Who changes a person's account, and when; written into the audit event of the change.
+#[derive(Debug, Clone)]
+pub struct AccountChange<'a> {
+    /// The username of whoever acts (`cli:<login>` from the command line).
+    pub actor: &'a str,
+    pub at: i64,
+    /// The session a person uses to change their own password: it survives under a new id.
+    pub rotate: Option<SessionRotation<'a>>,
+}
+
+impl<'a> AccountChange<'a> {
+    /// A change by `actor` (an admin, the command line) that keeps no session.
+    pub fn by(actor: &'a str, at: i64) -> Self {
+        Self {
+            actor,
+            at,
+            rotate: None,
+        }
+    }
+}
+
+/// A session kept across a password change, under a fresh id and CSRF token.
+#[derive(Debug, Clone)]
+pub struct SessionRotation<'a> {
+    pub old_hash: &'a str,
+    pub new_hash: &'a str,
+    pub new_csrf: &'a str,
+}
+
+/// What a change to an account ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Revoked {
+    pub sessions: u64,
+    pub tokens: u64,
+}
+
+/// Inside the caller's transaction: ends a user's sessions (but `keep`), revokes their live
+/// API tokens, writes the `access.revoked` audit event saying how many and why, commits, and
+/// emits the event's log line. A macro, so both engines' transaction types share the SQL.
+macro_rules! revoke_access {
+    ($tx:ident, $user_id:expr, $username:expr, $change:expr, $cause:expr, $keep:expr, $extra:expr) => {{
+        let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind($user_id)
+            .bind($keep)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        let tokens = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind($user_id)
+        .bind($change.at)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        let mut details = serde_json::json!({
+            "cause": $cause,
+            "sessions_ended": sessions,
+            "tokens_revoked": tokens,
+            "kept_current_session": $change.rotate.is_some(),
+        });
+        if let (Some(d), serde_json::Value::Object(extra)) = (details.as_object_mut(), $extra) {
+            d.extend(extra);
+        }
+        let event = crate::store::NewAuditEvent {
+            event_type: crate::audit::kind::REVOKED.into(),
+            actor: $change.actor.to_string(),
+            subject: $username.to_string(),
+            outcome: "success".into(),
+            details,
+            ..crate::store::NewAuditEvent::default()
+        };
+        sqlx::query(
+            "INSERT INTO audit_events (at, event_type, actor, subject, role_arn, account_id, outcome, \
+             source_addr, user_agent, details) VALUES ($1, $2, $3, $4, '', '', 'success', '', '', $5)",
+        )
+        .bind($change.at)
+        .bind(&event.event_type)
+        .bind(&event.actor)
+        .bind(&event.subject)
+        .bind(event.details.to_string())
+        .execute(&mut *$tx)
+        .await?;
+        $tx.commit().await?;
+        crate::audit::emit(&event);
+        Ok(Revoked { sessions, tokens })
+    }};
+}
+
 /// A user to create.
 #[derive(Debug, Clone)]
 pub struct NewUser<'a> {
@@ -137,57 +226,92 @@ impl Store {
         })
     }
 
-    /// Replaces a user's password hash and sets whether it must be changed at next sign-in.
+    /// Replaces a user's password hash and sets whether it must be changed at next sign-in, and
+    /// in the same transaction ends the user's sessions and revokes their API tokens: whoever
+    /// held the old password (or a token made with it) must not keep access. A person changing
+    /// their own password keeps the session they are using, under a fresh id
+    /// (`change.rotate`). The audit event saying what was revoked is part of the transaction.
     pub async fn set_password(
         &self,
         username: &str,
         password_hash: &str,
         must_change_password: bool,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let done = on_pool!(self, |pool| sqlx::query(
-            "UPDATE users SET password_hash = $2, must_change_password = $3, updated_at = $4 \
-             WHERE username = $1"
-        )
-        .bind(username)
-        .bind(password_hash)
-        .bind(must_change_password)
-        .bind(now)
-        .execute(pool)
-        .await?
-        .rows_affected());
-        expect_one(done, username)
+        change: &AccountChange<'_>,
+    ) -> Result<Revoked, StoreError> {
+        let cause = if change.rotate.is_some() {
+            "password_changed"
+        } else {
+            "password_reset"
+        };
+        let done = on_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let user: Option<(i64,)> = sqlx::query_as(
+                    "UPDATE users SET password_hash = $2, must_change_password = $3, updated_at = $4 \
+                     WHERE username = $1 RETURNING id",
+                )
+                .bind(username)
+                .bind(password_hash)
+                .bind(must_change_password)
+                .bind(change.at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((user_id,)) = user else {
+                    return Ok::<_, StoreError>(None);
+                };
+                if let Some(r) = &change.rotate {
+                    sqlx::query(
+                        "UPDATE sessions SET id_hash = $3, csrf_token = $4 \
+                         WHERE id_hash = $2 AND user_id = $1",
+                    )
+                    .bind(user_id)
+                    .bind(r.old_hash)
+                    .bind(r.new_hash)
+                    .bind(r.new_csrf)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let keep = change.rotate.as_ref().map_or("", |r| r.new_hash);
+                revoke_access!(tx, user_id, username, change, cause, keep, serde_json::json!({}))
+                    .map(Some)
+            }
+            .await
+        });
+        done?.ok_or_else(|| StoreError::NotFound(format!("user `{username}`")))
     }
 
-    /// Disables or re-enables a user. Disabling also ends the user's sessions, in one transaction.
+    /// Disables or re-enables a user. Disabling also ends the user's sessions and revokes their
+    /// API tokens, with the audit event saying so, in one transaction.
     pub async fn set_disabled(
         &self,
         username: &str,
         disabled: bool,
-        now: i64,
-    ) -> Result<(), StoreError> {
+        change: &AccountChange<'_>,
+    ) -> Result<Revoked, StoreError> {
         let done = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let n =
-                sqlx::query("UPDATE users SET disabled = $2, updated_at = $3 WHERE username = $1")
-                    .bind(username)
-                    .bind(disabled)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            if disabled {
-                sqlx::query(
-                    "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username = $1)",
+            async {
+                let mut tx = pool.begin().await?;
+                let user: Option<(i64,)> = sqlx::query_as(
+                    "UPDATE users SET disabled = $2, updated_at = $3 WHERE username = $1 RETURNING id",
                 )
                 .bind(username)
-                .execute(&mut *tx)
+                .bind(disabled)
+                .bind(change.at)
+                .fetch_optional(&mut *tx)
                 .await?;
+                let Some((user_id,)) = user else {
+                    return Ok::<_, StoreError>(None);
+                };
+                if !disabled {
+                    tx.commit().await?;
+                    return Ok(Some(Revoked::default()));
+                }
+                revoke_access!(tx, user_id, username, change, "disabled", "", serde_json::json!({}))
+                    .map(Some)
             }
-            tx.commit().await?;
-            n
+            .await
         });
-        expect_one(done, username)
+        done?.ok_or_else(|| StoreError::NotFound(format!("user `{username}`")))
     }
 
     /// Creates a group; `Conflict` when it exists.
@@ -214,38 +338,69 @@ impl Store {
         .await?))
     }
 
-    /// Adds or removes a user from a group; `NotFound` names what does not exist.
+    /// Adds or removes a user from a group; `NotFound` names what does not exist. Removing a
+    /// member ends their sessions and revokes their API tokens in the same transaction (with
+    /// the audit event): both carry the groups, and so the roles, of the moment they began.
     pub async fn set_membership(
         &self,
         group: &str,
         username: &str,
         member: bool,
-    ) -> Result<(), StoreError> {
-        let user = self
-            .user_by_username(username)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("user `{username}`")))?;
+        change: &AccountChange<'_>,
+    ) -> Result<Revoked, StoreError> {
         on_pool!(self, |pool| {
-            let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM groups WHERE name = $1")
-                .bind(group)
-                .fetch_optional(pool)
-                .await?;
-            let (group_id,) =
-                found.ok_or_else(|| StoreError::NotFound(format!("group `{group}`")))?;
-            // A local grant stays local even where a source reported the same group: the
-            // source's next sign-in must not take it away, and only local grants make admins.
-            let sql = if member {
-                "INSERT INTO group_members (group_id, user_id, source) VALUES ($1, $2, 'local') \
-                 ON CONFLICT (group_id, user_id) DO UPDATE SET source = 'local'"
-            } else {
-                "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2"
-            };
-            sqlx::query(sql)
-                .bind(group_id)
-                .bind(user.id)
-                .execute(pool)
-                .await?;
-            Ok(())
+            async {
+                let mut tx = pool.begin().await?;
+                let user: Option<(i64,)> =
+                    sqlx::query_as("SELECT id FROM users WHERE username = $1")
+                        .bind(username)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let (user_id,) =
+                    user.ok_or_else(|| StoreError::NotFound(format!("user `{username}`")))?;
+                let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM groups WHERE name = $1")
+                    .bind(group)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let (group_id,) =
+                    found.ok_or_else(|| StoreError::NotFound(format!("group `{group}`")))?;
+                if member {
+                    // A local grant stays local even where a source reported the same group:
+                    // the source's next sign-in must not take it away, and only local grants
+                    // make admins.
+                    sqlx::query(
+                        "INSERT INTO group_members (group_id, user_id, source) VALUES ($1, $2, 'local') \
+                         ON CONFLICT (group_id, user_id) DO UPDATE SET source = 'local'",
+                    )
+                    .bind(group_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    return Ok(Revoked::default());
+                }
+                let removed =
+                    sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+                        .bind(group_id)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                if removed == 0 {
+                    tx.commit().await?;
+                    return Ok(Revoked::default());
+                }
+                revoke_access!(
+                    tx,
+                    user_id,
+                    username,
+                    change,
+                    "removed_from_group",
+                    "",
+                    serde_json::json!({ "group": group })
+                )
+            }
+            .await
         })
     }
 
@@ -324,14 +479,6 @@ impl Store {
             tx.commit().await?;
             Ok(())
         })
-    }
-}
-
-fn expect_one(rows: u64, username: &str) -> Result<(), StoreError> {
-    if rows == 0 {
-        Err(StoreError::NotFound(format!("user `{username}`")))
-    } else {
-        Ok(())
     }
 }
 

@@ -23,7 +23,8 @@ use crate::config::{prepare_sqlite_path, DatabaseSettings};
 
 pub use audit::{ApiTokenRecord, AuditFilter, AuditRecord, NewAuditEvent, RoleSessionLimit};
 pub use directory::{
-    ExternalProfile, GroupRecord, Membership, NewUser, ProvisionRefused, UserRecord,
+    AccountChange, ExternalProfile, GroupRecord, Membership, NewUser, ProvisionRefused, Revoked,
+    SessionRotation, UserRecord,
 };
 pub use limits::KeyStats;
 pub use mapping::{AccountRecord, Change, HistoryRecord, RuleRecord};

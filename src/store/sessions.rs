@@ -78,18 +78,6 @@ impl Store {
         })
     }
 
-    /// Ends every session of a user except `keep` (e.g. after a password change).
-    pub async fn delete_other_sessions(&self, user_id: i64, keep: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-                .bind(user_id)
-                .bind(keep)
-                .execute(pool)
-                .await?;
-            Ok(())
-        })
-    }
-
     /// Removes sessions that can no longer be valid and failure records older than `failures_before`.
     pub async fn prune(
         &self,

@@ -1,5 +1,6 @@
 //! Sign-in, wrong passwords, disabled users, rate limiting and CSRF on the login form.
 
+use fedbroker::store::AccountChange;
 use reqwest::StatusCode;
 
 use crate::helpers::{spawn_app, spawn_app_with, Backend};
@@ -69,7 +70,11 @@ async fn a_disabled_user_cannot_sign_in(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_user("bob", "bob-password-12", &[]).await;
     app.store
-        .set_disabled("bob", true, fedbroker::startup::now())
+        .set_disabled(
+            "bob",
+            true,
+            &AccountChange::by("test", fedbroker::startup::now()),
+        )
         .await
         .expect("disabled");
 
@@ -88,7 +93,11 @@ async fn disabling_a_user_ends_their_sessions(backend: Backend) {
     app.login("bob", "bob-password-12").await;
     assert_eq!(app.get("/").await.status, StatusCode::OK);
     app.store
-        .set_disabled("bob", true, fedbroker::startup::now())
+        .set_disabled(
+            "bob",
+            true,
+            &AccountChange::by("test", fedbroker::startup::now()),
+        )
         .await
         .expect("disabled");
     assert_eq!(app.get("/").await.status, StatusCode::SEE_OTHER);

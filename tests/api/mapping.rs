@@ -135,7 +135,7 @@ async fn admin_rules_and_aliases_shape_the_portal(backend: Backend) {
             ],
         )
         .await;
-    assert_eq!(stranger.status, StatusCode::BAD_REQUEST);
+    assert_eq!(stranger.status, StatusCode::FORBIDDEN);
     let forged = alice
         .post_form(
             "/portal/favourites",

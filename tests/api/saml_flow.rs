@@ -234,7 +234,7 @@ async fn a_role_the_user_does_not_have_is_refused(backend: Backend) {
         .await;
     app.login("bob", "bob-password-12").await;
     let page = console(&app, ADMIN_ROLE, "").await;
-    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(
         page.body.contains("is not one of your roles"),
         "{}",

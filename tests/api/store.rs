@@ -1,6 +1,6 @@
 //! The storage interface behaves the same on SQLite and PostgreSQL.
 
-use fedbroker::store::{KeyStats, NewUser, Store, StoreError};
+use fedbroker::store::{AccountChange, KeyStats, NewUser, Store, StoreError};
 
 use crate::helpers::{fresh_database, test_settings, Backend};
 use crate::on_both_backends;
@@ -51,16 +51,16 @@ async fn users_and_groups_round_trip(backend: Backend) {
 
     store.create_group("c-group", 1).await.expect("group");
     store
-        .set_membership("c-group", "alice", true)
+        .set_membership("c-group", "alice", true, &AccountChange::by("test", 1))
         .await
         .expect("member");
     store
-        .set_membership("c-group", "alice", true)
+        .set_membership("c-group", "alice", true, &AccountChange::by("test", 1))
         .await
         .expect("idempotent");
     assert_eq!(store.groups_of_user(id).await.expect("groups").len(), 3);
     store
-        .set_membership("a-group", "alice", false)
+        .set_membership("a-group", "alice", false, &AccountChange::by("test", 1))
         .await
         .expect("removed");
     assert_eq!(
@@ -93,19 +93,27 @@ async fn duplicates_and_missing_rows_are_reported_as_such(backend: Backend) {
         Err(StoreError::Conflict)
     ));
     assert!(matches!(
-        store.set_membership("nope", "alice", true).await,
+        store
+            .set_membership("nope", "alice", true, &AccountChange::by("test", 1))
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.set_membership("g", "nobody", true).await,
+        store
+            .set_membership("g", "nobody", true, &AccountChange::by("test", 1))
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.set_disabled("nobody", true, 1).await,
+        store
+            .set_disabled("nobody", true, &AccountChange::by("test", 1))
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.set_password("nobody", "h", false, 1).await,
+        store
+            .set_password("nobody", "h", false, &AccountChange::by("test", 1))
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }

@@ -268,7 +268,7 @@ async fn every_sts_endpoint_down_gives_a_clear_page_and_an_audit_event(backend: 
     assert_eq!(events[0].outcome, "failure");
     // A role the user does not have never reaches STS.
     let refused = cli_credentials(&app, "arn:aws:iam::999999999999:role/Admin").await;
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(audit_of(&app, "sts.assume_role").await.len(), 1);
 }
 

@@ -179,7 +179,12 @@ async fn a_local_grant_of_the_admin_group_makes_an_admin_and_says_so(backend: Ba
     );
     assert_eq!(bob.get("/admin").await.status, StatusCode::FORBIDDEN);
     app.store
-        .set_membership("fedbroker-admins", "bob", true)
+        .set_membership(
+            "fedbroker-admins",
+            "bob",
+            true,
+            &fedbroker::store::AccountChange::by("test", fedbroker::startup::now()),
+        )
         .await
         .expect("granted locally");
     let again = crate::helpers::spawn_client_for(&app);
