@@ -148,6 +148,14 @@ async fn directory_users_cannot_take_a_local_users_source_identity(backend: Back
     let corp_bob = names_sent_for(&app, "corp", "bob", "bob-ldap-pw", &metadata).await;
     let corp_zed = names_sent_for(&app, "corp", "z{email}", "zed-ldap-pw", &metadata).await;
 
+    assert_ne!(
+        corp_bob_smith.1, local_bob_smith.1,
+        "`bob smith` from the directory is not the local `bob-smith`"
+    );
+    assert!(
+        !corp_zed.1.contains("admin"),
+        "a username is never expanded as a template: {corp_zed:?}"
+    );
     assert_eq!(local_bob_smith.1, "bob-smith", "a clean local name is kept");
     assert_eq!(
         corp_bob.1, "bob@corp",
@@ -297,13 +305,6 @@ async fn a_landing_page_that_hides_another_host_is_refused(backend: Backend) {
 async fn a_lower_case_deny_pattern_removes_a_capitalised_role(backend: Backend) {
     let app = spawn_app_with(backend, |_| {}).await;
     app.login_as_admin().await;
-    let form = app.get("/admin/rules/new").await;
-    assert!(
-        form.body
-            .contains("for deny rules, the role ARN pattern ignore case"),
-        "the form explains the case rule for deny patterns: {}",
-        form.body
-    );
     let page = new_rule(
         &app,
         &[
@@ -349,6 +350,13 @@ async fn a_lower_case_deny_pattern_removes_a_capitalised_role(backend: Backend) 
         page.body.contains("is not one of your roles"),
         "{}",
         page.body
+    );
+    let form = app.get("/admin/rules/new").await;
+    assert!(
+        form.body
+            .contains("for deny rules, the role ARN pattern ignore case"),
+        "the form explains the case rule for deny patterns: {}",
+        form.body
     );
     let dry = app.get("/admin/test?username=carol").await;
     assert!(
