@@ -133,6 +133,23 @@ fn user_and_group_commands_manage_the_local_directory() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("group `nope` does not exist"));
     let listing = String::from_utf8_lossy(&run(&["group", "list"], None).stdout).to_string();
     assert!(listing.contains("ops\t1 member"), "{listing}");
+    // The user list says where an admin's right comes from.
+    let _ = run(&["group", "add", "fedbroker-admins"], None);
+    assert!(run(&["group", "member", "fedbroker-admins", "dave"], None)
+        .status
+        .success());
+    let users = String::from_utf8_lossy(&run(&["user", "list"], None).stdout).to_string();
+    let dave = users
+        .lines()
+        .find(|l| l.starts_with("dave\t"))
+        .unwrap_or_default();
+    assert!(
+        dave.ends_with("\t(admin via local group `fedbroker-admins`)"),
+        "{users}"
+    );
+    assert!(!users
+        .lines()
+        .any(|l| l.starts_with("carol\t") && l.contains("admin via")));
 
     assert!(run(&["user", "disable", "carol"], None).status.success());
     let users = String::from_utf8_lossy(&run(&["user", "list"], None).stdout).to_string();
