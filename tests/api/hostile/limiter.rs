@@ -1,16 +1,5 @@
 //! Hostile inputs: sign-in bursts, forged client addresses, lock-outs, OIDC start floods.
-//!
-//! | attack | expected refusal |
-//! |---|---|
-//! | 100 concurrent wrong passwords for one user from one address | exactly the per-(user, address) budget of password checks; the rest 429 |
-//! | 120 concurrent wrong passwords for distinct users from one address | exactly the per-address budget of checks; the rest 429 |
-//! | the same burst split over two instances sharing the database | still exactly the budget |
-//! | failing on purpose to lock out `admin` | the right password from another address still signs in |
-//! | a client that failed, while the user is under attack | waits `user_backoff_secs`, told so in Retry-After |
-//! | `X-Forwarded-For` from a client that is not a trusted proxy | ignored: the peer address is recorded |
-//! | `X-Forwarded-For: not-an-ip <script>` through a trusted proxy | the proxy's address is recorded |
-//! | 6 OIDC sign-in starts when 3 are allowed per address | 3 pending rows, the rest 429 |
-//! | memory exhaustion by argon2 bursts, log forging by a newline in the username | see `process_limits` |
+//! The table of attacks and refusals is in `mod.rs`.
 
 use std::sync::Arc;
 
