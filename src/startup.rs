@@ -199,8 +199,14 @@ impl Application {
                             .into()
                     }))
                     .app_data(web::PathConfig::default().error_handler(|err, req| {
+                        // Only the value's complaint ("can not parse \"abc\" to a i64"), not
+                        // the framework's wording around it.
+                        let why = match err {
+                            actix_web::error::PathError::Deserialize(e) => e.to_string(),
+                            other => other.to_string(),
+                        };
                         AppError::BadRequest(format!(
-                            "The address {} is not valid: {err}. Check the link, or start again \
+                            "The address {} is not valid ({why}). Check the link, or start again \
                              from the portal.",
                             req.path()
                         ))
