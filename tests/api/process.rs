@@ -207,14 +207,8 @@ pub(crate) fn terminate(child: &Child) {
     assert!(status.success());
 }
 
-/// Signs in over HTTP like a browser (login page, its CSRF cookie, the form) and returns the
-/// response to the form.
-pub(crate) async fn post_login(
-    client: &reqwest::Client,
-    url: &str,
-    username: &str,
-    password: &str,
-) -> reqwest::Response {
+/// Opens the login page like a browser: its CSRF cookie (`name=value`) and the form's token.
+pub(crate) async fn login_form(client: &reqwest::Client, url: &str) -> (String, String) {
     let form = client
         .get(format!("{url}/login"))
         .send()
@@ -228,6 +222,18 @@ pub(crate) async fn post_login(
         .expect("pair")
         .to_string();
     let token = hidden_field(&form.text().await.expect("html"), "csrf_token").expect("token");
+    (cookie, token)
+}
+
+/// Signs in over HTTP like a browser (login page, its CSRF cookie, the form) and returns the
+/// response to the form.
+pub(crate) async fn post_login(
+    client: &reqwest::Client,
+    url: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let (cookie, token) = login_form(client, url).await;
     client
         .post(format!("{url}/login"))
         .header("cookie", cookie)

@@ -433,21 +433,7 @@ fn a_sign_in_burst_neither_exhausts_memory_nor_exceeds_the_password_check_budget
                 peak
             })
         };
-        let page = client
-            .get(format!("{url}/login"))
-            .send()
-            .await
-            .expect("login page");
-        let cookie = page.headers()["set-cookie"]
-            .to_str()
-            .expect("cookie")
-            .split(';')
-            .next()
-            .expect("pair")
-            .to_string();
-        let token = crate::helpers::hidden_field(&page.text().await.expect("html"), "csrf_token")
-            .expect("token");
-        let form = (cookie, token);
+        let form = crate::process::login_form(&client, &url).await;
         let before = password_checks(&client, &url).await;
         let spread = (0..120)
             .map(|i| {
