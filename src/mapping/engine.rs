@@ -87,31 +87,45 @@ fn compile_all(
     partition: Partition,
 ) -> Vec<Result<CompiledRule, Vec<super::FieldError>>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || specs.len() < 64 {
-        return specs.iter().map(|s| s.compile(partition)).collect();
+    compile_in_chunks(specs, threads, |s| s.compile(partition))
+}
+
+/// Runs `compile` over `items` on up to `threads` threads, one result per item, in order.
+///
+/// A chunk whose thread panics (a bug) reports each of its items as broken rather than failing
+/// every sign-in, and still one result per item, so results never pair with the wrong rule.
+fn compile_in_chunks<I: Sync, T: Send>(
+    items: &[I],
+    threads: usize,
+    compile: impl Fn(&I) -> Result<T, Vec<super::FieldError>> + Sync,
+) -> Vec<Result<T, Vec<super::FieldError>>> {
+    if threads < 2 || items.len() < 64 {
+        return items.iter().map(&compile).collect();
     }
-    let chunk = specs.len().div_ceil(threads);
+    let chunk = items.len().div_ceil(threads);
+    let compile = &compile;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = specs
+        let handles: Vec<_> = items
             .chunks(chunk)
             .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|s| s.compile(partition))
-                        .collect::<Vec<_>>()
-                })
+                (
+                    part.len(),
+                    scope.spawn(move || part.iter().map(compile).collect::<Vec<_>>()),
+                )
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| {
+            .flat_map(|(len, h)| {
                 h.join().unwrap_or_else(|_| {
-                    // A panic while compiling is a bug; report the chunk as broken rather than
-                    // failing every sign-in.
-                    vec![Err(vec![super::FieldError {
-                        field: "match",
-                        message: "could not be compiled (internal error)".into(),
-                    }])]
+                    (0..len)
+                        .map(|_| {
+                            Err(vec![super::FieldError {
+                                field: "match",
+                                message: "could not be compiled (internal error)".into(),
+                            }])
+                        })
+                        .collect()
                 })
             })
             .collect()
@@ -861,5 +875,26 @@ mod tests {
                 prop_assert_eq!(set.evaluate(&groups), set.evaluate_exhaustive(&groups));
             }
         }
+    }
+
+    #[test]
+    fn a_panicking_chunk_reports_each_of_its_rules_and_keeps_the_rest_in_place() {
+        let items: Vec<usize> = (0..200).collect();
+        let out = compile_in_chunks(&items, 4, |&i| {
+            assert!(i != 60, "a bug while compiling rule 60");
+            Ok(i)
+        });
+        assert_eq!(out.len(), items.len());
+        // Rules 50..100 shared the panicking chunk: each is reported broken, in its place.
+        for (i, result) in out.iter().enumerate() {
+            match result {
+                Ok(v) => assert_eq!(*v, i),
+                Err(e) => {
+                    assert!((50..100).contains(&i), "rule {i} wrongly broken");
+                    assert!(e[0].message.contains("internal error"));
+                }
+            }
+        }
+        assert!(out[100..].iter().all(Result::is_ok));
     }
 }
