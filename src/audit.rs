@@ -9,24 +9,8 @@ use crate::startup::now;
 pub use crate::store::NewAuditEvent;
 use crate::store::Store;
 
-/// Event types, as stored and filtered.
-pub mod kind {
-    pub const SIGNIN: &str = "signin";
-    pub const ASSERTION: &str = "assertion.issued";
-    pub const STS: &str = "sts.assume_role";
-    pub const FEDERATION: &str = "federation.url_issued";
-    pub const ADMIN: &str = "admin.change";
-    pub const TOKEN: &str = "api_token";
-    /// Sessions ended and API tokens revoked by a password change, a reset, a disable or a
-    /// removal from a group; the details say which and how many.
-    pub const REVOKED: &str = "access.revoked";
-    /// A request refused for lack of a right (a role not granted, a token scope, the admin
-    /// group); the details give the reason.
-    pub const DENIED: &str = "access.denied";
-    pub const ALL: [&str; 8] = [
-        SIGNIN, ASSERTION, STS, FEDERATION, ADMIN, TOKEN, REVOKED, DENIED,
-    ];
-}
+/// Event types (as stored and filtered) and the log line of an event: kept with the store.
+pub use crate::store::{emit_event as emit, event_kind as kind};
 
 /// `success` / `failure`.
 pub fn outcome(ok: bool) -> String {
@@ -117,23 +101,6 @@ pub fn json_line(e: &crate::store::AuditRecord) -> String {
         "details": details,
     })
     .to_string()
-}
-
-/// The structured log line of an event.
-pub fn emit(e: &NewAuditEvent) {
-    tracing::info!(
-        target: "fedbroker::audit",
-        event_type = %e.event_type,
-        actor = %e.actor,
-        subject = %e.subject,
-        role_arn = %e.role_arn,
-        account_id = %e.account_id,
-        outcome = %e.outcome,
-        source_addr = %e.source_addr,
-        user_agent = %e.user_agent,
-        details = %e.details,
-        "audit event"
-    );
 }
 
 /// A sign-in attempt through any source (`local`, an LDAP or an OIDC source id). `subject` is

@@ -268,3 +268,40 @@ impl Store {
         })
     }
 }
+
+/// The event types of the audit log. They live with the store, which writes events inside
+/// the operations they record; `audit` re-exports them as `audit::kind`.
+pub mod event_kind {
+    pub const SIGNIN: &str = "signin";
+    pub const ASSERTION: &str = "assertion.issued";
+    pub const STS: &str = "sts.assume_role";
+    pub const FEDERATION: &str = "federation.url_issued";
+    pub const ADMIN: &str = "admin.change";
+    pub const TOKEN: &str = "api_token";
+    /// Sessions ended and API tokens revoked by a password change, a reset, a disable or a
+    /// removal from a group; the details say which and how many.
+    pub const REVOKED: &str = "access.revoked";
+    /// A request refused for lack of a right (a role not granted, a token scope, the admin
+    /// group); the details give the reason.
+    pub const DENIED: &str = "access.denied";
+    pub const ALL: [&str; 8] = [
+        SIGNIN, ASSERTION, STS, FEDERATION, ADMIN, TOKEN, REVOKED, DENIED,
+    ];
+}
+
+/// The structured log line of an event.
+pub fn emit_event(e: &NewAuditEvent) {
+    tracing::info!(
+        target: "fedbroker::audit",
+        event_type = %e.event_type,
+        actor = %e.actor,
+        subject = %e.subject,
+        role_arn = %e.role_arn,
+        account_id = %e.account_id,
+        outcome = %e.outcome,
+        source_addr = %e.source_addr,
+        user_agent = %e.user_agent,
+        details = %e.details,
+        "audit event"
+    );
+}

@@ -110,7 +110,7 @@ macro_rules! revoke_access {
             d.extend(extra);
         }
         let event = crate::store::NewAuditEvent {
-            event_type: crate::audit::kind::REVOKED.into(),
+            event_type: super::event_kind::REVOKED.into(),
             actor: $change.actor.to_string(),
             subject: $username.to_string(),
             outcome: "success".into(),
@@ -129,7 +129,7 @@ macro_rules! revoke_access {
         .execute(&mut *$tx)
         .await?;
         $tx.commit().await?;
-        crate::audit::emit(&event);
+        super::emit_event(&event);
         Ok(Revoked { sessions, tokens })
     }};
 }

@@ -53,7 +53,7 @@ macro_rules! record {
     ($tx:expr, $change:expr, $entity:expr, $key:expr, $action:expr, $before:expr, $after:expr) => {{
         let (before, after): (Option<String>, Option<String>) = ($before, $after);
         let event = crate::store::NewAuditEvent {
-            event_type: crate::audit::kind::ADMIN.into(),
+            event_type: super::event_kind::ADMIN.into(),
             actor: $change.actor.to_string(),
             outcome: "success".into(),
             account_id: if $entity == "account" { $key.to_string() } else { String::new() },
@@ -62,7 +62,7 @@ macro_rules! record {
             }),
             ..crate::store::NewAuditEvent::default()
         };
-        crate::audit::emit(&event);
+        super::emit_event(&event);
         match sqlx::query(
             "INSERT INTO change_history (at, actor, entity, entity_key, action, before_json, after_json) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -21,7 +21,10 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::config::{prepare_sqlite_path, DatabaseSettings};
 
-pub use audit::{ApiTokenRecord, AuditFilter, AuditRecord, NewAuditEvent, RoleSessionLimit};
+pub use audit::{
+    emit_event, event_kind, ApiTokenRecord, AuditFilter, AuditRecord, NewAuditEvent,
+    RoleSessionLimit,
+};
 pub use directory::{
     AccountChange, ExternalProfile, GroupRecord, Membership, NewUser, ProvisionRefused, Revoked,
     SessionRotation, UserRecord,
