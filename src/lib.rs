@@ -25,3 +25,4 @@ pub mod startup;
 pub mod store;
 pub mod sts;
 pub mod telemetry;
+pub mod token_recheck;

@@ -5,7 +5,6 @@ pub mod ldap;
 pub mod local;
 pub mod names;
 pub mod oidc;
-pub mod recheck;
 
 /// A signed-in person as the rest of the broker sees them, whatever the source.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -160,7 +160,7 @@ impl FromRequest for ApiCaller {
                         // The groups of an LDAP/OIDC person date from their last sign-in: ask
                         // the source again before the token may act on them.
                         let origin = origin(&req, &state.settings);
-                        let checked = crate::directory::recheck::token_holder(
+                        let checked = crate::token_recheck::token_holder(
                             &state.store,
                             &state.sources,
                             &state.settings,

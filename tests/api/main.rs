@@ -9,6 +9,7 @@ mod audit;
 mod browser;
 mod health;
 mod hostile;
+mod layers;
 mod ldap;
 mod login;
 mod mapping;

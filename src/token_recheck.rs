@@ -12,9 +12,9 @@
 //!
 //! Every decision is recorded in the audit log.
 
-use super::{local::identity_of, Identity, Sources};
 use crate::audit::{self, kind, NewAuditEvent};
 use crate::config::Settings;
+use crate::directory::{local::identity_of, Identity, Sources};
 use crate::signin::Origin;
 use crate::store::{Store, StoreError};
 
