@@ -5,7 +5,7 @@
 //! it records; the log line is then the record, and an error line says the store failed.
 //! Events never carry secrets: no passwords, credentials, assertions, tokens or sign-in URLs.
 
-use crate::startup::now;
+use crate::clock::now;
 pub use crate::store::NewAuditEvent;
 use crate::store::Store;
 
@@ -63,12 +63,7 @@ pub fn csv_field(value: &str) -> String {
 pub const CSV_HEADER: &str =
     "id,at,event_type,actor,subject,role_arn,account_id,outcome,source_addr,user_agent,details";
 
-/// Unix seconds as RFC 3339 UTC.
-pub fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
-}
+pub use crate::clock::rfc3339;
 
 pub fn csv_line(e: &crate::store::AuditRecord) -> String {
     [

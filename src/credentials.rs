@@ -11,11 +11,12 @@
 use serde::Deserialize;
 
 use crate::audit::{self, NewAuditEvent};
+use crate::clock::now;
 use crate::directory::Identity;
 use crate::domain::aws::{Region, RolePair, SessionDuration};
 use crate::mapping::Evaluation;
 use crate::signin::{issue_assertion, Origin, SignInError};
-use crate::startup::{now, AppState};
+use crate::startup::AppState;
 use crate::sts::{Issued, StsError};
 
 /// The longest duration every role accepts.

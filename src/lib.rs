@@ -6,6 +6,7 @@ pub mod access;
 pub mod api_tokens;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod directory;

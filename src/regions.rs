@@ -256,7 +256,7 @@ impl RegionRouter {
             let mut tick = tokio::time::interval(interval);
             loop {
                 tick.tick().await;
-                self.probe_all(crate::startup::now()).await;
+                self.probe_all(crate::clock::now()).await;
             }
         });
     }

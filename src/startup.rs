@@ -10,6 +10,7 @@ use actix_web::{web, App, HttpRequest, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
+use crate::clock::now;
 use crate::config::Settings;
 use crate::directory::local::{bootstrap_admin, seed_demo, Bootstrap};
 use crate::domain::session::SessionPolicy;
@@ -31,11 +32,6 @@ use crate::telemetry::QuietRootSpan;
 pub const SESSION_COOKIE: &str = "__Host-fedbroker-session";
 /// Cookie holding the login form's CSRF token before a session exists.
 pub const LOGIN_CSRF_COOKIE: &str = "__Host-fedbroker-login-csrf";
-
-/// Current time in Unix seconds.
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
 
 /// Shared state of every worker.
 pub struct AppState {

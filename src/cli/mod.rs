@@ -9,10 +9,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::clock::now;
 use crate::config::{ConfigSource, Settings};
 use crate::directory::local::{generate_password, hash_password_async, Bootstrap};
 use crate::domain::account::{GroupName, NewPassword, Username};
-use crate::startup::{now, open_store, Application, BuildOptions};
+use crate::startup::{open_store, Application, BuildOptions};
 use crate::store::{AccountChange, NewUser, Revoked, Store, StoreError};
 
 /// fedbroker: sign people in, map their groups to AWS roles, and hand out AWS sessions.

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use crate::clock::now;
 use crate::config::Settings;
 use crate::mapping::RulesDocument;
 use crate::roles::{dry_run, identity_for_dry_run, DryRun, DryRunSubject, RoleMapper};
 use crate::saml::profile::AwsProfile;
-use crate::startup::{now, open_store};
+use crate::startup::open_store;
 use crate::store::Change;
 
 use super::cli_actor;

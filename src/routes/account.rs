@@ -8,11 +8,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{Nav, SignedIn};
+use crate::clock::now;
 use crate::directory::local::{authenticate, hash_password_async, LocalError};
 use crate::domain::account::NewPassword;
 use crate::error::AppError;
 use crate::sessions::{token_hash, NewSession};
-use crate::startup::{now, AppState};
+use crate::startup::AppState;
 use crate::store::{AccountChange, SessionRotation};
 
 #[derive(Template)]

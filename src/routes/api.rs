@@ -17,12 +17,13 @@ use super::extract::current_session;
 use super::{credentials::credential_process_json, origin};
 use crate::access::{record_denial, Denial};
 use crate::api_tokens::{authenticate, has_scope};
+use crate::clock::now;
 use crate::credentials::{console_url, credentials, CredentialsError};
 use crate::directory::Identity;
 use crate::error::AppError;
 use crate::sessions::secrets_equal;
 use crate::signin::SignInError;
-use crate::startup::{now, AppState};
+use crate::startup::AppState;
 
 /// An API error: status, code and message, as JSON.
 #[derive(Debug)]

@@ -8,12 +8,13 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use super::Nav;
 use crate::access::{record_denial, Denial};
+use crate::clock::now;
 use crate::directory::admin::admin_origin;
 use crate::directory::local::identity_of;
 use crate::directory::Identity;
 use crate::error::AppError;
 use crate::sessions::{secrets_equal, ActiveSession};
-use crate::startup::{now, AppState, SESSION_COOKIE};
+use crate::startup::{AppState, SESSION_COOKIE};
 
 /// A request from a signed-in user with a valid session.
 #[derive(Debug, Clone)]

@@ -10,12 +10,13 @@ use serde::Deserialize;
 
 use super::{safe_return_path, user_agent, Nav, SignedIn};
 use crate::audit;
+use crate::clock::now;
 use crate::directory::{password_sign_in, SignInFailure};
 use crate::error::AppError;
 use crate::ratelimit::Verdict;
 use crate::sessions::{random_token, secrets_equal};
 use crate::signin::Origin;
-use crate::startup::{client_addr, now, AppState, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use crate::startup::{client_addr, AppState, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 
 #[derive(Template)]
 #[template(path = "login.html")]

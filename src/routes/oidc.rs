@@ -11,11 +11,12 @@ use serde::Deserialize;
 use super::login::{login_page, start_session, Filled};
 use super::{origin, safe_return_path};
 use crate::audit;
+use crate::clock::now;
 use crate::directory::oidc::{OidcError, OidcProvider, Pending};
 use crate::directory::{provision, SignInFailure};
 use crate::error::AppError;
 use crate::sessions::{random_token, secrets_equal, token_hash};
-use crate::startup::{now, AppState};
+use crate::startup::AppState;
 use crate::store::OidcLogin;
 
 /// The cookie binding a sign-in under way to its browser.

@@ -9,9 +9,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{render, Nav, SignedIn};
+use crate::clock::now;
 use crate::error::AppError;
 use crate::signin::SignInError;
-use crate::startup::{now, AppState};
+use crate::startup::AppState;
 use crate::store::AccountRecord;
 
 struct RoleView {

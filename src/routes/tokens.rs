@@ -7,8 +7,9 @@ use askama::Template;
 use super::{render, Nav, SignedIn};
 use crate::api_tokens::{create, CreateError, SCOPES};
 use crate::audit::{self, NewAuditEvent};
+use crate::clock::now;
 use crate::error::AppError;
-use crate::startup::{now, AppState};
+use crate::startup::AppState;
 
 struct TokenRow {
     id: i64,

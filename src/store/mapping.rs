@@ -191,9 +191,7 @@ fn stale(what: String, current: Option<(i64, String)>) -> StoreError {
         None => StoreError::NotFound(what),
         Some((at, by)) => StoreError::Stale(format!(
             "{what} was changed by {by} at {} after you opened it",
-            chrono::DateTime::from_timestamp(at, 0)
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                .unwrap_or_default()
+            crate::clock::readable(at)
         )),
     }
 }

@@ -270,7 +270,7 @@ async fn filters_and_exports_agree(backend: Backend) {
 
 async fn retention_prunes_only_older_events_and_events_never_change(backend: Backend) {
     let app = spawn_app(backend).await;
-    let now = fedbroker::startup::now();
+    let now = fedbroker::clock::now();
     let day = 86_400;
     for (age, t) in [
         (31 * day, "old"),

@@ -81,7 +81,7 @@ async fn a_browser_presses_console_and_the_auto_post_reaches_the_sign_in_endpoin
     })
     .await;
     std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     let (shot, shot_arg) = screenshot("console-autopost.png");
     let stdout = run_script(
         "console.mjs",

@@ -335,7 +335,7 @@ impl TestApp {
                     must_change_password: false,
                 },
                 groups,
-                fedbroker::startup::now(),
+                fedbroker::clock::now(),
             )
             .await
             .expect("user created");

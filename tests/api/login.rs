@@ -73,7 +73,7 @@ async fn a_disabled_user_cannot_sign_in(backend: Backend) {
         .set_disabled(
             "bob",
             true,
-            &AccountChange::by("test", fedbroker::startup::now()),
+            &AccountChange::by("test", fedbroker::clock::now()),
         )
         .await
         .expect("disabled");
@@ -96,7 +96,7 @@ async fn disabling_a_user_ends_their_sessions(backend: Backend) {
         .set_disabled(
             "bob",
             true,
-            &AccountChange::by("test", fedbroker::startup::now()),
+            &AccountChange::by("test", fedbroker::clock::now()),
         )
         .await
         .expect("disabled");

@@ -344,7 +344,7 @@ async fn a_provider_that_rotated_its_keys_is_followed(backend: Backend) {
 
 async fn abandoned_sign_ins_are_forgotten(backend: Backend) {
     let app = app_for(backend, free_port()).await;
-    let now = fedbroker::startup::now();
+    let now = fedbroker::clock::now();
     for (state, age) in [("old", 700), ("fresh", 60)] {
         app.store
             .insert_oidc_login(&fedbroker::store::OidcLogin {

@@ -144,7 +144,7 @@ async fn console_sign_in_fails_over_to_the_next_region(backend: Backend) {
     );
     assert!(portal.body.contains("Account 210987654321"));
 
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     let page = console(&app, ADMIN_ROLE, "").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let csp = page.headers["content-security-policy"]
@@ -192,7 +192,7 @@ async fn console_sign_in_fails_over_to_the_next_region(backend: Backend) {
 
     // us-east-2 goes down: the next console sign-in goes to us-west-2, built for us-west-2.
     east.stop();
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     let page = console(&app, ADMIN_ROLE, "").await;
     let (action, saml, relay) = autopost_form(&page.body);
     assert_eq!(action, west.url);
@@ -218,7 +218,7 @@ async fn console_sign_in_fails_over_to_the_next_region(backend: Backend) {
     // With every Region down, the page says so instead of failing obscurely.
     let mut west = west;
     west.stop();
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     let page = console(&app, ADMIN_ROLE, "").await;
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
@@ -266,7 +266,7 @@ async fn admins_pin_and_drain_regions(backend: Backend) {
         format!("us-east-1={}", c.url),
     ];
     let app = spawn_app_with(backend, |s| s.regions.acs = acs).await;
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
         .await;
     app.login_as_admin().await;
@@ -370,7 +370,7 @@ async fn keys_rotate_without_breaking_sign_in(backend: Backend) {
     let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
     let acs = vec![format!("us-east-2={}", endpoint.url)];
     let app = spawn_app_with(backend, |s| s.regions.acs = acs).await;
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     app.login_as_admin().await;
     let first = crate::saml::published_certificates(&app.get("/saml/metadata").await.body);
     assert_eq!(first.len(), 1, "one key after first start");
@@ -527,7 +527,7 @@ async fn a_pre_flight_violation_is_shown_and_nothing_is_signed(backend: Backend)
         s.saml.principal_tags = vec!["Name={display_name}".into()];
     })
     .await;
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     app.create_user("eve", "eve-password-123", &["AWS-123456789012-Admin"])
         .await;
     // A display name with characters AWS refuses in a tag value.
@@ -672,7 +672,7 @@ async fn the_multi_role_chooser_sends_every_role_in_one_assertion(backend: Backe
     })
     .await;
     std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     app.create_user(
         "alice",
         "alice-password-1",
@@ -705,7 +705,7 @@ async fn a_rules_session_duration_and_deep_link_reach_the_sign_in_endpoint(backe
     let acs = vec![format!("us-east-2={}", endpoint.url)];
     let app = spawn_app_with(backend, |s| s.regions.acs = acs).await;
     std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     let doc = fedbroker::mapping::RulesDocument::from_yaml(
         "version: 1\nrules:\n- name: S3 operators\n  match: s3-ops\n  role: arn:aws:iam::123456789012:role/S3Operator\n  session_duration: 7200\n  relay_state: https://console.aws.amazon.com/s3/home\n",
         fedbroker::domain::aws::Partition::Aws,
@@ -751,7 +751,7 @@ async fn every_response_lives_exactly_the_configured_validity(backend: Backend) 
     .await;
     let published = app.get("/saml/metadata").await.body;
     std::fs::write(&metadata, &published).expect("metadata");
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
         .await;
     app.login("alice", "alice-password-1").await;

@@ -9,10 +9,11 @@ use serde::Deserialize;
 
 use super::rules::HistoryRow;
 use super::when;
+use crate::clock::now;
 use crate::error::AppError;
 use crate::mapping::{AccountAlias, Colour};
 use crate::routes::{AdminUser, Nav};
-use crate::startup::{now, AppState};
+use crate::startup::AppState;
 use crate::store::{Change, StoreError};
 
 #[derive(Template)]

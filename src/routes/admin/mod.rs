@@ -73,7 +73,7 @@ pub mod trust;
 
 /// Formats Unix seconds for admin tables.
 pub fn when(secs: Option<i64>) -> String {
-    secs.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    secs.map(crate::clock::readable)
+        .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "—".to_string())
 }

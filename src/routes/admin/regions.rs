@@ -6,10 +6,11 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::when;
+use crate::clock::now;
 use crate::error::AppError;
 use crate::regions::RegionError;
 use crate::routes::{render, AdminUser, Nav};
-use crate::startup::{now, AppState};
+use crate::startup::AppState;
 
 struct RegionRow {
     region: String,

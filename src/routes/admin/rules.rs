@@ -10,10 +10,11 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::when;
+use crate::clock::now;
 use crate::error::AppError;
 use crate::mapping::{Effect, FieldError, RuleSpec, PRESETS};
 use crate::routes::{AdminUser, Nav};
-use crate::startup::{now, AppState};
+use crate::startup::AppState;
 use crate::store::{Change, HistoryRecord, RuleRecord, StoreError};
 
 struct RuleRow {

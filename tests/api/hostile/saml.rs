@@ -133,7 +133,7 @@ async fn directory_users_cannot_take_a_local_users_source_identity(backend: Back
     })
     .await;
     std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
-    app.regions.probe_all(fedbroker::startup::now()).await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
     for local in ["bob-smith", "bob@corp"] {
         app.create_user(local, "local-password-1", &["AWS-123456789012-Ops"])
             .await;

@@ -52,7 +52,7 @@ async fn token_for(app: &TestApp, username: &str) -> String {
         30,
         &scopes,
         90,
-        fedbroker::startup::now(),
+        fedbroker::clock::now(),
     )
     .await
     .expect("token created");
@@ -183,7 +183,7 @@ async fn a_local_grant_of_the_admin_group_makes_an_admin_and_says_so(backend: Ba
             "fedbroker-admins",
             "bob",
             true,
-            &fedbroker::store::AccountChange::by("test", fedbroker::startup::now()),
+            &fedbroker::store::AccountChange::by("test", fedbroker::clock::now()),
         )
         .await
         .expect("granted locally");
@@ -275,7 +275,7 @@ async fn a_token_of_an_oidc_user_is_refused_long_after_the_last_sign_in(backend:
     let (status, body) = roles_with(&app, &token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let two_hours_ago = fedbroker::startup::now() - 7200;
+    let two_hours_ago = fedbroker::clock::now() - 7200;
     app.execute(&format!(
         "UPDATE users SET last_login_at = {two_hours_ago} WHERE username = 'alice'"
     ))
