@@ -453,33 +453,54 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM group_members WHERE user_id = $1 AND source = $2")
-                .bind(user_id)
-                .bind(source)
-                .execute(&mut *tx)
-                .await?;
-            for group in groups {
-                sqlx::query(
-                    "INSERT INTO groups (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(group)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO group_members (group_id, user_id, source) \
-                     SELECT id, $2, $3 FROM groups WHERE name = $1 ON CONFLICT DO NOTHING",
-                )
-                .bind(group)
-                .bind(user_id)
-                .bind(source)
-                .execute(&mut *tx)
-                .await?;
-            }
+            replace_groups_of_source(&mut tx, user_id, source, groups, now).await?;
             tx.commit().await?;
             Ok(())
         })
     }
+}
+
+/// Inside the caller's transaction: replaces the memberships `source` gave a user with
+/// `groups` (creating missing groups); memberships granted locally or by other sources stay.
+/// Shared by provisioning at sign-in and the API token re-check, on either engine.
+async fn replace_groups_of_source<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    user_id: i64,
+    source: &str,
+    groups: &[String],
+    now: i64,
+) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>("DELETE FROM group_members WHERE user_id = $1 AND source = $2")
+        .bind(user_id)
+        .bind(source)
+        .execute(&mut **tx)
+        .await?;
+    for group in groups {
+        sqlx::query::<DB>(
+            "INSERT INTO groups (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(group.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query::<DB>(
+            "INSERT INTO group_members (group_id, user_id, source) \
+             SELECT id, $2, $3 FROM groups WHERE name = $1 ON CONFLICT DO NOTHING",
+        )
+        .bind(group.as_str())
+        .bind(user_id)
+        .bind(source)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Why an external user could not be provisioned.
@@ -567,29 +588,7 @@ impl Store {
                     id
                 }
             };
-            sqlx::query("DELETE FROM group_members WHERE user_id = $1 AND source = $2")
-                .bind(id)
-                .bind(p.source)
-                .execute(&mut *tx)
-                .await?;
-            for group in p.groups {
-                sqlx::query(
-                    "INSERT INTO groups (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(group)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO group_members (group_id, user_id, source) \
-                     SELECT id, $2, $3 FROM groups WHERE name = $1 ON CONFLICT DO NOTHING",
-                )
-                .bind(group)
-                .bind(id)
-                .bind(p.source)
-                .execute(&mut *tx)
-                .await?;
-            }
+            replace_groups_of_source(&mut tx, id, p.source, p.groups, now).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(Ok(id))
         }
