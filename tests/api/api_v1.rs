@@ -34,7 +34,8 @@ fn secret_of(page: &crate::helpers::Page) -> String {
         .to_string()
 }
 
-async fn call(
+/// Calls the JSON API, with a bearer token when given; returns the status and the JSON body.
+pub(crate) async fn call(
     app: &TestApp,
     method: reqwest::Method,
     path: &str,

@@ -200,6 +200,21 @@ async fn new_rule(admin: &TestApp, fields: &[(&str, &str)]) -> crate::helpers::P
 }
 
 /// The error shown beside the landing-page field.
+/// Submits the rule "Landing" (group `landing-team`, role `Landing`) with this landing page.
+async fn landing_rule(admin: &TestApp, url: &str) -> crate::helpers::Page {
+    new_rule(
+        admin,
+        &[
+            ("name", "Landing"),
+            ("effect", "allow"),
+            ("pattern", "landing-team"),
+            ("role", "arn:aws:iam::123456789012:role/Landing"),
+            ("relay_state", url),
+        ],
+    )
+    .await
+}
+
 fn relay_state_error(page: &crate::helpers::Page) -> String {
     page.body
         .split("id=\"error-relay_state\">")
@@ -248,17 +263,7 @@ async fn a_landing_page_that_hides_another_host_is_refused(backend: Backend) {
             "its host `console.amazonaws-us-gov.com` is not console.aws.amazon.com",
         ),
     ] {
-        let page = new_rule(
-            &app,
-            &[
-                ("name", "Landing"),
-                ("effect", "allow"),
-                ("pattern", "landing-team"),
-                ("role", "arn:aws:iam::123456789012:role/Landing"),
-                ("relay_state", url),
-            ],
-        )
-        .await;
+        let page = landing_rule(&app, url).await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{url}: {}", page.body);
         let error = relay_state_error(&page);
         assert!(
@@ -281,18 +286,9 @@ async fn a_landing_page_that_hides_another_host_is_refused(backend: Backend) {
         "{refused}"
     );
     // The real console, and a Region's, are still accepted.
-    let page = new_rule(
+    let page = landing_rule(
         &app,
-        &[
-            ("name", "Landing"),
-            ("effect", "allow"),
-            ("pattern", "landing-team"),
-            ("role", "arn:aws:iam::123456789012:role/Landing"),
-            (
-                "relay_state",
-                "https://eu-west-1.console.aws.amazon.com/s3/home?region=eu-west-1",
-            ),
-        ],
+        "https://eu-west-1.console.aws.amazon.com/s3/home?region=eu-west-1",
     )
     .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);

@@ -45,23 +45,11 @@ async fn api(
     bearer: &str,
     body: Option<&str>,
 ) -> (StatusCode, serde_json::Value) {
-    let mut req = app
-        .client
-        .request(method, format!("{}{path}", app.address))
-        .header("authorization", format!("Bearer {bearer}"));
-    if let Some(body) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let res = req.send().await.expect("request");
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body, got {text}"));
-    (status, json)
+    crate::api_v1::call(app, method, path, Some(bearer), body).await
 }
 
-async fn roles_with(app: &TestApp, token: &str) -> (StatusCode, serde_json::Value) {
+/// `GET /api/v1/roles` with a bearer token: status and JSON.
+pub(crate) async fn roles_with(app: &TestApp, token: &str) -> (StatusCode, serde_json::Value) {
     api(app, reqwest::Method::GET, "/api/v1/roles", token, None).await
 }
 

@@ -59,19 +59,6 @@ async fn token_for(app: &TestApp, username: &str) -> String {
     secret
 }
 
-/// `GET /api/v1/roles` with a bearer token: status and JSON.
-async fn roles_with(app: &TestApp, token: &str) -> (StatusCode, serde_json::Value) {
-    let res = app
-        .client
-        .get(format!("{}/api/v1/roles", app.address))
-        .header("authorization", format!("Bearer {token}"))
-        .send()
-        .await
-        .expect("request");
-    let status = res.status();
-    (status, res.json().await.expect("JSON"))
-}
-
 // Attack: an OpenID Provider sends `groups: ["fedbroker-admins"]`, the name of the broker's
 // local admin group. Expected: 403 on /admin; only a source's own `admin_group` grants admin,
 // and the admin page then says where the right comes from.
@@ -216,7 +203,7 @@ async fn a_token_of_an_ldap_user_loses_a_role_removed_in_the_directory(backend: 
         StatusCode::SEE_OTHER
     );
     let token = token_for(&app, "alice").await;
-    let (status, body) = roles_with(&app, &token).await;
+    let (status, body) = super::sessions::roles_with(&app, &token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.to_string().contains(ADMIN_ROLE), "{body}");
 
@@ -226,7 +213,7 @@ async fn a_token_of_an_ldap_user_loses_a_role_removed_in_the_directory(backend: 
          add: member\nmember: uid=bob,ou=people,dc=example,dc=com\n-\n\
          delete: member\nmember: uid=alice,ou=people,dc=example,dc=com\n",
     );
-    let (status, body) = roles_with(&app, &token).await;
+    let (status, body) = super::sessions::roles_with(&app, &token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(
         !body.to_string().contains(ADMIN_ROLE),
@@ -241,7 +228,7 @@ async fn a_token_of_an_ldap_user_loses_a_role_removed_in_the_directory(backend: 
     );
 
     slapd.change("ldapdelete", "uid=alice,ou=people,dc=example,dc=com\n");
-    let (status, body) = roles_with(&app, &token).await;
+    let (status, body) = super::sessions::roles_with(&app, &token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], "account_gone", "{body}");
     assert!(
@@ -272,7 +259,7 @@ async fn a_token_of_an_oidc_user_is_refused_long_after_the_last_sign_in(backend:
         StatusCode::SEE_OTHER
     );
     let token = token_for(&app, "alice").await;
-    let (status, body) = roles_with(&app, &token).await;
+    let (status, body) = super::sessions::roles_with(&app, &token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let two_hours_ago = fedbroker::clock::now() - 7200;
@@ -280,7 +267,7 @@ async fn a_token_of_an_oidc_user_is_refused_long_after_the_last_sign_in(backend:
         "UPDATE users SET last_login_at = {two_hours_ago} WHERE username = 'alice'"
     ))
     .await;
-    let (status, body) = roles_with(&app, &token).await;
+    let (status, body) = super::sessions::roles_with(&app, &token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], "reauth_required", "{body}");
     let message = body["message"].as_str().unwrap_or_default();
@@ -300,7 +287,10 @@ async fn a_token_of_an_oidc_user_is_refused_long_after_the_last_sign_in(backend:
         oidc_sign_in(&app, port, "alice").await.status,
         StatusCode::SEE_OTHER
     );
-    assert_eq!(roles_with(&app, &token).await.0, StatusCode::OK);
+    assert_eq!(
+        super::sessions::roles_with(&app, &token).await.0,
+        StatusCode::OK
+    );
 }
 
 // Attack: an account at the provider with an unverified address in an allowed domain.
