@@ -81,57 +81,89 @@ pub struct Revoked {
     pub tokens: u64,
 }
 
+/// How many rows a statement touched, on either engine (sqlx has no common trait for it).
+trait RowsAffected {
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::postgres::PgQueryResult::rows_affected(self)
+    }
+}
+
 /// Inside the caller's transaction: ends a user's sessions (but `keep`), revokes their live
 /// API tokens, writes the `access.revoked` audit event saying how many and why, commits, and
-/// emits the event's log line. A macro, so both engines' transaction types share the SQL.
-macro_rules! revoke_access {
-    ($tx:ident, $user_id:expr, $username:expr, $change:expr, $cause:expr, $keep:expr, $extra:expr) => {{
-        let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-            .bind($user_id)
-            .bind($keep)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected();
-        let tokens = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-        )
-        .bind($user_id)
-        .bind($change.at)
-        .execute(&mut *$tx)
+/// emits the event's log line. Generic over the engine, so both run the same SQL.
+async fn revoke_access<DB>(
+    mut tx: sqlx::Transaction<'_, DB>,
+    user_id: i64,
+    username: &str,
+    change: &AccountChange<'_>,
+    cause: &str,
+    keep: &str,
+    extra: serde_json::Value,
+) -> Result<Revoked, StoreError>
+where
+    DB: sqlx::Database,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB::QueryResult: RowsAffected,
+{
+    let sessions = sqlx::query::<DB>("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
-        let mut details = serde_json::json!({
-            "cause": $cause,
-            "sessions_ended": sessions,
-            "tokens_revoked": tokens,
-            "kept_current_session": $change.rotate.is_some(),
-        });
-        if let (Some(d), serde_json::Value::Object(extra)) = (details.as_object_mut(), $extra) {
-            d.extend(extra);
-        }
-        let event = crate::store::NewAuditEvent {
-            event_type: super::event_kind::REVOKED.into(),
-            actor: $change.actor.to_string(),
-            subject: $username.to_string(),
-            outcome: "success".into(),
-            details,
-            ..crate::store::NewAuditEvent::default()
-        };
-        sqlx::query(
-            "INSERT INTO audit_events (at, event_type, actor, subject, role_arn, account_id, outcome, \
-             source_addr, user_agent, details) VALUES ($1, $2, $3, $4, '', '', 'success', '', '', $5)",
-        )
-        .bind($change.at)
-        .bind(&event.event_type)
-        .bind(&event.actor)
-        .bind(&event.subject)
-        .bind(event.details.to_string())
-        .execute(&mut *$tx)
-        .await?;
-        $tx.commit().await?;
-        super::emit_event(&event);
-        Ok(Revoked { sessions, tokens })
-    }};
+    let tokens = sqlx::query::<DB>(
+        "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(change.at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let mut details = serde_json::json!({
+        "cause": cause,
+        "sessions_ended": sessions,
+        "tokens_revoked": tokens,
+        "kept_current_session": change.rotate.is_some(),
+    });
+    if let (Some(d), serde_json::Value::Object(extra)) = (details.as_object_mut(), extra) {
+        d.extend(extra);
+    }
+    let event = crate::store::NewAuditEvent {
+        event_type: super::event_kind::REVOKED.into(),
+        actor: change.actor.to_string(),
+        subject: username.to_string(),
+        outcome: "success".into(),
+        details,
+        ..crate::store::NewAuditEvent::default()
+    };
+    let details_text = event.details.to_string();
+    sqlx::query::<DB>(
+        "INSERT INTO audit_events (at, event_type, actor, subject, role_arn, account_id, outcome, \
+         source_addr, user_agent, details) VALUES ($1, $2, $3, $4, '', '', 'success', '', '', $5)",
+    )
+    .bind(change.at)
+    .bind(event.event_type.as_str())
+    .bind(event.actor.as_str())
+    .bind(event.subject.as_str())
+    .bind(details_text.as_str())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    super::emit_event(&event);
+    Ok(Revoked { sessions, tokens })
 }
 
 /// A user to create.
@@ -272,7 +304,8 @@ impl Store {
                     .await?;
                 }
                 let keep = change.rotate.as_ref().map_or("", |r| r.new_hash);
-                revoke_access!(tx, user_id, username, change, cause, keep, serde_json::json!({}))
+                revoke_access(tx, user_id, username, change, cause, keep, serde_json::json!({}))
+                    .await
                     .map(Some)
             }
             .await
@@ -306,7 +339,8 @@ impl Store {
                     tx.commit().await?;
                     return Ok(Some(Revoked::default()));
                 }
-                revoke_access!(tx, user_id, username, change, "disabled", "", serde_json::json!({}))
+                revoke_access(tx, user_id, username, change, "disabled", "", serde_json::json!({}))
+                    .await
                     .map(Some)
             }
             .await
@@ -390,15 +424,16 @@ impl Store {
                     tx.commit().await?;
                     return Ok(Revoked::default());
                 }
-                revoke_access!(
+                revoke_access(
                     tx,
                     user_id,
                     username,
                     change,
                     "removed_from_group",
                     "",
-                    serde_json::json!({ "group": group })
+                    serde_json::json!({ "group": group }),
                 )
+                .await
             }
             .await
         })
