@@ -12,6 +12,13 @@ use crate::store::Store;
 /// Event types (as stored and filtered) and the log line of an event: kept with the store.
 pub use crate::store::{emit_event as emit, event_kind as kind};
 
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub addr: String,
+    pub user_agent: String,
+}
+
 /// `success` / `failure`.
 pub fn outcome(ok: bool) -> String {
     if ok { "success" } else { "failure" }.to_string()
@@ -106,7 +113,7 @@ pub async fn signin(
     ok: bool,
     source: &str,
     reason: &str,
-    origin: &crate::signin::Origin,
+    origin: &Origin,
 ) {
     record(
         store,

@@ -2,28 +2,19 @@
 //!
 //! Dependencies point one way: `routes → {directory, sessions, store} → domain`.
 
-pub mod access;
-pub mod api_tokens;
 pub mod audit;
+pub mod auth;
+pub mod aws;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod credentials;
 pub mod directory;
 pub mod domain;
-pub mod error;
+pub mod http;
 pub mod mapping;
 pub mod metrics;
-pub mod middleware;
-pub mod ratelimit;
-pub mod regions;
-pub mod roles;
-pub mod routes;
+pub mod rules;
 pub mod saml;
-pub mod sessions;
-pub mod signin;
 pub mod startup;
 pub mod store;
-pub mod sts;
 pub mod telemetry;
-pub mod token_recheck;

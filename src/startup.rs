@@ -6,66 +6,28 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Compress};
-use actix_web::{web, App, HttpRequest, HttpServer};
+use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::sessions::SessionService;
+use crate::aws::federation::Federation;
+use crate::aws::regions::RegionRouter;
 use crate::clock::now;
 use crate::config::Settings;
 use crate::directory::local::{bootstrap_admin, seed_demo, Bootstrap};
 use crate::domain::session::SessionPolicy;
-use crate::error::AppError;
+use crate::http::error::AppError;
+use crate::http::middleware::{record_metrics, response_policy};
+use crate::http::routes;
+use crate::http::state::AppState;
 use crate::metrics::Metrics;
-use crate::middleware::{record_metrics, response_policy};
-use crate::ratelimit::LoginLimiter;
-use crate::regions::RegionRouter;
-use crate::roles::RoleMapper;
-use crate::routes;
+use crate::rules::RoleMapper;
 use crate::saml::keys::{load_kek, KeyRing};
 use crate::saml::profile::AwsProfile;
-use crate::sessions::SessionService;
 use crate::store::Store;
 use crate::telemetry::QuietRootSpan;
-
-/// Session cookie name. `__Host-` makes browsers insist on Secure, Path=/ and no Domain, so no
-/// other host (not even a subdomain) can set or overwrite it.
-pub const SESSION_COOKIE: &str = "__Host-fedbroker-session";
-/// Cookie holding the login form's CSRF token before a session exists.
-pub const LOGIN_CSRF_COOKIE: &str = "__Host-fedbroker-login-csrf";
-
-/// Shared state of every worker.
-pub struct AppState {
-    pub settings: Settings,
-    pub store: Store,
-    pub sessions: SessionService,
-    pub limiter: LoginLimiter,
-    pub metrics: Metrics,
-    pub keys: KeyRing,
-    pub regions: Arc<RegionRouter>,
-    pub profile: AwsProfile,
-    /// The mapping rules, compiled and cached per rule-set generation.
-    pub rules: RoleMapper,
-    /// LDAP and other identity sources beside the local directory.
-    pub sources: crate::directory::Sources,
-    /// Regional STS endpoints with failover.
-    pub sts: crate::sts::StsClient,
-    /// The URL people use to reach this instance.
-    pub url: String,
-}
-
-/// The client's address, for rate limiting and logs: the peer's, or what a trusted proxy says
-/// it saw (`server.trusted_proxies`; see `domain::client_addr`).
-pub fn client_addr(req: &HttpRequest, settings: &Settings) -> String {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let forwarded: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        // A value that is not text counts as garbage, which makes the peer address win.
-        .map(|v| v.to_str().unwrap_or(""))
-        .collect();
-    crate::domain::client_addr::client_ip(peer, &forwarded, &settings.server.trusted_proxies)
-        .map_or_else(|| "unknown".into(), |ip| ip.to_string())
-}
 
 /// Options that do not belong in the configuration file.
 #[derive(Debug, Default, Clone)]
@@ -160,6 +122,18 @@ impl Application {
         regions
             .clone()
             .spawn_prober(Duration::from_secs(settings.regions.probe_interval_secs));
+        let mut overrides = Vec::new();
+        for entry in &settings.sts.federation {
+            if let (region, Some(url)) = crate::config::region_entry("sts.federation", entry)? {
+                overrides.push((region, url.to_string()));
+            }
+        }
+        let federation = Federation::new(
+            overrides,
+            profile.partition,
+            url.clone(),
+            Duration::from_secs(settings.sts.attempt_timeout_secs),
+        )?;
         let state = web::Data::new(AppState {
             sessions: SessionService::new(store.clone(), policy),
             limiter: LoginLimiter::new(store.clone(), settings.login.clone()),
@@ -169,7 +143,8 @@ impl Application {
             keys,
             regions: regions.clone(),
             rules: RoleMapper::new(profile.clone()),
-            sts: crate::sts::StsClient::new(&settings)?,
+            sts: crate::aws::sts::StsClient::new(&settings)?,
+            federation,
             sources: crate::directory::Sources::new(&settings, &url)?,
             profile,
             url: url.clone(),

@@ -458,7 +458,7 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
                     "{}\t{}\tcreated {}",
                     k.kid,
                     k.state,
-                    crate::routes::admin::when(Some(k.created_at))
+                    crate::clock::readable(k.created_at)
                 );
             }
         }
@@ -494,7 +494,7 @@ async fn trust_policy_command(
     use crate::domain::aws::{RoleArn, SamlProviderArn};
     use crate::saml::trust_policy::policies_by_provider;
     let store = open_store(settings).await?;
-    let regions = crate::regions::RegionRouter::new(settings, store.clone())?;
+    let regions = crate::aws::regions::RegionRouter::new(settings, store.clone())?;
     let acs: Vec<String> = regions
         .endpoints()
         .iter()
@@ -514,8 +514,8 @@ async fn trust_policy_command(
             vec![crate::domain::aws::RolePair::new(arn, provider)?]
         }
         (None, true) => {
-            let mapper = crate::roles::RoleMapper::new(profile.clone());
-            crate::roles::grantable_roles(&store, &mapper).await?
+            let mapper = crate::rules::RoleMapper::new(profile.clone());
+            crate::rules::grantable_roles(&store, &mapper).await?
         }
         (None, false) => anyhow::bail!("name a role with --role ARN, or use --all"),
     };

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use crate::clock::now;
 use crate::config::Settings;
 use crate::mapping::RulesDocument;
-use crate::roles::{dry_run, identity_for_dry_run, DryRun, DryRunSubject, RoleMapper};
+use crate::rules::{dry_run, identity_for_dry_run, DryRun, DryRunSubject, RoleMapper};
 use crate::saml::profile::AwsProfile;
 use crate::startup::open_store;
 use crate::store::Change;
@@ -98,7 +98,7 @@ pub async fn run(settings: &Settings, cmd: RulesCommand) -> anyhow::Result<()> {
             let identity = identity_for_dry_run(&store, subject)
                 .await?
                 .map_err(|message| anyhow::anyhow!(message))?;
-            let regions = crate::regions::RegionRouter::new(settings, store.clone())?;
+            let regions = crate::aws::regions::RegionRouter::new(settings, store.clone())?;
             let acs = regions
                 .endpoints()
                 .first()

@@ -113,7 +113,7 @@ pub fn test_settings(database_url: &str) -> Settings {
 /// A running broker and a browser-like client for it.
 pub struct TestApp {
     pub address: String,
-    pub regions: std::sync::Arc<fedbroker::regions::RegionRouter>,
+    pub regions: std::sync::Arc<fedbroker::aws::regions::RegionRouter>,
     pub store: Store,
     pub settings: Settings,
     pub client: reqwest::Client,

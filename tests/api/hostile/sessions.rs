@@ -394,7 +394,7 @@ on_both_backends!(
 /// new state-changing route without a row fails that test.
 fn registered_post_routes() -> Vec<String> {
     let sources = [
-        include_str!("../../../src/routes/mod.rs"),
+        include_str!("../../../src/http/routes/mod.rs"),
         include_str!("../../../src/startup.rs"),
     ];
     let mut routes = Vec::new();

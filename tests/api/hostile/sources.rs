@@ -45,7 +45,7 @@ async fn token_for(app: &TestApp, username: &str) -> String {
         .expect("read")
         .expect("user exists");
     let scopes = ["roles".to_string(), "credentials".into(), "console".into()];
-    let (_, secret) = fedbroker::api_tokens::create(
+    let (_, secret) = fedbroker::auth::api_tokens::create(
         &app.store,
         user.id,
         "laptop",

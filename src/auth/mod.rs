@@ -1,0 +1,8 @@
+//! Who is acting and what they may do: browser sessions, the sign-in limiter, API tokens,
+//! re-checks of upstream tokens, and the recorded refusals of access.
+
+pub mod access;
+pub mod api_tokens;
+pub mod limiter;
+pub mod sessions;
+pub mod token_recheck;

@@ -1,0 +1,176 @@
+//! From a person and a chosen role to a signed Response: posted by the browser to the AWS
+//! sign-in endpoint of a healthy Region (console), or exchanged at STS (credentials).
+
+use crate::audit::{self, NewAuditEvent, Origin};
+use crate::auth::access::{permitted_roles, RoleRefused};
+use crate::aws::regions::RegionError;
+use crate::aws::AwsContext;
+use crate::directory::Identity;
+use crate::domain::aws::{AwsRuleError, RolePair, SessionDuration};
+use crate::mapping::Evaluation;
+use crate::rules::session_duration;
+use crate::saml::response::{sign_aws_response, ResponseError};
+
+/// What the auto-POST page needs.
+#[derive(Debug, Clone)]
+pub struct ConsolePost {
+    pub acs_url: String,
+    pub relay_state: String,
+    pub saml_response: String,
+    pub region: String,
+    pub reason: &'static str,
+    pub roles: Vec<String>,
+    pub assertion_id: String,
+}
+
+/// Why a sign-in could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error(transparent)]
+    Refused(#[from] RoleRefused),
+    #[error(transparent)]
+    Region(#[from] RegionError),
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Preflight(Vec<AwsRuleError>),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// A signed Response and what went into it.
+#[derive(Debug, Clone)]
+pub struct IssuedAssertion {
+    pub saml_response: String,
+    pub assertion_id: String,
+    pub roles: Vec<RolePair>,
+    pub duration: SessionDuration,
+    /// The rule's console page, when one role is sent and its rule has one.
+    pub deep_link: Option<String>,
+}
+
+/// Builds, checks and signs a Response for `roles`, addressed to `acs_url`, and records it in
+/// the audit log. `duration` overrides the rules' SessionDuration (after STS refused it).
+#[allow(clippy::too_many_arguments)]
+pub async fn issue_assertion(
+    aws: AwsContext<'_>,
+    identity: &Identity,
+    evaluation: &Evaluation,
+    roles: Vec<RolePair>,
+    acs_url: &str,
+    region: &str,
+    duration: Option<SessionDuration>,
+    origin: &Origin,
+) -> Result<IssuedAssertion, SignInError> {
+    let profile = aws.profile;
+    let attributes = profile
+        .user_attributes(identity)
+        .map_err(SignInError::Preflight)?;
+    let signer = aws.keys.signer().await?;
+    let duration = duration.unwrap_or_else(|| session_duration(profile, evaluation, &roles));
+    let assertion = profile.assertion(identity, &attributes, acs_url, &roles, duration);
+    let signed = match sign_aws_response(&assertion, &signer, profile.sign_response) {
+        Ok(s) => s,
+        Err(ResponseError::Preflight(errors)) => {
+            tracing::warn!(user = %identity.username, violations = errors.len(), "assertion refused by pre-flight checks");
+            return Err(SignInError::Preflight(errors));
+        }
+        Err(ResponseError::Crypto(e)) => return Err(SignInError::Internal(e.into())),
+    };
+    let role_names: Vec<String> = roles.iter().map(|r| r.role.to_string()).collect();
+    audit::record(
+        aws.store,
+        NewAuditEvent {
+            event_type: audit::kind::ASSERTION.into(),
+            actor: identity.username.clone(),
+            subject: identity.username.clone(),
+            role_arn: role_names.first().cloned().unwrap_or_default(),
+            account_id: role_names
+                .first()
+                .map(|r| audit::account_of(r))
+                .unwrap_or_default(),
+            outcome: audit::outcome(true),
+            source_addr: origin.addr.clone(),
+            user_agent: origin.user_agent.clone(),
+            details: serde_json::json!({
+                "roles": role_names,
+                "session_name": attributes.session_name.as_str(),
+                "source_identity": attributes.source_identity.as_ref().map(|s| s.as_str()),
+                "tags": attributes.tags.tags(),
+                "region": region,
+                "acs": acs_url,
+                "duration": duration.secs(),
+                "assertion_id": signed.assertion_id,
+            }),
+        },
+    )
+    .await;
+    let deep_link = match roles.as_slice() {
+        [one] => evaluation
+            .grant(one.role.as_str())
+            .and_then(|g| g.relay_state.clone()),
+        _ => None,
+    };
+    Ok(IssuedAssertion {
+        saml_response: signed.base64,
+        assertion_id: signed.assertion_id,
+        roles,
+        duration,
+        deep_link,
+    })
+}
+
+/// Builds and signs the Response for one role (or, with the multi-role chooser, every role)
+/// for the chosen (or first healthy) Region's sign-in endpoint.
+pub async fn console_post(
+    aws: AwsContext<'_>,
+    identity: &Identity,
+    role: &str,
+    region: Option<&str>,
+    origin: &Origin,
+) -> Result<ConsolePost, SignInError> {
+    let evaluation = aws.rules.evaluate(aws.store, &identity.groups).await?;
+    let all_at_once = aws.profile.multi_role_chooser;
+    let roles = permitted_roles(
+        aws.store,
+        identity,
+        &evaluation,
+        role,
+        all_at_once,
+        "console",
+        origin,
+    )
+    .await?;
+    let choice = aws.regions.choose(region).await?;
+    let issued = issue_assertion(
+        aws,
+        identity,
+        &evaluation,
+        roles,
+        &choice.endpoint.acs_url,
+        choice.endpoint.region.as_str(),
+        None,
+        origin,
+    )
+    .await?;
+    tracing::info!(
+        user = %identity.username,
+        region = %choice.endpoint.region,
+        acs = %choice.endpoint.acs_url,
+        reason = choice.reason,
+        assertion_id = %issued.assertion_id,
+        "console sign-in assertion issued"
+    );
+    Ok(ConsolePost {
+        acs_url: choice.endpoint.acs_url.clone(),
+        relay_state: issued
+            .deep_link
+            .clone()
+            .unwrap_or_else(|| choice.endpoint.console_url.clone()),
+        saml_response: issued.saml_response,
+        region: choice.endpoint.region.to_string(),
+        reason: choice.reason,
+        roles: issued.roles.iter().map(|r| r.role.to_string()).collect(),
+        assertion_id: issued.assertion_id,
+    })
+}

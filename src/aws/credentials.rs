@@ -1,0 +1,208 @@
+//! CLI credentials: a role → a signed assertion → STS AssumeRoleWithSAML (regional, with
+//! failover) → temporary credentials. Console links build on these (`federation`).
+//!
+//! MaxSessionDuration: when STS answers that the requested DurationSeconds exceeds the role's
+//! MaxSessionDuration, the broker signs a fresh assertion and asks once more for 3,600 seconds
+//! (the smallest MaxSessionDuration IAM allows, so always accepted), tells the person, and
+//! remembers the role's limit so later requests ask for it directly. Admins see every such
+//! role with a hint to raise MaxSessionDuration.
+
+use crate::audit::Origin;
+use crate::audit::{self, NewAuditEvent};
+use crate::auth::access::permitted_roles;
+use crate::aws::assertion::{issue_assertion, SignInError};
+use crate::aws::sts::{Issued, StsError};
+use crate::aws::AwsContext;
+use crate::clock::now;
+use crate::directory::Identity;
+use crate::domain::aws::{RolePair, SessionDuration};
+use crate::mapping::Evaluation;
+
+/// The longest duration every role accepts.
+pub const ALWAYS_ACCEPTED_SECS: u32 = 3_600;
+
+/// Credentials ready to show.
+#[derive(Debug, Clone)]
+pub struct RoleCredentials {
+    pub issued: Issued,
+    pub pair: RolePair,
+    pub duration: u32,
+    /// Set when the duration had to be shortened; says what happened.
+    pub adjusted: Option<String>,
+    /// The console page the granting rule lands on, if it names one.
+    pub deep_link: Option<String>,
+}
+
+/// Why no credentials (or URL) were produced.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error(transparent)]
+    SignIn(#[from] SignInError),
+    #[error(transparent)]
+    Sts(#[from] StsError),
+    #[error("the AWS federation endpoint failed: {0}")]
+    Federation(String),
+}
+
+async fn audit_sts(
+    aws: AwsContext<'_>,
+    identity: &Identity,
+    pair: &RolePair,
+    origin: &Origin,
+    duration: u32,
+    result: &Result<Issued, StsError>,
+) {
+    let (ok, details) = match result {
+        Ok(i) => (
+            true,
+            serde_json::json!({
+                "endpoint": i.endpoint.url,
+                "region": i.endpoint.region.as_str(),
+                "assumed_role_arn": i.assumed_role_arn,
+                "access_key_id": i.access_key_id,
+                "expiration": i.expiration,
+                "source_identity": i.source_identity,
+                "packed_policy_size": i.packed_policy_size,
+                "duration": duration,
+                "failed_endpoints": i.failed,
+            }),
+        ),
+        Err(e) => (
+            false,
+            serde_json::json!({"error": e.to_string(), "duration": duration}),
+        ),
+    };
+    audit::record(
+        aws.store,
+        NewAuditEvent {
+            event_type: audit::kind::STS.into(),
+            actor: identity.username.clone(),
+            subject: identity.username.clone(),
+            role_arn: pair.role.to_string(),
+            account_id: pair.role.account().to_string(),
+            outcome: audit::outcome(ok),
+            source_addr: origin.addr.clone(),
+            user_agent: origin.user_agent.clone(),
+            details,
+        },
+    )
+    .await;
+}
+
+/// One signed assertion exchanged at STS, audited either way.
+async fn exchange(
+    aws: AwsContext<'_>,
+    identity: &Identity,
+    evaluation: &Evaluation,
+    pair: &RolePair,
+    duration: u32,
+    origin: &Origin,
+) -> Result<Issued, CredentialsError> {
+    // The assertion's Recipient must be a sign-in URL the trust policy lists: the first one.
+    let endpoint =
+        aws.regions.endpoints().first().cloned().ok_or_else(|| {
+            SignInError::Internal(anyhow::anyhow!("no sign-in Region configured"))
+        })?;
+    let assertion = issue_assertion(
+        aws,
+        identity,
+        evaluation,
+        vec![pair.clone()],
+        &endpoint.acs_url,
+        endpoint.region.as_str(),
+        SessionDuration::parse(i64::from(duration)).ok(),
+        origin,
+    )
+    .await?;
+    let result = aws
+        .sts
+        .assume_role_with_saml(
+            pair.role.as_str(),
+            pair.provider.as_str(),
+            &assertion.saml_response,
+            Some(duration as i32),
+            now(),
+        )
+        .await;
+    audit_sts(aws, identity, pair, origin, duration, &result).await;
+    Ok(result?)
+}
+
+/// Temporary credentials for one of the person's roles.
+pub async fn credentials(
+    aws: AwsContext<'_>,
+    identity: &Identity,
+    role: &str,
+    origin: &Origin,
+) -> Result<RoleCredentials, CredentialsError> {
+    let evaluation = aws
+        .rules
+        .evaluate(aws.store, &identity.groups)
+        .await
+        .map_err(SignInError::from)?;
+    let pair = permitted_roles(
+        aws.store,
+        identity,
+        &evaluation,
+        role,
+        false,
+        "credentials",
+        origin,
+    )
+    .await
+    .map_err(SignInError::from)?
+    .remove(0);
+    let deep_link = evaluation
+        .grant(pair.role.as_str())
+        .and_then(|g| g.relay_state.clone());
+    let wanted = evaluation
+        .grant(pair.role.as_str())
+        .and_then(|g| g.duration)
+        .unwrap_or(aws.profile.session_duration)
+        .secs();
+    let known = aws
+        .store
+        .role_session_limit(pair.role.as_str())
+        .await
+        .map_err(SignInError::from)?;
+    let duration = known
+        .as_ref()
+        .map_or(wanted, |k| wanted.min(k.max_duration as u32));
+    match exchange(aws, identity, &evaluation, &pair, duration, origin).await {
+        Ok(issued) => Ok(RoleCredentials {
+            issued,
+            adjusted: (duration < wanted).then(|| {
+                format!(
+                    "This role allows sessions of at most {} hours, so these credentials last {} hours \
+                     instead of the {} hours your access rule asks for. An administrator can raise the \
+                     role's MaxSessionDuration in IAM.",
+                    duration / 3600, duration / 3600, wanted / 3600
+                )
+            }),
+            pair,
+            duration,
+            deep_link,
+        }),
+        Err(CredentialsError::Sts(e)) if e.is_duration_too_long() && duration > ALWAYS_ACCEPTED_SECS => {
+            tracing::info!(role = %pair.role, refused = duration, "STS refused the duration; retrying with 3600 s");
+            let issued = exchange(aws, identity, &evaluation, &pair, ALWAYS_ACCEPTED_SECS, origin).await?;
+            aws.store
+                .set_role_session_limit(pair.role.as_str(), i64::from(ALWAYS_ACCEPTED_SECS), i64::from(duration), now())
+                .await
+                .map_err(SignInError::from)?;
+            Ok(RoleCredentials {
+                issued,
+                adjusted: Some(format!(
+                    "AWS refused a {}-hour session for this role (its MaxSessionDuration is shorter), so \
+                     these credentials last 1 hour. fedbroker will ask for 1 hour from now on; an \
+                     administrator can raise the role's MaxSessionDuration in IAM.",
+                    duration / 3600
+                )),
+                pair,
+                duration: ALWAYS_ACCEPTED_SECS,
+                deep_link,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}

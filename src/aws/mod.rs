@@ -1,0 +1,31 @@
+//! Everything the broker sends to AWS: signed sign-in Responses for the console
+//! (`assertion`), the regional sign-in endpoints with failover (`regions`), STS
+//! `AssumeRoleWithSAML` with failover (`sts`), CLI credentials (`credentials`), and console
+//! links through the federation endpoint (`federation`).
+
+pub mod assertion;
+pub mod credentials;
+pub mod federation;
+pub mod regions;
+pub mod sts;
+
+use crate::aws::federation::Federation;
+use crate::aws::regions::RegionRouter;
+use crate::aws::sts::StsClient;
+use crate::rules::RoleMapper;
+use crate::saml::keys::KeyRing;
+use crate::saml::profile::AwsProfile;
+use crate::store::Store;
+
+/// What the AWS-facing use cases need, borrowed from whoever holds it (the HTTP state, the
+/// command line, a test). It names no HTTP type, so every use case runs without a server.
+#[derive(Clone, Copy)]
+pub struct AwsContext<'a> {
+    pub store: &'a Store,
+    pub keys: &'a KeyRing,
+    pub profile: &'a AwsProfile,
+    pub rules: &'a RoleMapper,
+    pub regions: &'a RegionRouter,
+    pub sts: &'a StsClient,
+    pub federation: &'a Federation,
+}

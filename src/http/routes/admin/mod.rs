@@ -1,0 +1,79 @@
+//! The admin area (members of the admin group only).
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::{render, AdminUser, Nav};
+use crate::http::error::AppError;
+use crate::http::state::AppState;
+use std::collections::HashMap;
+
+use crate::directory::admin::{admin_group_names, admin_origin};
+use crate::store::{GroupRecord, Membership, UserRecord};
+
+#[derive(Template)]
+#[template(path = "admin/index.html")]
+struct AdminPage {
+    nav: Option<Nav>,
+    users: Vec<UserRow>,
+    groups: Vec<GroupRecord>,
+    engine: &'static str,
+}
+
+/// A user on the admin page, with where their admin right comes from (empty: none).
+struct UserRow {
+    user: UserRecord,
+    admin: String,
+}
+
+/// `GET /admin`
+pub async fn get_admin(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+) -> Result<HttpResponse, AppError> {
+    let mut memberships: HashMap<i64, Vec<Membership>> = HashMap::new();
+    for group in admin_group_names(&state.settings) {
+        for (user_id, source) in state.store.members_of_group(&group).await? {
+            memberships.entry(user_id).or_default().push(Membership {
+                group: group.clone(),
+                source,
+            });
+        }
+    }
+    let users = state
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|user| {
+            let admin = memberships
+                .get(&user.id)
+                .and_then(|m| admin_origin(&state.settings, m))
+                .map(|o| o.to_string())
+                .unwrap_or_default();
+            UserRow { user, admin }
+        })
+        .collect();
+    let groups = state.store.list_groups().await?;
+    render(&AdminPage {
+        nav: Some(admin.0.nav()),
+        users,
+        groups,
+        engine: state.store.engine(),
+    })
+}
+
+pub mod accounts;
+pub mod audit;
+pub mod dryrun;
+pub mod keys;
+pub mod regions;
+pub mod rules;
+pub mod trust;
+
+/// Formats Unix seconds for admin tables.
+pub fn when(secs: Option<i64>) -> String {
+    secs.map(crate::clock::readable)
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "—".to_string())
+}

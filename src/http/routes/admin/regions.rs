@@ -1,0 +1,185 @@
+//! `/admin/regions`: health of the regional AWS sign-in endpoints; pin, drain, probe.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::when;
+use crate::aws::regions::RegionError;
+use crate::clock::now;
+use crate::http::error::AppError;
+use crate::http::routes::{render, AdminUser, Nav};
+use crate::http::state::AppState;
+
+struct RegionRow {
+    region: String,
+    acs_url: String,
+    health: &'static str,
+    last_probe: String,
+    latency: String,
+    error: String,
+    control: String,
+    serving: bool,
+}
+
+struct StsRow {
+    region: String,
+    url: String,
+    health: &'static str,
+    error: String,
+}
+
+struct LimitRow {
+    role: String,
+    max_hours: i64,
+    refused_hours: i64,
+    learned: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/regions.html")]
+struct RegionsPage {
+    nav: Option<Nav>,
+    rows: Vec<RegionRow>,
+    serving: String,
+    sts: Vec<StsRow>,
+    limits: Vec<LimitRow>,
+}
+
+fn region_error(e: RegionError) -> AppError {
+    match e {
+        RegionError::Store(s) => s.into(),
+        other => AppError::BadRequest(other.to_string()),
+    }
+}
+
+/// `GET /admin/regions`
+pub async fn get_regions(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+) -> Result<HttpResponse, AppError> {
+    let status = state.regions.status().await.map_err(region_error)?;
+    let serving = status
+        .iter()
+        .find(|s| s.serving)
+        .map(|s| s.endpoint.region.to_string())
+        .unwrap_or_else(|| "none: every Region is down or drained".to_string());
+    let rows = status
+        .into_iter()
+        .map(|s| RegionRow {
+            region: s.endpoint.region.to_string(),
+            acs_url: s.endpoint.acs_url,
+            health: match s.health.healthy {
+                Some(true) => "up",
+                Some(false) => "down",
+                None => "not probed yet",
+            },
+            last_probe: when(s.health.last_probe),
+            latency: s
+                .health
+                .latency_ms
+                .map(|ms| format!("{ms} ms"))
+                .unwrap_or_default(),
+            error: s.health.error.unwrap_or_default(),
+            control: s.control.unwrap_or_default(),
+            serving: s.serving,
+        })
+        .collect();
+    let at = now();
+    let sts = state
+        .sts
+        .status()
+        .into_iter()
+        .map(|s| StsRow {
+            region: s.endpoint.region.to_string(),
+            url: s.endpoint.url,
+            health: if s.down_until > at {
+                "down"
+            } else if s.last_error.is_some() {
+                "recovering"
+            } else {
+                "up"
+            },
+            error: s.last_error.unwrap_or_default(),
+        })
+        .collect();
+    let limits = state
+        .store
+        .role_session_limits()
+        .await?
+        .into_iter()
+        .map(|l| LimitRow {
+            role: l.role_arn,
+            max_hours: l.max_duration / 3600,
+            refused_hours: l.refused_duration / 3600,
+            learned: when(Some(l.learned_at)),
+        })
+        .collect();
+    render(&RegionsPage {
+        nav: Some(admin.0.nav()),
+        rows,
+        serving,
+        sts,
+        limits,
+    })
+}
+
+/// A Region action.
+#[derive(Deserialize, Debug)]
+pub struct RegionForm {
+    #[serde(default)]
+    csrf_token: String,
+    action: String,
+    #[serde(default)]
+    region: String,
+}
+
+/// `POST /admin/regions`: pin, drain, clear or probe now.
+pub async fn post_regions(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    form: web::Form<RegionForm>,
+) -> Result<HttpResponse, AppError> {
+    admin.0.check_csrf(&form.csrf_token)?;
+    let mode = match form.action.as_str() {
+        "probe" => {
+            state.regions.probe_all(now()).await;
+            None
+        }
+        "pin" => Some(Some("pinned")),
+        "drain" => Some(Some("drained")),
+        "clear" => Some(None),
+        other => {
+            return Err(AppError::BadRequest(format!(
+                "unknown Region action `{other}`"
+            )))
+        }
+    };
+    if let Some(mode) = mode {
+        if state.regions.endpoint(&form.region).is_none() {
+            return Err(AppError::BadRequest(format!(
+                "Region `{}` is not configured in regions.acs",
+                form.region
+            )));
+        }
+        let who = &admin.0.identity.username;
+        state
+            .store
+            .set_region_control(&form.region, mode, who, now())
+            .await?;
+        tracing::info!(admin = %who, region = %form.region, action = %form.action, "Region control changed");
+        crate::audit::admin_change(
+            &state.store,
+            who,
+            "region_control",
+            &form.region,
+            &form.action,
+            serde_json::json!({"mode": mode}),
+        )
+        .await;
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin/regions"))
+        .finish())
+}

@@ -1,0 +1,60 @@
+//! `/admin/trust-policy`: the IAM trust policy each account's roles need.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use crate::http::error::AppError;
+use crate::http::routes::{render, AdminUser, Nav};
+use crate::http::state::AppState;
+use crate::saml::trust_policy::policies_by_provider;
+
+struct AccountPolicy {
+    account: String,
+    roles: Vec<String>,
+    policy: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/trust.html")]
+struct TrustPage {
+    nav: Option<Nav>,
+    accounts: Vec<AccountPolicy>,
+    acs_urls: Vec<String>,
+}
+
+/// `GET /admin/trust-policy`
+pub async fn get_trust(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+) -> Result<HttpResponse, AppError> {
+    let roles = crate::rules::grantable_roles(&state.store, &state.rules).await?;
+    let acs_urls: Vec<String> = state
+        .regions
+        .endpoints()
+        .iter()
+        .map(|e| e.acs_url.clone())
+        .collect();
+    let accounts = policies_by_provider(
+        &roles,
+        &acs_urls,
+        state.profile.sends_source_identity(),
+        state.profile.sends_tags(),
+    )
+    .into_iter()
+    .map(|p| AccountPolicy {
+        account: p.account,
+        roles: p.roles,
+        policy: serde_json::to_string_pretty(&p.policy).unwrap_or_default(),
+    })
+    .collect();
+    render(&TrustPage {
+        nav: Some(admin.0.nav()),
+        accounts,
+        acs_urls: state
+            .regions
+            .endpoints()
+            .iter()
+            .map(|e| e.acs_url.clone())
+            .collect(),
+    })
+}

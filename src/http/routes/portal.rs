@@ -1,0 +1,291 @@
+//! The portal: who you are, your groups, and your AWS roles grouped by account alias, with a
+//! search that works with and without JavaScript and favourites pinned on top.
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{render, Nav, SignedIn};
+use crate::auth::access::RoleRefused;
+use crate::clock::now;
+use crate::http::error::AppError;
+use crate::http::state::AppState;
+use crate::store::AccountRecord;
+
+struct RoleView {
+    arn: String,
+    name: String,
+    favourite: bool,
+    /// Lower-case text the search matches against (role, account id, alias, environment).
+    search: String,
+}
+
+/// One account's roles. Rendered separately and inserted into the portal: askama's generated
+/// code for nested loops inside one template takes minutes to borrow-check.
+#[derive(Template)]
+#[template(path = "portal/account.html")]
+struct AccountBlock<'a> {
+    block_id: &'a str,
+    account: &'a str,
+    alias: &'a str,
+    environment: &'a str,
+    colour: &'a str,
+    roles: Vec<RoleView>,
+    region_select: &'a str,
+    csrf_token: &'a str,
+    query: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "portal/index.html")]
+struct PortalPage {
+    nav: Option<Nav>,
+    display_name: String,
+    username: String,
+    email: String,
+    groups: Vec<String>,
+    query: String,
+    total_roles: usize,
+    shown_roles: usize,
+    contact: String,
+    /// Favourites first, then each account, each rendered by [`AccountBlock`].
+    account_blocks: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/region_select.html")]
+struct RegionSelect<'a> {
+    regions: &'a [String],
+    /// The Region an admin pinned: then the only choice, and labelled so.
+    pinned: Option<String>,
+}
+
+/// `GET /?q=...`
+#[derive(Deserialize, Debug, Default)]
+pub struct PortalQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// Whether every word of the query occurs in the text (both lower-case).
+fn matches_query(search: &str, query: &str) -> bool {
+    query.split_whitespace().all(|w| search.contains(w))
+}
+
+struct Row {
+    account: String,
+    arn: String,
+    name: String,
+    favourite: bool,
+    search: String,
+}
+
+/// `GET /`
+pub async fn get_portal(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    query: web::Query<PortalQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = &user.identity;
+    let evaluation = state.rules.evaluate(&state.store, &id.groups).await?;
+    let aliases: HashMap<String, AccountRecord> = state
+        .store
+        .list_accounts()
+        .await?
+        .into_iter()
+        .map(|a| (a.account_id.clone(), a))
+        .collect();
+    let favourites: HashSet<String> = state
+        .store
+        .favourites(id.user_id)
+        .await?
+        .into_iter()
+        .collect();
+    let q = query.q.trim().to_lowercase();
+
+    let total_roles = evaluation.granted.len();
+    let mut rows: Vec<Row> = evaluation
+        .granted
+        .iter()
+        .map(|g| {
+            let account = g.pair.role.account().to_string();
+            let alias = aliases.get(&account);
+            let search = format!(
+                "{} {} {} {}",
+                g.pair.role.as_str(),
+                account,
+                alias.map_or("", |a| a.name.as_str()),
+                alias.map_or("", |a| a.environment.as_str())
+            )
+            .to_lowercase();
+            Row {
+                favourite: favourites.contains(g.pair.role.as_str()),
+                arn: g.pair.role.to_string(),
+                name: g.pair.role.name().to_string(),
+                account,
+                search,
+            }
+        })
+        .filter(|r| matches_query(&r.search, &q))
+        .collect();
+    let shown_roles = rows.len();
+    // Accounts ordered by environment, then alias, then id; roles by name within.
+    let sort_key = |account: &str| {
+        let a = aliases.get(account);
+        (
+            a.map_or(String::from("\u{10FFFF}"), |a| a.environment.to_lowercase()),
+            a.map_or(String::new(), |a| a.name.to_lowercase()),
+            account.to_string(),
+        )
+    };
+    rows.sort_by(|x, y| {
+        sort_key(&x.account)
+            .cmp(&sort_key(&y.account))
+            .then(x.name.cmp(&y.name))
+    });
+
+    let region_select = RegionSelect {
+        regions: &state
+            .regions
+            .endpoints()
+            .iter()
+            .map(|e| e.region.to_string())
+            .collect::<Vec<_>>(),
+        pinned: state
+            .regions
+            .pinned()
+            .await
+            .map_err(crate::aws::assertion::SignInError::from)?
+            .map(|r| r.to_string()),
+    }
+    .render()?;
+    let view = |r: &Row| RoleView {
+        arn: r.arn.clone(),
+        name: r.name.clone(),
+        favourite: r.favourite,
+        search: r.search.clone(),
+    };
+    let mut account_blocks = Vec::new();
+    let pinned: Vec<RoleView> = rows.iter().filter(|r| r.favourite).map(view).collect();
+    if !pinned.is_empty() {
+        account_blocks.push(
+            AccountBlock {
+                block_id: "favourites",
+                account: "",
+                alias: "Favourites",
+                environment: "",
+                colour: "",
+                roles: pinned,
+                region_select: &region_select,
+                csrf_token: &user.session.csrf_token,
+                query: &query.q,
+            }
+            .render()?,
+        );
+    }
+    let mut start = 0;
+    while start < rows.len() {
+        let account = rows[start].account.clone();
+        let end = rows[start..]
+            .iter()
+            .position(|r| r.account != account)
+            .map_or(rows.len(), |n| start + n);
+        let alias = aliases.get(&account);
+        account_blocks.push(
+            AccountBlock {
+                block_id: &format!("account-{account}"),
+                account: &account,
+                alias: alias.map_or("", |a| a.name.as_str()),
+                environment: alias.map_or("", |a| a.environment.as_str()),
+                colour: alias.and_then(|a| a.colour.as_deref()).unwrap_or(""),
+                roles: rows[start..end].iter().map(view).collect(),
+                region_select: &region_select,
+                csrf_token: &user.session.csrf_token,
+                query: &query.q,
+            }
+            .render()?,
+        );
+        start = end;
+    }
+    render(&PortalPage {
+        nav: Some(user.nav()),
+        display_name: if id.display_name.is_empty() {
+            id.username.clone()
+        } else {
+            id.display_name.clone()
+        },
+        username: id.username.clone(),
+        email: id.email.clone(),
+        groups: id.groups.clone(),
+        query: query.q.clone(),
+        total_roles,
+        shown_roles,
+        contact: state.settings.admin.contact.clone(),
+        account_blocks,
+    })
+}
+
+/// Pin or unpin a role.
+#[derive(Deserialize, Debug)]
+pub struct FavouriteForm {
+    #[serde(default)]
+    csrf_token: String,
+    role: String,
+    /// "1" pins, anything else unpins.
+    #[serde(default)]
+    pin: String,
+    /// The search to return to.
+    #[serde(default)]
+    q: String,
+}
+
+/// `POST /portal/favourites`
+pub async fn post_favourite(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+    form: web::Form<FavouriteForm>,
+) -> Result<HttpResponse, AppError> {
+    user.check_csrf(&form.csrf_token)?;
+    let pin = form.pin == "1";
+    if pin {
+        let evaluation = state
+            .rules
+            .evaluate(&state.store, &user.identity.groups)
+            .await?;
+        crate::auth::access::permitted_roles(
+            &state.store,
+            &user.identity,
+            &evaluation,
+            &form.role,
+            false,
+            "favourite",
+            &super::origin(&req, &state.settings),
+        )
+        .await
+        .map_err(|e| match e {
+            RoleRefused::NotGranted(role) => AppError::Forbidden(format!(
+                "`{role}` is not one of your roles, so it cannot be pinned."
+            )),
+            other => other.into(),
+        })?;
+    }
+    state
+        .store
+        .set_favourite(user.identity.user_id, &form.role, pin, now())
+        .await?;
+    let location = if form.q.trim().is_empty() {
+        "/#roles".to_string()
+    } else {
+        format!(
+            "/?{}#roles",
+            serde_urlencoded::to_string([("q", form.q.trim())]).unwrap_or_default()
+        )
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish())
+}

@@ -1,0 +1,134 @@
+//! SAML endpoints: metadata, the SSO entry point, and the console sign-in auto-POST.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Nav, SignedIn};
+use crate::aws::assertion::console_post;
+use crate::http::error::AppError;
+use crate::http::middleware::CSP;
+use crate::http::state::AppState;
+use crate::saml::metadata::idp_metadata;
+
+/// The metadata document, with every published certificate.
+pub async fn metadata_xml(state: &AppState) -> Result<String, AppError> {
+    let certs: Vec<String> = state
+        .keys
+        .list()
+        .await?
+        .into_iter()
+        .filter(|k| k.is_published())
+        .map(|k| k.certificate_b64())
+        .collect();
+    Ok(idp_metadata(
+        &state.profile.entity_id,
+        &format!("{}/saml/sso", state.url),
+        &certs,
+    )?)
+}
+
+/// `GET /saml/metadata`: upload to IAM with `aws iam create-saml-provider --saml-metadata-document file://...`.
+pub async fn get_metadata(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let xml = metadata_xml(&state).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "inline; filename=\"fedbroker-idp-metadata.xml\"",
+        ))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(xml))
+}
+
+/// `GET /saml/sso`: AWS never sends AuthnRequests to IAM SAML providers (sign-in is
+/// IdP-initiated), so the SSO endpoint in the metadata just leads to the portal.
+pub async fn get_sso() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/"))
+        .finish()
+}
+
+/// The console form in the portal.
+#[derive(Deserialize, Debug)]
+pub struct ConsoleForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    region: String,
+}
+
+#[derive(Template)]
+#[template(path = "saml/autopost.html")]
+struct AutoPostPage {
+    nav: Option<Nav>,
+    acs_url: String,
+    saml_response: String,
+    relay_state: String,
+    region: String,
+    reason: &'static str,
+    roles: Vec<String>,
+}
+
+/// `POST /saml/aws/sso`: signs a Response for the chosen role and Region (or the first healthy
+/// Region) and answers with a page that posts it to that Region's AWS sign-in endpoint.
+pub async fn post_console(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+    form: web::Form<ConsoleForm>,
+) -> Result<HttpResponse, AppError> {
+    user.check_csrf(&form.csrf_token)?;
+    let region = Some(form.region.as_str()).filter(|r| !r.is_empty());
+    let origin = super::origin(&req, &state.settings);
+    let post = console_post(state.aws(), &user.identity, &form.role, region, &origin).await?;
+    let acs_origin = origin_of(&post.acs_url);
+    let html = AutoPostPage {
+        nav: Some(user.nav()),
+        acs_url: post.acs_url,
+        saml_response: post.saml_response,
+        relay_state: post.relay_state,
+        region: post.region,
+        reason: post.reason,
+        roles: post.roles,
+    }
+    .render()?;
+    // This page (and only this page) may post a form to the AWS sign-in endpoint.
+    let csp = CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {acs_origin}"),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
+        .body(html))
+}
+
+/// `scheme://host[:port]` of a URL, for a CSP source.
+fn origin_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "'none'".to_string();
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{scheme}://{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins_keep_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://us-east-2.signin.aws.amazon.com/saml"),
+            "https://us-east-2.signin.aws.amazon.com"
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:4567/saml"),
+            "http://127.0.0.1:4567"
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! `/account/tokens`: people create (see once) and revoke their API tokens.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::{render, Nav, SignedIn};
+use crate::audit::{self, NewAuditEvent};
+use crate::auth::api_tokens::{create, CreateError, SCOPES};
+use crate::clock::now;
+use crate::http::error::AppError;
+use crate::http::state::AppState;
+
+struct TokenRow {
+    id: i64,
+    name: String,
+    scopes: String,
+    created: String,
+    expires: String,
+    last_used: String,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "account/tokens.html")]
+struct TokensPage {
+    nav: Option<Nav>,
+    rows: Vec<TokenRow>,
+    scopes: Vec<&'static str>,
+    max_days: i64,
+    error: String,
+    /// The secret of the token just created: shown this once.
+    created: String,
+    url: String,
+}
+
+async fn page(
+    state: &AppState,
+    user: &SignedIn,
+    error: String,
+    created: String,
+) -> Result<TokensPage, AppError> {
+    let at = now();
+    let when = |t: Option<i64>| super::admin::when(t);
+    let rows = state
+        .store
+        .api_tokens_of(user.identity.user_id)
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            status: if t.revoked_at.is_some() {
+                "revoked"
+            } else if t.expires_at <= at {
+                "expired"
+            } else {
+                "active"
+            },
+            id: t.id,
+            name: t.name,
+            scopes: t.scopes,
+            created: when(Some(t.created_at)),
+            expires: when(Some(t.expires_at)),
+            last_used: when(t.last_used_at),
+        })
+        .collect();
+    Ok(TokensPage {
+        nav: Some(user.nav()),
+        rows,
+        scopes: SCOPES.to_vec(),
+        max_days: state.settings.sts.api_token_max_days,
+        error,
+        created,
+        url: state.url.clone(),
+    })
+}
+
+/// `GET /account/tokens`
+pub async fn get_tokens(
+    state: web::Data<AppState>,
+    user: SignedIn,
+) -> Result<HttpResponse, AppError> {
+    render(&page(&state, &user, String::new(), String::new()).await?)
+}
+
+async fn audit_token(state: &AppState, user: &SignedIn, action: &str, name: &str, id: i64) {
+    audit::record(
+        &state.store,
+        NewAuditEvent {
+            event_type: audit::kind::TOKEN.into(),
+            actor: user.identity.username.clone(),
+            subject: user.identity.username.clone(),
+            outcome: audit::outcome(true),
+            details: serde_json::json!({"action": action, "token_id": id, "name": name}),
+            ..NewAuditEvent::default()
+        },
+    )
+    .await;
+}
+
+/// `POST /account/tokens`: create. Checkboxes make `scope` repeat, so the form is read by hand.
+pub async fn post_tokens(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
+    let field = |k: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    user.check_csrf(&field("csrf_token"))?;
+    let scopes: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let days = field("days").trim().parse::<i64>().unwrap_or(0);
+    let name = field("name");
+    match create(
+        &state.store,
+        user.identity.user_id,
+        &name,
+        days,
+        &scopes,
+        state.settings.sts.api_token_max_days,
+        now(),
+    )
+    .await
+    {
+        Ok((id, secret)) => {
+            audit_token(&state, &user, "created", name.trim(), id).await;
+            render(&page(&state, &user, String::new(), secret).await?)
+        }
+        Err(CreateError::Invalid(why)) => {
+            let mut res = render(&page(&state, &user, why, String::new()).await?)?;
+            *res.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+            Ok(res)
+        }
+        Err(CreateError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// The revoke button's form.
+#[derive(serde::Deserialize, Debug)]
+pub struct RevokeForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /account/tokens/{id}/revoke`
+pub async fn post_revoke(
+    state: web::Data<AppState>,
+    user: SignedIn,
+    path: web::Path<i64>,
+    form: web::Form<RevokeForm>,
+) -> Result<HttpResponse, AppError> {
+    user.check_csrf(&form.csrf_token)?;
+    let id = path.into_inner();
+    if !state
+        .store
+        .revoke_api_token(user.identity.user_id, id, now())
+        .await?
+    {
+        return Err(AppError::BadRequest(
+            "That token is not one of your active tokens.".into(),
+        ));
+    }
+    audit_token(&state, &user, "revoked", "", id).await;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/account/tokens"))
+        .finish())
+}

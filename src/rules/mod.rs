@@ -1,0 +1,8 @@
+//! Which AWS roles a person gets now: the stored rules (the language lives in `mapping`),
+//! compiled and cached per instance, evaluated over the person's groups; and the dry run.
+
+pub mod cache;
+pub mod dry_run;
+
+pub use cache::{compile, grantable_roles, session_duration, Compiled, RoleMapper};
+pub use dry_run::{dry_run, identity_for_dry_run, DryRun, DryRunSubject};
