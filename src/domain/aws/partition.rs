@@ -1,0 +1,126 @@
+//! AWS partitions and Regions, and the endpoints each implies.
+
+use std::fmt;
+
+use super::*;
+
+/// An AWS partition: each has its own sign-in endpoint, SAML audience and console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Partition {
+    Aws,
+    AwsUsGov,
+    AwsCn,
+}
+
+impl Partition {
+    /// Parses `aws`, `aws-us-gov` or `aws-cn`.
+    pub fn parse(raw: &str) -> Result<Partition, AwsRuleError> {
+        match raw {
+            "aws" => Ok(Partition::Aws),
+            "aws-us-gov" => Ok(Partition::AwsUsGov),
+            "aws-cn" => Ok(Partition::AwsCn),
+            other => Err(AwsRuleError::new(
+                "partition",
+                other,
+                "is not an AWS partition",
+                "use aws, aws-us-gov or aws-cn",
+            )),
+        }
+    }
+
+    /// The name used in ARNs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Partition::Aws => "aws",
+            Partition::AwsUsGov => "aws-us-gov",
+            Partition::AwsCn => "aws-cn",
+        }
+    }
+
+    /// The `Audience` AWS sign-in requires in this partition.
+    pub fn audience(&self) -> &'static str {
+        match self {
+            Partition::Aws => "urn:amazon:webservices",
+            Partition::AwsUsGov => "urn:amazon:webservices:govcloud",
+            Partition::AwsCn => "urn:amazon:webservices:cn-north-1",
+        }
+    }
+
+    /// The SAML sign-in (ACS) URL for a Region of this partition.
+    pub fn acs_url(&self, region: &Region) -> String {
+        match self {
+            Partition::Aws => format!("https://{}.signin.aws.amazon.com/saml", region.as_str()),
+            Partition::AwsUsGov => "https://signin.amazonaws-us-gov.com/saml".to_string(),
+            Partition::AwsCn => "https://signin.amazonaws.cn/saml".to_string(),
+        }
+    }
+
+    /// The regional STS endpoint.
+    pub fn sts_url(&self, region: &Region) -> String {
+        match self {
+            Partition::AwsCn => format!("https://sts.{}.amazonaws.com.cn", region.as_str()),
+            _ => format!("https://sts.{}.amazonaws.com", region.as_str()),
+        }
+    }
+
+    /// The console federation endpoint (getSigninToken, login) of a Region.
+    pub fn federation_url(&self, region: &Region) -> String {
+        match self {
+            Partition::Aws => format!(
+                "https://{}.signin.aws.amazon.com/federation",
+                region.as_str()
+            ),
+            Partition::AwsUsGov => "https://signin.amazonaws-us-gov.com/federation".to_string(),
+            Partition::AwsCn => "https://signin.amazonaws.cn/federation".to_string(),
+        }
+    }
+
+    /// The console home of a Region: the RelayState that lands people in the Region they signed in through.
+    pub fn console_url(&self, region: &Region) -> String {
+        let r = region.as_str();
+        match self {
+            Partition::Aws => format!("https://{r}.console.aws.amazon.com/console/home?region={r}"),
+            Partition::AwsUsGov => {
+                format!("https://console.amazonaws-us-gov.com/console/home?region={r}")
+            }
+            Partition::AwsCn => format!("https://console.amazonaws.cn/console/home?region={r}"),
+        }
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An AWS Region name such as `us-east-2`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Region(String);
+
+impl Region {
+    /// Parses a Region name.
+    pub fn parse(raw: &str) -> Result<Region, AwsRuleError> {
+        if REGION.is_match(raw) {
+            Ok(Region(raw.to_string()))
+        } else {
+            Err(AwsRuleError::new(
+                "region",
+                raw,
+                "is not a Region name",
+                "use a name such as us-east-2 or eu-west-1",
+            ))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
