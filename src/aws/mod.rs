@@ -1,10 +1,11 @@
 //! Everything the broker sends to AWS: signed sign-in Responses for the console
-//! (`assertion`), the regional sign-in endpoints with failover (`regions`), STS
-//! `AssumeRoleWithSAML` with failover (`sts`), CLI credentials (`credentials`), and console
-//! links through the federation endpoint (`federation`).
+//! (`assertion`), the regional sign-in endpoints (`regions`), STS `AssumeRoleWithSAML`
+//! (`sts`), the one failover policy both follow (`failover`), CLI credentials
+//! (`credentials`), and console links through the federation endpoint (`federation`).
 
 pub mod assertion;
 pub mod credentials;
+pub mod failover;
 pub mod federation;
 pub mod regions;
 pub mod sts;

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::aws::failover::{order, WhenAllDown};
 use crate::config::Settings;
 use crate::domain::aws::{Partition, Region};
 use crate::store::{Store, StoreError};
@@ -207,14 +208,19 @@ impl RegionRouter {
                 reason: "chosen by the user",
             });
         }
-        self.endpoints
-            .iter()
-            .find(|e| !drained(&e.region) && !down(&e.region))
-            .map(|e| Choice {
-                endpoint: e.clone(),
-                reason: "first healthy Region",
-            })
-            .ok_or(RegionError::NoneAvailable)
+        let endpoints = &self.endpoints;
+        order(
+            endpoints.len(),
+            |i| drained(&endpoints[i].region),
+            |i| down(&endpoints[i].region),
+            WhenAllDown::Nothing,
+        )
+        .first()
+        .map(|&i| Choice {
+            endpoint: endpoints[i].clone(),
+            reason: "first healthy Region",
+        })
+        .ok_or(RegionError::NoneAvailable)
     }
 
     /// The configured endpoint an admin pinned, if any.

@@ -4,11 +4,11 @@
 //! credentials) with a per-attempt timeout and the SDK's standard retries (jittered backoff) up
 //! to `sts.max_attempts`. When an endpoint still fails with a connection error, a timeout,
 //! throttling or a 5xx, the next endpoint is tried and the failed one is skipped for
-//! `sts.down_for_secs` (every endpoint is tried again when all are marked down). A 4xx answer
+//! `sts.down_for_secs` (every endpoint is tried again when all are marked down: the policy of
+//! `failover`). A 4xx answer
 //! (a validation error: the role, the trust policy, the duration) is the answer: failing over
 //! would only repeat it in another Region.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_sts::config::{BehaviorVersion, Region as SdkRegion};
@@ -16,6 +16,7 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls;
 use secrecy::SecretString;
 
+use crate::aws::failover::DownMarks;
 use crate::config::{region_entry, Settings};
 use crate::domain::aws::{Partition, Region};
 
@@ -67,18 +68,11 @@ impl StsError {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-struct Health {
-    down_until: i64,
-    last_error: Option<String>,
-}
-
 /// The endpoints, their clients and what the broker remembers of their health.
 pub struct StsClient {
     endpoints: Vec<StsEndpoint>,
     clients: Vec<aws_sdk_sts::Client>,
-    health: Mutex<Vec<Health>>,
-    down_for_secs: i64,
+    marks: DownMarks,
 }
 
 /// The status of one endpoint, for the admin pages.
@@ -167,52 +161,23 @@ impl StsClient {
             endpoints.push(StsEndpoint { region, url });
         }
         Ok(StsClient {
-            health: Mutex::new(vec![Health::default(); endpoints.len()]),
+            marks: DownMarks::new(endpoints.len(), s.down_for_secs as i64),
             endpoints,
             clients,
-            down_for_secs: s.down_for_secs as i64,
         })
     }
 
     /// Every endpoint with its remembered health.
     pub fn status(&self) -> Vec<EndpointStatus> {
-        let health = self.health.lock().map(|h| h.clone()).unwrap_or_default();
         self.endpoints
             .iter()
-            .zip(health)
-            .map(|(e, h)| EndpointStatus {
+            .zip(self.marks.marks())
+            .map(|(e, m)| EndpointStatus {
                 endpoint: e.clone(),
-                down_until: h.down_until,
-                last_error: h.last_error,
+                down_until: m.down_until,
+                last_error: m.last_error,
             })
             .collect()
-    }
-
-    /// The endpoint indexes to try, in order: the configured order with those marked down
-    /// left out, or all of them when every one is marked down.
-    fn order(&self, now: i64) -> Vec<usize> {
-        let health = self.health.lock().map(|h| h.clone()).unwrap_or_default();
-        let up: Vec<usize> = (0..self.endpoints.len())
-            .filter(|&i| health.get(i).is_none_or(|h| h.down_until <= now))
-            .collect();
-        if up.is_empty() {
-            (0..self.endpoints.len()).collect()
-        } else {
-            up
-        }
-    }
-
-    fn mark(&self, i: usize, now: i64, error: Option<String>) {
-        if let Ok(mut health) = self.health.lock() {
-            if let Some(h) = health.get_mut(i) {
-                h.down_until = if error.is_some() {
-                    now + self.down_for_secs
-                } else {
-                    0
-                };
-                h.last_error = error;
-            }
-        }
     }
 
     /// Exchanges a signed assertion for credentials.
@@ -225,7 +190,7 @@ impl StsClient {
         now: i64,
     ) -> Result<Issued, StsError> {
         let mut failed = Vec::new();
-        for i in self.order(now) {
+        for i in self.marks.order(now) {
             let endpoint = &self.endpoints[i];
             let result = self.clients[i]
                 .assume_role_with_saml()
@@ -237,7 +202,7 @@ impl StsClient {
                 .await;
             match result {
                 Ok(out) => {
-                    self.mark(i, now, None);
+                    self.marks.record(i, now, None);
                     let Some(creds) = out.credentials() else {
                         failed.push((endpoint.url.clone(), "answer without credentials".into()));
                         continue;
@@ -265,7 +230,7 @@ impl StsClient {
                 Err(err) => match classify(&err) {
                     Failover(why) => {
                         tracing::warn!(endpoint = %endpoint.url, error = %why, "STS endpoint failed; trying the next");
-                        self.mark(i, now, Some(why.clone()));
+                        self.marks.record(i, now, Some(why.clone()));
                         failed.push((endpoint.url.clone(), why));
                     }
                     Failure::Final { code, message } => {
