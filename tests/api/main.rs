@@ -17,6 +17,7 @@ mod oidc;
 mod process;
 mod saml;
 mod saml_flow;
+mod services;
 mod sessions;
 mod store;
 mod sts;

@@ -71,7 +71,7 @@ pub fn published_certificates(metadata: &str) -> Vec<String> {
         .collect()
 }
 
-fn pem(cert_b64: &str) -> String {
+pub fn pem(cert_b64: &str) -> String {
     let lines: Vec<String> = cert_b64
         .as_bytes()
         .chunks(64)
