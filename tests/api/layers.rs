@@ -228,3 +228,52 @@ fn a_forbidden_import_is_caught() {
     let unknown = upward_edges("store", "crate::brand_new::thing()");
     assert!(unknown.contains(&("?".to_string(), "brand_new".to_string())));
 }
+
+/// The README's "How the code is laid out" names every top-level module of `src/`, and every
+/// path it names exists, so the map people read is the tree they open.
+#[test]
+fn the_readme_layout_matches_src() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let section = readme
+        .split("## How the code is laid out")
+        .nth(1)
+        .expect("a layout section")
+        .split("\n## ")
+        .next()
+        .unwrap_or_default();
+    let named: BTreeSet<String> = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| layer"))
+        .filter_map(|l| l.split('|').nth(2).map(str::to_string))
+        .flat_map(|cell| {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(|p| p.trim_end_matches('/').to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for path in &named {
+        assert!(
+            root.join("src").join(path).exists(),
+            "the README names `src/{path}`, which does not exist"
+        );
+    }
+    for entry in std::fs::read_dir(root.join("src")).expect("src") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .into_string()
+            .expect("UTF-8");
+        if name == "lib.rs" {
+            continue;
+        }
+        assert!(
+            named
+                .iter()
+                .any(|n| n == &name || n.starts_with(&format!("{name}/"))),
+            "src/{name} is missing from the README's \"How the code is laid out\""
+        );
+    }
+}
