@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -267,26 +267,6 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<crate::domain::client_addr::Cidr>,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
-}
-
-/// `[database]`
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseSettings {
-    pub url: String,
-    pub max_connections: u32,
-    pub acquire_timeout_secs: u64,
-}
-
-impl fmt::Debug for DatabaseSettings {
-    // The URL may carry a password; Debug output ends up in logs and panics.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseSettings")
-            .field("url", &redact_url(&self.url))
-            .field("max_connections", &self.max_connections)
-            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
-            .finish()
-    }
 }
 
 /// `[log]`
@@ -994,20 +974,6 @@ pub fn is_loopback_url(url: &str, scheme: &str) -> bool {
     }
 }
 
-/// Replaces the password of a `scheme://user:password@host` URL with `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
-}
-
 type Table = toml::map::Map<String, toml::Value>;
 
 fn parse_table(text: &str, origin: &str) -> Result<Table, ConfigError> {
@@ -1099,48 +1065,7 @@ fn apply_env(base: &mut Table, name: &str, raw: &str) -> Result<(), ConfigError>
     Ok(())
 }
 
-/// Resolves `database.url` for SQLite relative to the working directory and makes sure its
-/// folder exists, so the first start needs no preparation.
-///
-/// The database holds password hashes, sessions and the audit log, so nobody but the broker's
-/// own user may read it: a folder created here is `0700`, and the database file is created
-/// `0600` before SQLite opens it (SQLite gives its `-wal` and `-shm` files the database file's
-/// mode). Files left readable by an older start are narrowed to `0600` too.
-pub fn prepare_sqlite_path(url: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or(path);
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
-    if let Some(parent) = Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() && !parent.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)?;
-            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700))?;
-        }
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)?;
-    for suffix in ["", "-wal", "-shm"] {
-        let file = format!("{path}{suffix}");
-        match std::fs::metadata(&file) {
-            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
-                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
+pub use crate::store::{prepare_sqlite_path, redact_url, DatabaseSettings};
 
 #[cfg(test)]
 mod tests {

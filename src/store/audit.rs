@@ -1,4 +1,4 @@
-//! The audit log, what STS taught us about roles' maximum session durations, and API tokens.
+//! The audit log: events appended, listed, pruned; the event types and their log line.
 
 use super::{on_pool, Store, StoreError};
 
@@ -48,33 +48,8 @@ pub struct AuditFilter {
     pub until: Option<i64>,
 }
 
-/// What STS said about one role's MaxSessionDuration.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RoleSessionLimit {
-    pub role_arn: String,
-    pub max_duration: i64,
-    pub refused_duration: i64,
-    pub learned_at: i64,
-}
-
-/// A stored API token (its secret only as a hash).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ApiTokenRecord {
-    pub id: i64,
-    pub user_id: i64,
-    pub name: String,
-    pub token_hash: String,
-    pub scopes: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub last_used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-}
-
 const AUDIT_COLUMNS: &str = "id, at, event_type, actor, subject, role_arn, account_id, outcome, \
      source_addr, user_agent, details";
-const TOKEN_COLUMNS: &str =
-    "id, user_id, name, token_hash, scopes, created_at, expires_at, last_used_at, revoked_at";
 
 impl Store {
     /// Appends one event.
@@ -135,137 +110,6 @@ impl Store {
         .execute(pool)
         .await?
         .rows_affected()))
-    }
-
-    /// What is known of a role's maximum session duration.
-    pub async fn role_session_limit(
-        &self,
-        role_arn: &str,
-    ) -> Result<Option<RoleSessionLimit>, StoreError> {
-        on_pool!(self, |pool| Ok(sqlx::query_as::<_, RoleSessionLimit>(
-            "SELECT role_arn, max_duration, refused_duration, learned_at FROM role_session_limits \
-             WHERE role_arn = $1"
-        )
-        .bind(role_arn)
-        .fetch_optional(pool)
-        .await?))
-    }
-
-    /// Every role STS refused a duration for, for the admin page.
-    pub async fn role_session_limits(&self) -> Result<Vec<RoleSessionLimit>, StoreError> {
-        on_pool!(self, |pool| Ok(sqlx::query_as::<_, RoleSessionLimit>(
-            "SELECT role_arn, max_duration, refused_duration, learned_at FROM role_session_limits \
-             ORDER BY role_arn"
-        )
-        .fetch_all(pool)
-        .await?))
-    }
-
-    /// Remembers that STS refused `refused` seconds for a role and accepted `max`.
-    pub async fn set_role_session_limit(
-        &self,
-        role_arn: &str,
-        max: i64,
-        refused: i64,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO role_session_limits (role_arn, max_duration, refused_duration, learned_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (role_arn) DO UPDATE SET max_duration = $2, \
-                 refused_duration = $3, learned_at = $4",
-            )
-            .bind(role_arn)
-            .bind(max)
-            .bind(refused)
-            .bind(now)
-            .execute(pool)
-            .await?;
-            Ok(())
-        })
-    }
-
-    /// Stores a new token (hash only).
-    pub async fn create_api_token(
-        &self,
-        user_id: i64,
-        name: &str,
-        token_hash: &str,
-        scopes: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<i64, StoreError> {
-        on_pool!(self, |pool| {
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(user_id)
-            .bind(name)
-            .bind(token_hash)
-            .bind(scopes)
-            .bind(now)
-            .bind(expires_at)
-            .fetch_one(pool)
-            .await?;
-            Ok(id)
-        })
-    }
-
-    /// A token by the hash of its secret.
-    pub async fn api_token_by_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<ApiTokenRecord>, StoreError> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1");
-        on_pool!(self, |pool| Ok(sqlx::query_as::<_, ApiTokenRecord>(&sql)
-            .bind(token_hash)
-            .fetch_optional(pool)
-            .await?))
-    }
-
-    /// A user's tokens, newest first.
-    pub async fn api_tokens_of(&self, user_id: i64) -> Result<Vec<ApiTokenRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
-        );
-        on_pool!(self, |pool| Ok(sqlx::query_as::<_, ApiTokenRecord>(&sql)
-            .bind(user_id)
-            .fetch_all(pool)
-            .await?))
-    }
-
-    /// Revokes one of a user's tokens; false when there is no such live token.
-    pub async fn revoke_api_token(
-        &self,
-        user_id: i64,
-        id: i64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
-            Ok(sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
-        )
-        .bind(id)
-        .bind(user_id)
-        .bind(now)
-        .execute(pool)
-        .await?
-        .rows_affected()
-            == 1)
-        })
-    }
-
-    /// Notes a token's use.
-    pub async fn touch_api_token(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-                .bind(id)
-                .bind(now)
-                .execute(pool)
-                .await?;
-            Ok(())
-        })
     }
 }
 

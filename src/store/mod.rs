@@ -4,13 +4,34 @@
 //! Both engines run the very same SQL text (`$1` placeholders work in both), written once in each
 //! method and dispatched by [`on_pool!`]; migrations live in paired folders with the same numbers.
 //! Times are Unix seconds in `BIGINT`/`INTEGER` columns so both engines compare them alike.
+//! Transactions are plain functions generic over the engine (`engine.rs`); the versioned edit
+//! every admin-edited thing shares is one function (`history::versioned_write`).
+//!
+//! Values are read strictly: a stored value this version does not know (a rule's effect, an
+//! alias's colour) is an error naming the row, never a permissive default.
+//!
+//! Decision: two typed pools rather than sqlx's `AnyPool`. The schema would allow `Any`
+//! (BIGINT, BOOLEAN, TEXT), but SQLite needs its own connect options (WAL, busy timeout,
+//! foreign keys, a `0600` file made before opening), `Any` maps SQLite's BOOLEAN columns
+//! through integers, and the typed pools cost only `on_pool!`'s two-arm match.
 
+mod accounts;
 mod audit;
-mod directory;
+mod engine;
+mod favourites;
+mod groups;
+mod history;
+mod keys;
 mod limits;
-mod mapping;
-mod saml;
+mod pending_logins;
+mod provisioning;
+mod regions;
+mod role_limits;
+mod rules;
 mod sessions;
+mod settings;
+mod tokens;
+mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -19,20 +40,21 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{PgPool, SqlitePool};
 
-use crate::config::{prepare_sqlite_path, DatabaseSettings};
-
-pub use audit::{
-    emit_event, event_kind, ApiTokenRecord, AuditFilter, AuditRecord, NewAuditEvent,
-    RoleSessionLimit,
-};
-pub use directory::{
-    AccountChange, ExternalProfile, GroupRecord, Membership, NewUser, ProvisionRefused, Revoked,
-    SessionRotation, UserRecord,
-};
+pub use accounts::AccountRecord;
+pub use audit::{emit_event, event_kind, AuditFilter, AuditRecord, NewAuditEvent};
+pub use groups::{GroupRecord, Membership};
+pub use history::{Change, HistoryRecord};
+pub use keys::KeyRecord;
 pub use limits::KeyStats;
-pub use mapping::{AccountRecord, Change, HistoryRecord, RuleRecord};
-pub use saml::{KeyRecord, RegionControl};
-pub use sessions::{OidcLogin, SessionRecord};
+pub use pending_logins::OidcLogin;
+pub use provisioning::{ExternalProfile, ProvisionRefused};
+pub use regions::RegionControl;
+pub use role_limits::RoleSessionLimit;
+pub use rules::RuleRecord;
+pub use sessions::SessionRecord;
+pub use settings::{prepare_sqlite_path, redact_url, DatabaseSettings};
+pub use tokens::ApiTokenRecord;
+pub use users::{AccountChange, NewUser, Revoked, SessionRotation, UserRecord};
 
 /// Runs the same body against whichever pool the store holds.
 macro_rules! on_pool {

@@ -41,7 +41,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("directory", "config"),
     ("http", "config"),
     ("saml", "config"),
-    ("store", "config"),
 ];
 
 /// Upward edges in one file's text: `(importer, imported)` for every `crate::NAME` of a higher

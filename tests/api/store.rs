@@ -236,4 +236,74 @@ on_both_backends!(
     login_attempts_are_counted_within_the_window_released_and_pruned,
     a_budget_holds_under_a_concurrent_burst_across_two_instances,
     migrations_can_run_twice,
+    an_unknown_stored_value_is_refused_never_read_as_a_default,
 );
+
+/// Runs raw SQL on the store's pool: what an operator's hand edit or a newer version's write
+/// could leave behind.
+async fn raw(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+    }
+    .expect("raw SQL runs");
+}
+
+async fn an_unknown_stored_value_is_refused_never_read_as_a_default(backend: Backend) {
+    let (url, _dir) = fresh_database(backend).await;
+    let settings = test_settings(&url);
+    let store = fedbroker::startup::open_store(&settings)
+        .await
+        .expect("store opens");
+    let change = fedbroker::store::Change {
+        actor: "test",
+        at: 1,
+    };
+    let spec = fedbroker::mapping::RuleSpec::new(
+        "deny contractors",
+        fedbroker::mapping::Effect::Deny,
+        "contractors",
+        "arn:aws:iam::123456789012:role/Admin",
+    );
+    let id = store.create_rule(&spec, &change).await.expect("rule");
+    // The schema refuses an unknown effect, and the store reads one (a newer version's
+    // value, a hand edit that bypassed the check) as an error: a deny rule read as an allow
+    // would grant what it was written to refuse.
+    let sql = format!("UPDATE mapping_rules SET effect = 'permit' WHERE id = {id}");
+    let refused = match &store {
+        Store::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+        Store::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+    };
+    assert!(refused.is_err(), "the database refuses an unknown effect");
+    let read = fedbroker::mapping::Effect::try_from("permit".to_string())
+        .expect_err("an unknown effect is not read as a default");
+    assert!(read.contains("`permit`"), "{read}");
+    assert_eq!(
+        store.rule(id).await.expect("reads").expect("exists").effect,
+        fedbroker::mapping::Effect::Deny
+    );
+
+    let alias = fedbroker::mapping::AccountAlias {
+        id: "123456789012".into(),
+        name: "prod".into(),
+        environment: "production".into(),
+        colour: None,
+    };
+    store
+        .save_account(&alias, None, &change)
+        .await
+        .expect("alias");
+    raw(
+        &store,
+        "UPDATE account_aliases SET colour = 'ultraviolet' WHERE account_id = '123456789012'",
+    )
+    .await;
+    let record = store
+        .account("123456789012")
+        .await
+        .expect("the row reads")
+        .expect("exists");
+    let refused = record.alias().expect_err("an unknown colour is refused");
+    assert!(refused.to_string().contains("`ultraviolet`"), "{refused}");
+    assert!(store.mapping_document().await.is_err());
+}

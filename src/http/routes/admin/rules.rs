@@ -97,7 +97,7 @@ pub async fn get_rules(
             name: r.name.clone(),
             description: r.description.clone(),
             enabled: r.enabled,
-            effect: if r.effect == "deny" { "deny" } else { "allow" },
+            effect: r.effect.as_str(),
             pattern: r.pattern.clone(),
             role: r.role_template.clone(),
             extras: extras(r),

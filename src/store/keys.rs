@@ -1,4 +1,4 @@
-//! Signing keys and Region controls, shared by every instance on the same database.
+//! SAML signing keys (the private half encrypted), shared by every instance on the database.
 
 use super::{on_pool, Store, StoreError};
 
@@ -12,15 +12,6 @@ pub struct KeyRecord {
     pub created_at: i64,
     pub activated_at: Option<i64>,
     pub retired_at: Option<i64>,
-}
-
-/// An admin's pin or drain of a Region.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RegionControl {
-    pub region: String,
-    pub mode: String,
-    pub changed_by: String,
-    pub changed_at: i64,
 }
 
 const KEY_COLUMNS: &str =
@@ -122,50 +113,5 @@ impl Store {
                 }
             }
         })
-    }
-
-    /// Pins (always use) or drains (never use) a Region, or clears that with `None`.
-    pub async fn set_region_control(
-        &self,
-        region: &str,
-        mode: Option<&str>,
-        by: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            if mode == Some("pinned") {
-                // One pinned Region at a time.
-                sqlx::query("DELETE FROM region_controls WHERE mode = 'pinned'")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query("DELETE FROM region_controls WHERE region = $1")
-                .bind(region)
-                .execute(&mut *tx)
-                .await?;
-            if let Some(mode) = mode {
-                sqlx::query(
-                    "INSERT INTO region_controls (region, mode, changed_by, changed_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(region)
-                .bind(mode)
-                .bind(by)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
-    /// Current pins and drains.
-    pub async fn region_controls(&self) -> Result<Vec<RegionControl>, StoreError> {
-        on_pool!(self, |pool| Ok(sqlx::query_as::<_, RegionControl>(
-            "SELECT region, mode, changed_by, changed_at FROM region_controls ORDER BY region"
-        )
-        .fetch_all(pool)
-        .await?))
     }
 }

@@ -1,0 +1,59 @@
+//! Admins' pins and drains of sign-in Regions, shared by every instance on the database.
+
+use super::{on_pool, Store, StoreError};
+
+/// An admin's pin or drain of a Region.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RegionControl {
+    pub region: String,
+    pub mode: String,
+    pub changed_by: String,
+    pub changed_at: i64,
+}
+
+impl Store {
+    /// Pins (always use) or drains (never use) a Region, or clears that with `None`.
+    pub async fn set_region_control(
+        &self,
+        region: &str,
+        mode: Option<&str>,
+        by: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            if mode == Some("pinned") {
+                // One pinned Region at a time.
+                sqlx::query("DELETE FROM region_controls WHERE mode = 'pinned'")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM region_controls WHERE region = $1")
+                .bind(region)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(mode) = mode {
+                sqlx::query(
+                    "INSERT INTO region_controls (region, mode, changed_by, changed_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(region)
+                .bind(mode)
+                .bind(by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Current pins and drains.
+    pub async fn region_controls(&self) -> Result<Vec<RegionControl>, StoreError> {
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, RegionControl>(
+            "SELECT region, mode, changed_by, changed_at FROM region_controls ORDER BY region"
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+}

@@ -1,0 +1,105 @@
+//! API tokens: only the hash of each secret is stored.
+
+use super::{on_pool, Store, StoreError};
+
+/// A stored API token (its secret only as a hash).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiTokenRecord {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub token_hash: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, user_id, name, token_hash, scopes, created_at, expires_at, last_used_at, revoked_at";
+
+impl Store {
+    /// Stores a new token (hash only).
+    pub async fn create_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+        scopes: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<i64, StoreError> {
+        on_pool!(self, |pool| {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(user_id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(scopes)
+            .bind(now)
+            .bind(expires_at)
+            .fetch_one(pool)
+            .await?;
+            Ok(id)
+        })
+    }
+
+    /// A token by the hash of its secret.
+    pub async fn api_token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<ApiTokenRecord>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1");
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, ApiTokenRecord>(&sql)
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?))
+    }
+
+    /// A user's tokens, newest first.
+    pub async fn api_tokens_of(&self, user_id: i64) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+        );
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, ApiTokenRecord>(&sql)
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?))
+    }
+
+    /// Revokes one of a user's tokens; false when there is no such live token.
+    pub async fn revoke_api_token(
+        &self,
+        user_id: i64,
+        id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            Ok(sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected()
+            == 1)
+        })
+    }
+
+    /// Notes a token's use.
+    pub async fn touch_api_token(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+}
