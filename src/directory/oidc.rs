@@ -24,6 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ldap::ExternalUser;
 use crate::config::OidcSource;
+use crate::domain::token::{secrets_equal, token_hash};
+use crate::store::{OidcLogin, Store, StoreError};
 
 /// Every claim of a userinfo answer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -396,6 +398,35 @@ pub fn overage(claims: &serde_json::Map<String, serde_json::Value>, groups_claim
         .get("_claim_names")
         .and_then(|n| n.get(groups_claim))
         .is_some()
+}
+
+/// How long a sign-in at the provider may take.
+pub const PENDING_SECS: i64 = 600;
+
+/// Takes (once) the sign-in under way that a callback answers, found by the hash of its
+/// `state`, and accepts it only if it was started at this provider (`source`), by this browser
+/// (`browser`: the value of the cookie set at the start) and no longer than [`PENDING_SECS`]
+/// ago. Anything else is [`OidcError::StateMismatch`]: a callback URL replayed, or planted in
+/// another browser, goes nowhere.
+pub async fn take_pending(
+    store: &Store,
+    source: &str,
+    state: &str,
+    browser: Option<&str>,
+    now: i64,
+) -> Result<Result<OidcLogin, OidcError>, StoreError> {
+    let pending = store.take_oidc_login(&token_hash(state)).await?;
+    let browser = browser.map(token_hash);
+    Ok(match (pending, browser) {
+        (Some(p), Some(b))
+            if p.provider == source
+                && secrets_equal(&p.browser_hash, &b)
+                && now - p.created_at <= PENDING_SECS =>
+        {
+            Ok(p)
+        }
+        _ => Err(OidcError::StateMismatch),
+    })
 }
 
 #[cfg(test)]

@@ -4,3 +4,4 @@ pub mod account;
 pub mod aws;
 pub mod client_addr;
 pub mod session;
+pub mod token;

@@ -13,6 +13,7 @@ use crate::clock::now;
 use crate::directory::local::{authenticate, hash_password_async, LocalError};
 use crate::domain::account::NewPassword;
 use crate::http::error::AppError;
+use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::state::AppState;
 use crate::store::{AccountChange, SessionRotation};
 
@@ -33,6 +34,12 @@ pub struct PasswordForm {
     current_password: String,
     new_password: String,
     confirm_password: String,
+}
+
+impl CsrfToken for PasswordForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 impl fmt::Debug for PasswordForm {
@@ -68,10 +75,8 @@ pub async fn get_password(user: SignedIn) -> Result<HttpResponse, AppError> {
 /// else had it, and whatever was made with it), and keeps this session under a fresh id.
 pub async fn post_password(
     state: web::Data<AppState>,
-    user: SignedIn,
-    form: web::Form<PasswordForm>,
+    CsrfForm { user, form }: CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.check_csrf(&form.csrf_token)?;
     let bad = |msg: &str| page(&user, StatusCode::BAD_REQUEST, Some(msg.to_string()));
     if form.new_password != form.confirm_password {
         return bad("The new password and its confirmation differ.");
@@ -125,6 +130,6 @@ pub async fn post_password(
     );
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/"))
-        .cookie(super::login::session_cookie(&fresh.cookie_value))
+        .cookie(super::session_cookie::session_cookie(&fresh.cookie_value))
         .finish())
 }

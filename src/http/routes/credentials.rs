@@ -7,10 +7,11 @@ use askama::Template;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{origin, render, Nav, SignedIn};
+use super::{origin, render, Nav};
 use crate::aws::credentials::{credentials, RoleCredentials};
 use crate::aws::federation::console_url;
 use crate::http::error::AppError;
+use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::state::AppState;
 
 /// A role chosen in the portal.
@@ -20,6 +21,12 @@ pub struct RoleForm {
     csrf_token: String,
     #[serde(default)]
     role: String,
+}
+
+impl CsrfToken for RoleForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 struct Format {
@@ -115,10 +122,8 @@ fn formats(c: &RoleCredentials, profile: &str) -> Vec<Format> {
 pub async fn post_credentials(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: SignedIn,
-    form: web::Form<RoleForm>,
+    CsrfForm { user, form }: CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.check_csrf(&form.csrf_token)?;
     let creds = credentials(
         state.aws(),
         &user.identity,
@@ -149,10 +154,8 @@ pub async fn post_credentials(
 pub async fn post_federation(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: SignedIn,
-    form: web::Form<RoleForm>,
+    CsrfForm { user, form }: CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.check_csrf(&form.csrf_token)?;
     let url = console_url(
         state.aws(),
         &user.identity,

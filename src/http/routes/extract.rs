@@ -8,7 +8,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use super::Nav;
 use crate::auth::access::{record_denial, Denial};
-use crate::auth::sessions::{secrets_equal, ActiveSession};
+use crate::auth::sessions::ActiveSession;
 use crate::clock::now;
 use crate::directory::admin::admin_origin;
 use crate::directory::local::identity_of;
@@ -32,15 +32,6 @@ impl SignedIn {
             display_name: self.identity.display_name.clone(),
             is_admin: self.is_admin,
             csrf_token: self.session.csrf_token.clone(),
-        }
-    }
-
-    /// Checks the CSRF token of a form posted in this session.
-    pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
-        if secrets_equal(submitted, &self.session.csrf_token) {
-            Ok(())
-        } else {
-            Err(AppError::Csrf)
         }
     }
 }

@@ -8,7 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{safe_return_path, user_agent, Nav, SignedIn};
+use super::session_cookie::{session_cookie, start_session};
+use super::{safe_return_path, user_agent, Nav};
 use crate::audit;
 use crate::audit::Origin;
 use crate::auth::limiter::Verdict;
@@ -16,7 +17,8 @@ use crate::auth::sessions::{random_token, secrets_equal};
 use crate::clock::now;
 use crate::directory::{password_sign_in, SignInFailure};
 use crate::http::error::AppError;
-use crate::http::state::{client_addr, AppState, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use crate::http::routes::csrf::{CsrfForm, CsrfToken};
+use crate::http::state::{client_addr, AppState, LOGIN_CSRF_COOKIE};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -133,7 +135,6 @@ pub async fn post_login(
     req: HttpRequest,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
     let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string());
     match &expected {
         Some(token) if !form.csrf_token.is_empty() && secrets_equal(token, &form.csrf_token) => {}
@@ -293,42 +294,6 @@ pub async fn post_login(
     login_page(&state, status, csrf, &filled, Some(message))
 }
 
-/// Opens a session for someone a source has just vouched for (replacing whatever session the
-/// browser held), records the sign-in, and returns the session cookie to set.
-pub async fn start_session(
-    state: &AppState,
-    req: &HttpRequest,
-    identity: &crate::directory::Identity,
-    source: &str,
-    origin: &Origin,
-    at: i64,
-) -> Result<Cookie<'static>, AppError> {
-    let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-    let session = state
-        .sessions
-        .create(
-            identity.user_id,
-            &origin.addr,
-            &origin.user_agent,
-            previous.as_deref(),
-            at,
-        )
-        .await?;
-    tracing::info!(user = %identity.username, source = %source, client = %origin.addr, "signed in");
-    audit::signin(&state.store, &identity.username, true, source, "", origin).await;
-    Ok(session_cookie(&session.cookie_value))
-}
-
-/// The session cookie: opaque, Secure, HttpOnly, SameSite=Lax, host-only (`__Host-` prefix).
-pub fn session_cookie(value: &str) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, value.to_string())
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .finish()
-}
-
 /// The sign-out form.
 #[derive(Deserialize)]
 pub struct LogoutForm {
@@ -336,13 +301,17 @@ pub struct LogoutForm {
     csrf_token: String,
 }
 
+impl CsrfToken for LogoutForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// `POST /logout`: ends the session on the server, not just in the browser.
 pub async fn post_logout(
     state: web::Data<AppState>,
-    user: SignedIn,
-    form: web::Form<LogoutForm>,
+    CsrfForm { user, .. }: CsrfForm<LogoutForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.check_csrf(&form.csrf_token)?;
     state.sessions.revoke(&user.session).await?;
     tracing::info!(user = %user.identity.username, "signed out");
     let mut removed = session_cookie("");

@@ -4,12 +4,14 @@ mod account;
 pub mod admin;
 mod api;
 mod credentials;
+pub mod csrf;
 mod extract;
 mod health;
 mod login;
 mod oidc;
 mod portal;
 mod saml;
+mod session_cookie;
 mod static_files;
 mod tokens;
 

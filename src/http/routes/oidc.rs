@@ -8,12 +8,13 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::login::{login_page, start_session, Filled};
+use super::login::{login_page, Filled};
+use super::session_cookie::start_session;
 use super::{origin, safe_return_path};
 use crate::audit;
-use crate::auth::sessions::{random_token, secrets_equal, token_hash};
+use crate::auth::sessions::{random_token, token_hash};
 use crate::clock::now;
-use crate::directory::oidc::{OidcError, OidcProvider, Pending};
+use crate::directory::oidc::{take_pending, OidcError, OidcProvider, Pending, PENDING_SECS};
 use crate::directory::{provision, SignInFailure};
 use crate::http::error::AppError;
 use crate::http::state::AppState;
@@ -21,8 +22,6 @@ use crate::store::OidcLogin;
 
 /// The cookie binding a sign-in under way to its browser.
 pub const OIDC_COOKIE: &str = "__Host-fedbroker-oidc";
-/// How long a sign-in at the provider may take.
-const PENDING_SECS: i64 = 600;
 
 /// `?next=`
 #[derive(Deserialize, Debug)]
@@ -170,20 +169,11 @@ pub async fn get_callback(
         })
         .await;
     }
-    let pending = state
-        .store
-        .take_oidc_login(&token_hash(&query.state))
-        .await?;
-    let browser = req.cookie(OIDC_COOKIE).map(|c| token_hash(c.value()));
-    let pending = match (pending, browser) {
-        (Some(p), Some(b))
-            if p.provider == id
-                && secrets_equal(&p.browser_hash, &b)
-                && now() - p.created_at <= PENDING_SECS =>
-        {
-            p
-        }
-        _ => return fail(OidcError::StateMismatch).await,
+    let browser = req.cookie(OIDC_COOKIE);
+    let browser = browser.as_ref().map(|c| c.value());
+    let pending = match take_pending(&state.store, &id, &query.state, browser, now()).await? {
+        Ok(p) => p,
+        Err(e) => return fail(e).await,
     };
     let person = match provider
         .finish(

@@ -12,6 +12,7 @@ use super::{render, Nav, SignedIn};
 use crate::auth::access::RoleRefused;
 use crate::clock::now;
 use crate::http::error::AppError;
+use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::state::AppState;
 use crate::store::AccountRecord;
 
@@ -242,14 +243,18 @@ pub struct FavouriteForm {
     q: String,
 }
 
+impl CsrfToken for FavouriteForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// `POST /portal/favourites`
 pub async fn post_favourite(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: SignedIn,
-    form: web::Form<FavouriteForm>,
+    CsrfForm { user, form }: CsrfForm<FavouriteForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.check_csrf(&form.csrf_token)?;
     let pin = form.pin == "1";
     if pin {
         let evaluation = state

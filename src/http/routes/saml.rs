@@ -5,10 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Nav, SignedIn};
+use super::Nav;
 use crate::aws::assertion::console_post;
 use crate::http::error::AppError;
 use crate::http::middleware::CSP;
+use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::state::AppState;
 use crate::saml::metadata::idp_metadata;
 
@@ -61,6 +62,12 @@ pub struct ConsoleForm {
     region: String,
 }
 
+impl CsrfToken for ConsoleForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[derive(Template)]
 #[template(path = "saml/autopost.html")]
 struct AutoPostPage {
@@ -78,10 +85,8 @@ struct AutoPostPage {
 pub async fn post_console(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: SignedIn,
-    form: web::Form<ConsoleForm>,
+    CsrfForm { user, form }: CsrfForm<ConsoleForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.check_csrf(&form.csrf_token)?;
     let region = Some(form.region.as_str()).filter(|r| !r.is_empty());
     let origin = super::origin(&req, &state.settings);
     let post = console_post(state.aws(), &user.identity, &form.role, region, &origin).await?;

@@ -9,6 +9,7 @@ use crate::audit::{self, NewAuditEvent};
 use crate::auth::api_tokens::{create, CreateError, SCOPES};
 use crate::clock::now;
 use crate::http::error::AppError;
+use crate::http::routes::csrf::{CsrfForm, CsrfToken, FormFields};
 use crate::http::state::AppState;
 
 struct TokenRow {
@@ -100,24 +101,10 @@ async fn audit_token(state: &AppState, user: &SignedIn, action: &str, name: &str
 /// `POST /account/tokens`: create. Checkboxes make `scope` repeat, so the form is read by hand.
 pub async fn post_tokens(
     state: web::Data<AppState>,
-    user: SignedIn,
-    body: web::Bytes,
+    CsrfForm { user, form }: CsrfForm<FormFields>,
 ) -> Result<HttpResponse, AppError> {
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
-    let field = |k: &str| {
-        fields
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    user.check_csrf(&field("csrf_token"))?;
-    let scopes: Vec<String> = fields
-        .iter()
-        .filter(|(k, _)| k == "scope")
-        .map(|(_, v)| v.clone())
-        .collect();
+    let field = |k: &str| form.get(k);
+    let scopes: Vec<String> = form.all("scope");
     let days = field("days").trim().parse::<i64>().unwrap_or(0);
     let name = field("name");
     match create(
@@ -151,14 +138,18 @@ pub struct RevokeForm {
     csrf_token: String,
 }
 
+impl CsrfToken for RevokeForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// `POST /account/tokens/{id}/revoke`
 pub async fn post_revoke(
     state: web::Data<AppState>,
-    user: SignedIn,
     path: web::Path<i64>,
-    form: web::Form<RevokeForm>,
+    CsrfForm { user, .. }: CsrfForm<RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.check_csrf(&form.csrf_token)?;
     let id = path.into_inner();
     if !state
         .store

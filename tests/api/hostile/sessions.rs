@@ -959,3 +959,40 @@ async fn the_sqlite_database_and_its_folder_are_private_to_the_broker() {
         app.store().close().await;
     }
 }
+
+// Structure: every POST handler gets its form through `CsrfForm`, so none can skip the check;
+// the exceptions are the sign-in form (double-submit cookie: there is no session yet) and the
+// bearer-token API, which a browser never calls on its own.
+#[test]
+fn every_post_handler_takes_its_form_through_the_csrf_extractor() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/routes");
+    let table = std::fs::read_to_string(root.join("mod.rs")).expect("route table");
+    let exempt = [
+        "login::post_login",
+        "api::post_credentials",
+        "api::post_console_url",
+    ];
+    let mut checked = 0;
+    for (i, _) in table.match_indices("web::post().to(") {
+        let handler: String = table[i + "web::post().to(".len()..]
+            .chars()
+            .take_while(|c| *c != ')')
+            .collect();
+        if exempt.contains(&handler.as_str()) {
+            continue;
+        }
+        let (module, name) = handler.rsplit_once("::").expect("module::handler");
+        let file = root.join(format!("{}.rs", module.replace("::", "/")));
+        let source = std::fs::read_to_string(&file).expect("handler source");
+        let start = source
+            .find(&format!("pub async fn {name}("))
+            .unwrap_or_else(|| panic!("{handler} is defined in {}", file.display()));
+        let signature = &source[start..start + source[start..].find(") ->").expect("signature")];
+        assert!(
+            signature.contains("CsrfForm<"),
+            "POST handler {handler} does not take its form through CsrfForm: {signature}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 12, "only {checked} POST handlers found");
+}

@@ -11,6 +11,7 @@ use super::rules::HistoryRow;
 use super::when;
 use crate::clock::now;
 use crate::http::error::AppError;
+use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::routes::{AdminUser, Nav};
 use crate::http::state::AppState;
 use crate::mapping::{AccountAlias, Colour};
@@ -68,6 +69,12 @@ pub struct AccountForm {
     version: Option<i64>,
     #[serde(default)]
     action: String,
+}
+
+impl CsrfToken for AccountForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 impl AccountForm {
@@ -169,11 +176,8 @@ pub async fn get_accounts(
 /// `POST /admin/accounts`: add (no version), save or delete (with the row's version).
 pub async fn post_accounts(
     state: web::Data<AppState>,
-    admin: AdminUser,
-    form: web::Form<AccountForm>,
+    CsrfForm { user: admin, form }: CsrfForm<AccountForm, AdminUser>,
 ) -> Result<HttpResponse, AppError> {
-    admin.0.check_csrf(&form.csrf_token)?;
-    let form = form.into_inner();
     let change = Change {
         actor: &admin.0.identity.username,
         at: now(),

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::when;
 use crate::clock::now;
 use crate::http::error::AppError;
+use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::routes::saml::metadata_xml;
 use crate::http::routes::{render, AdminUser, Nav};
 use crate::http::state::AppState;
@@ -78,13 +79,17 @@ pub struct KeyForm {
     kid: String,
 }
 
+impl CsrfToken for KeyForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// `POST /admin/keys`: add, activate or retire a key.
 pub async fn post_keys(
     state: web::Data<AppState>,
-    admin: AdminUser,
-    form: web::Form<KeyForm>,
+    CsrfForm { user: admin, form }: CsrfForm<KeyForm, AdminUser>,
 ) -> Result<HttpResponse, AppError> {
-    admin.0.check_csrf(&form.csrf_token)?;
     let who = admin.0.identity.username.clone();
     let at = now();
     let result: Result<(), AppError> = match form.action.as_str() {

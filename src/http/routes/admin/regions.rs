@@ -9,6 +9,7 @@ use super::when;
 use crate::aws::regions::RegionError;
 use crate::clock::now;
 use crate::http::error::AppError;
+use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::routes::{render, AdminUser, Nav};
 use crate::http::state::AppState;
 
@@ -135,13 +136,17 @@ pub struct RegionForm {
     region: String,
 }
 
+impl CsrfToken for RegionForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// `POST /admin/regions`: pin, drain, clear or probe now.
 pub async fn post_regions(
     state: web::Data<AppState>,
-    admin: AdminUser,
-    form: web::Form<RegionForm>,
+    CsrfForm { user: admin, form }: CsrfForm<RegionForm, AdminUser>,
 ) -> Result<HttpResponse, AppError> {
-    admin.0.check_csrf(&form.csrf_token)?;
     let mode = match form.action.as_str() {
         "probe" => {
             state.regions.probe_all(now()).await;

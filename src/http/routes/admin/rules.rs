@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::when;
 use crate::clock::now;
 use crate::http::error::AppError;
+use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::routes::{AdminUser, Nav};
 use crate::http::state::AppState;
 use crate::mapping::{Effect, FieldError, RuleSpec, PRESETS};
@@ -153,6 +154,12 @@ pub struct RuleForm {
     #[serde(default)]
     relay_state: String,
     version: Option<i64>,
+}
+
+impl CsrfToken for RuleForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 impl RuleForm {
@@ -380,11 +387,8 @@ fn redirect(to: &str) -> HttpResponse {
 /// `POST /admin/rules/new`
 pub async fn post_new_rule(
     state: web::Data<AppState>,
-    admin: AdminUser,
-    form: web::Form<RuleForm>,
+    CsrfForm { user: admin, form }: CsrfForm<RuleForm, AdminUser>,
 ) -> Result<HttpResponse, AppError> {
-    admin.0.check_csrf(&form.csrf_token)?;
-    let form = form.into_inner();
     let spec = match validate(&state, &form) {
         Ok(spec) => spec,
         Err(errors) => {
@@ -443,13 +447,10 @@ pub async fn get_rule(
 /// `POST /admin/rules/{id}`
 pub async fn post_rule(
     state: web::Data<AppState>,
-    admin: AdminUser,
     path: web::Path<i64>,
-    form: web::Form<RuleForm>,
+    CsrfForm { user: admin, form }: CsrfForm<RuleForm, AdminUser>,
 ) -> Result<HttpResponse, AppError> {
-    admin.0.check_csrf(&form.csrf_token)?;
     let id = path.into_inner();
-    let form = form.into_inner();
     let Some(version) = form.version else {
         return Err(AppError::BadRequest(
             "The form has no version; reload the rule and edit it again.".into(),
@@ -510,14 +511,18 @@ pub struct RuleActionForm {
     version: Option<i64>,
 }
 
+impl CsrfToken for RuleActionForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// `POST /admin/rules/{id}/action`
 pub async fn post_rule_action(
     state: web::Data<AppState>,
-    admin: AdminUser,
     path: web::Path<i64>,
-    form: web::Form<RuleActionForm>,
+    CsrfForm { user: admin, form }: CsrfForm<RuleActionForm, AdminUser>,
 ) -> Result<HttpResponse, AppError> {
-    admin.0.check_csrf(&form.csrf_token)?;
     let id = path.into_inner();
     let change = Change {
         actor: &admin.0.identity.username,
