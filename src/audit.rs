@@ -31,11 +31,7 @@ pub fn account_of(role_arn: &str) -> String {
 
 /// Logs the event, then stores it.
 pub async fn record(store: &Store, event: NewAuditEvent) {
-    emit(&event);
-    if let Err(e) = store.append_audit(&event, now()).await {
-        tracing::error!(target: "fedbroker::audit", error = %e, event_type = %event.event_type,
-            "audit event could not be stored; the log line before this one is its record");
-    }
+    store.record_event(&event, now()).await;
 }
 
 /// Deletes the events older than `retention_days` (never a younger one); returns how many.
@@ -130,8 +126,8 @@ pub async fn signin(
     .await;
 }
 
-/// An admin's change of configuration kept outside the rules tables (keys, Region controls,
-/// users): the rules and aliases write theirs in the same transaction as the change.
+/// An admin's change of configuration kept outside the history tables (users from the
+/// command line); keys and Region controls record theirs inside their operations.
 pub async fn admin_change(
     store: &Store,
     actor: &str,
@@ -140,17 +136,9 @@ pub async fn admin_change(
     action: &str,
     details: serde_json::Value,
 ) {
-    record(
-        store,
-        NewAuditEvent {
-            event_type: kind::ADMIN.into(),
-            actor: actor.into(),
-            outcome: outcome(true),
-            details: serde_json::json!({"entity": entity, "key": key, "action": action, "change": details}),
-            ..NewAuditEvent::default()
-        },
-    )
-    .await;
+    store
+        .record_admin_change(actor, entity, key, action, details, now())
+        .await;
 }
 
 #[cfg(test)]

@@ -48,6 +48,45 @@ pub enum RegionError {
     Store(#[from] StoreError),
 }
 
+/// What an admin does to a Region's place in the choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionControlChange {
+    /// Always use this Region (one pinned Region at a time).
+    Pin,
+    /// Never use it.
+    Drain,
+    /// Back to the health-based choice.
+    Clear,
+}
+
+impl RegionControlChange {
+    /// `pin`, `drain` or `clear`, as the admin form and the audit log name them.
+    pub fn parse(action: &str) -> Option<RegionControlChange> {
+        match action {
+            "pin" => Some(RegionControlChange::Pin),
+            "drain" => Some(RegionControlChange::Drain),
+            "clear" => Some(RegionControlChange::Clear),
+            _ => None,
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            RegionControlChange::Pin => "pin",
+            RegionControlChange::Drain => "drain",
+            RegionControlChange::Clear => "clear",
+        }
+    }
+
+    fn mode(self) -> Option<&'static str> {
+        match self {
+            RegionControlChange::Pin => Some("pinned"),
+            RegionControlChange::Drain => Some("drained"),
+            RegionControlChange::Clear => None,
+        }
+    }
+}
+
 /// The chosen endpoint and why it was chosen.
 #[derive(Debug, Clone)]
 pub struct Choice {
@@ -229,6 +268,35 @@ impl RegionRouter {
             .iter()
             .filter(|c| c.mode == "pinned")
             .find_map(|c| self.endpoint(&c.region))
+    }
+
+    /// Pins, drains or clears a configured Region for every instance, and records who did it.
+    pub async fn set_control(
+        &self,
+        region: &str,
+        change: RegionControlChange,
+        actor: &str,
+        now: i64,
+    ) -> Result<(), RegionError> {
+        if self.endpoint(region).is_none() {
+            return Err(RegionError::Unknown(region.to_string()));
+        }
+        let mode = change.mode();
+        self.store
+            .set_region_control(region, mode, actor, now)
+            .await?;
+        tracing::info!(admin = %actor, region = %region, action = change.action(), "Region control changed");
+        self.store
+            .record_admin_change(
+                actor,
+                "region_control",
+                region,
+                change.action(),
+                serde_json::json!({ "mode": mode }),
+                now,
+            )
+            .await;
+        Ok(())
     }
 
     /// The Region an admin pinned sign-in to, if any (the portal offers only that one).

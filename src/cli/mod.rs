@@ -251,7 +251,6 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
     } else {
         format!("fedbroker SAML signing {}", settings.server.public_url)
     };
-    let audit_store = store.clone();
     let ring = crate::saml::keys::KeyRing::new(store, kek, &name);
     match cmd {
         KeysCommand::List => {
@@ -265,24 +264,21 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
             }
         }
         KeysCommand::Add => {
-            let kid = ring.add(now()).await?;
+            let kid = ring.add(&cli_actor(), now()).await?;
             println!("added key {kid} (published in metadata, not signing yet)");
-            cli_audit(&audit_store, "signing_key", &kid, "add").await;
             println!("next: update the IAM SAML provider in every account with the new metadata, then `fedbroker keys activate {kid}`");
         }
         KeysCommand::Activate { kid } => {
-            ring.activate(&kid, now())
+            ring.activate(&kid, &cli_actor(), now())
                 .await
                 .map_err(|e| explain(e, "key"))?;
             println!("key {kid} now signs; the previous key stays in the metadata until retired");
-            cli_audit(&audit_store, "signing_key", &kid, "activate").await;
         }
         KeysCommand::Retire { kid } => {
-            ring.retire(&kid, now())
+            ring.retire(&kid, &cli_actor(), now())
                 .await
                 .map_err(|e| explain(e, "key"))?;
             println!("key {kid} retired; it no longer appears in the metadata");
-            cli_audit(&audit_store, "signing_key", &kid, "retire").await;
         }
     }
     Ok(())

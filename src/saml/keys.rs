@@ -204,15 +204,37 @@ impl KeyRing {
     /// On first start, generates and activates a key.
     pub async fn ensure_initial(&self, now: i64) -> anyhow::Result<()> {
         if self.store.list_keys().await?.is_empty() {
-            let kid = self.add(now).await?;
+            let kid = self.generate_and_store(now).await?;
             self.store.activate_key(&kid, now).await?;
             tracing::info!(kid = %kid, "generated the first SAML signing key");
         }
         Ok(())
     }
 
-    /// Generates a key and publishes it (in metadata, not signing yet). Returns its id.
-    pub async fn add(&self, now: i64) -> anyhow::Result<String> {
+    /// Generates a key and publishes it (in metadata, not signing yet), recording who did it.
+    /// Returns its id.
+    pub async fn add(&self, actor: &str, now: i64) -> anyhow::Result<String> {
+        let kid = self.generate_and_store(now).await?;
+        self.audit(actor, &kid, "add", now).await;
+        Ok(kid)
+    }
+
+    /// The audit event of a change to the ring: the admin pages and the command line call the
+    /// same operations, so both record the same event.
+    async fn audit(&self, actor: &str, kid: &str, action: &str, now: i64) {
+        self.store
+            .record_admin_change(
+                actor,
+                "signing_key",
+                kid,
+                action,
+                serde_json::json!({}),
+                now,
+            )
+            .await;
+    }
+
+    async fn generate_and_store(&self, now: i64) -> anyhow::Result<String> {
         let cn = self.common_name.clone();
         let (pkey, cert) = tokio::task::spawn_blocking(move || generate(&cn)).await??;
         let der = cert.to_der()?;
@@ -233,14 +255,18 @@ impl KeyRing {
         Ok(kid)
     }
 
-    /// Makes a published key the signing key.
-    pub async fn activate(&self, kid: &str, now: i64) -> Result<(), StoreError> {
-        self.store.activate_key(kid, now).await
+    /// Makes a published key the signing key, recording who did it.
+    pub async fn activate(&self, kid: &str, actor: &str, now: i64) -> Result<(), StoreError> {
+        self.store.activate_key(kid, now).await?;
+        self.audit(actor, kid, "activate", now).await;
+        Ok(())
     }
 
-    /// Removes a key from the metadata.
-    pub async fn retire(&self, kid: &str, now: i64) -> Result<(), StoreError> {
-        self.store.retire_key(kid, now).await
+    /// Removes a key from the metadata, recording who did it.
+    pub async fn retire(&self, kid: &str, actor: &str, now: i64) -> Result<(), StoreError> {
+        self.store.retire_key(kid, now).await?;
+        self.audit(actor, kid, "retire", now).await;
+        Ok(())
     }
 
     /// Every key with its state.

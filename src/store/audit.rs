@@ -52,6 +52,38 @@ const AUDIT_COLUMNS: &str = "id, at, event_type, actor, subject, role_arn, accou
      source_addr, user_agent, details";
 
 impl Store {
+    /// Logs the event, then stores it. A failure to store is logged, not returned: the action
+    /// it records has happened, and the log line is then its record.
+    pub async fn record_event(&self, event: &NewAuditEvent, at: i64) {
+        emit_event(event);
+        if let Err(e) = self.append_audit(event, at).await {
+            tracing::error!(target: "fedbroker::audit", error = %e, event_type = %event.event_type,
+                "audit event could not be stored; the log line before this one is its record");
+        }
+    }
+
+    /// An admin's change of configuration kept outside the history tables (signing keys,
+    /// Region controls, users), recorded by the operation itself so that the admin pages and
+    /// the command line write the same event.
+    pub async fn record_admin_change(
+        &self,
+        actor: &str,
+        entity: &str,
+        key: &str,
+        action: &str,
+        details: serde_json::Value,
+        at: i64,
+    ) {
+        let event = NewAuditEvent {
+            event_type: event_kind::ADMIN.into(),
+            actor: actor.into(),
+            outcome: "success".into(),
+            details: serde_json::json!({"entity": entity, "key": key, "action": action, "change": details}),
+            ..NewAuditEvent::default()
+        };
+        self.record_event(&event, at).await;
+    }
+
     /// Appends one event.
     pub async fn append_audit(&self, e: &NewAuditEvent, at: i64) -> Result<i64, StoreError> {
         let details = e.details.to_string();

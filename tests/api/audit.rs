@@ -334,3 +334,94 @@ on_both_backends!(
     retention_prunes_only_older_events_and_events_never_change,
     only_admins_read_the_audit_log,
 );
+
+/// The `entity`, `action` and `change` of each signing-key event, oldest first: what must not
+/// depend on whether an admin used the pages or the command line.
+fn key_events(records: &[fedbroker::store::AuditRecord]) -> Vec<String> {
+    let mut out: Vec<String> = records
+        .iter()
+        .filter_map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.details).expect("json");
+            (d["entity"] == "signing_key").then(|| {
+                format!(
+                    "{}:{}:{}",
+                    d["entity"].as_str().unwrap_or(""),
+                    d["action"].as_str().unwrap_or(""),
+                    d["change"]
+                )
+            })
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+// The key ring records its own changes, so the admin pages and `fedbroker keys` write the
+// same events (only the actor differs: the admin's name, or `cli:<login>`).
+#[tokio::test]
+async fn key_changes_are_audited_alike_from_the_pages_and_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        let out = crate::process::fedbroker(dir.path())
+            .args(args)
+            .env("USER", "ops")
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let added = run(&["keys", "add"]);
+    let kid = added
+        .lines()
+        .find_map(|l| l.strip_prefix("added key "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("`added key KID ...` in {added}"))
+        .to_string();
+    run(&["keys", "activate", &kid]);
+    let url = format!("sqlite://{}/fb.db", dir.path().display());
+    let store = fedbroker::startup::open_store(&crate::helpers::test_settings(&url))
+        .await
+        .expect("store");
+    let cli = store
+        .audit_events(&of_type("admin.change"), 100)
+        .await
+        .expect("events");
+    assert!(cli.iter().all(|e| e.actor == "cli:ops"), "{cli:?}");
+
+    let app = spawn_app(Backend::Sqlite).await;
+    app.login_as_admin().await;
+    let token = app.get("/admin/keys").await.csrf_token();
+    app.post_form("/admin/keys", &[("csrf_token", &token), ("action", "add")])
+        .await;
+    let kid = app
+        .store
+        .list_keys()
+        .await
+        .expect("keys")
+        .into_iter()
+        .find(|k| k.state == "published")
+        .expect("the added key")
+        .kid;
+    app.post_form(
+        "/admin/keys",
+        &[
+            ("csrf_token", &token),
+            ("action", "activate"),
+            ("kid", &kid),
+        ],
+    )
+    .await;
+    let ui = events(&app, of_type("admin.change")).await;
+    assert!(ui.iter().all(|e| e.actor == "admin"), "{ui:?}");
+
+    let expected = vec![
+        "signing_key:add:{}".to_string(),
+        "signing_key:activate:{}".to_string(),
+    ];
+    assert_eq!(key_events(&cli), expected);
+    assert_eq!(key_events(&ui), expected);
+}

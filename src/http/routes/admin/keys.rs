@@ -93,50 +93,23 @@ pub async fn post_keys(
     let who = admin.0.identity.username.clone();
     let at = now();
     let result: Result<(), AppError> = match form.action.as_str() {
-        "add" => match state.keys.add(at).await {
+        "add" => match state.keys.add(&who, at).await {
             Ok(kid) => {
                 tracing::info!(admin = %who, kid = %kid, "signing key added (published)");
-                crate::audit::admin_change(
-                    &state.store,
-                    &who,
-                    "signing_key",
-                    &kid,
-                    "add",
-                    serde_json::json!({}),
-                )
-                .await;
                 Ok(())
             }
             Err(e) => Err(AppError::Internal(e)),
         },
-        "activate" => match state.keys.activate(&form.kid, at).await {
+        "activate" => match state.keys.activate(&form.kid, &who, at).await {
             Ok(()) => {
                 tracing::info!(admin = %who, kid = %form.kid, "signing key activated");
-                crate::audit::admin_change(
-                    &state.store,
-                    &who,
-                    "signing_key",
-                    &form.kid,
-                    "activate",
-                    serde_json::json!({}),
-                )
-                .await;
                 Ok(())
             }
             Err(e) => Err(key_error(e)),
         },
-        "retire" => match state.keys.retire(&form.kid, at).await {
+        "retire" => match state.keys.retire(&form.kid, &who, at).await {
             Ok(()) => {
                 tracing::info!(admin = %who, kid = %form.kid, "signing key retired");
-                crate::audit::admin_change(
-                    &state.store,
-                    &who,
-                    "signing_key",
-                    &form.kid,
-                    "retire",
-                    serde_json::json!({}),
-                )
-                .await;
                 Ok(())
             }
             Err(e) => Err(key_error(e)),

@@ -6,6 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::when;
+use crate::aws::regions::RegionControlChange;
 use crate::aws::regions::RegionError;
 use crate::clock::now;
 use crate::http::error::AppError;
@@ -147,42 +148,23 @@ pub async fn post_regions(
     state: web::Data<AppState>,
     CsrfForm { user: admin, form }: CsrfForm<RegionForm, AdminUser>,
 ) -> Result<HttpResponse, AppError> {
-    let mode = match form.action.as_str() {
-        "probe" => {
-            state.regions.probe_all(now()).await;
-            None
-        }
-        "pin" => Some(Some("pinned")),
-        "drain" => Some(Some("drained")),
-        "clear" => Some(None),
-        other => {
-            return Err(AppError::BadRequest(format!(
-                "unknown Region action `{other}`"
-            )))
-        }
-    };
-    if let Some(mode) = mode {
-        if state.regions.endpoint(&form.region).is_none() {
-            return Err(AppError::BadRequest(format!(
-                "Region `{}` is not configured in regions.acs",
-                form.region
-            )));
-        }
-        let who = &admin.0.identity.username;
+    if form.action == "probe" {
+        state.regions.probe_all(now()).await;
+    } else {
+        let control = RegionControlChange::parse(&form.action).ok_or_else(|| {
+            AppError::BadRequest(format!("unknown Region action `{}`", form.action))
+        })?;
         state
-            .store
-            .set_region_control(&form.region, mode, who, now())
-            .await?;
-        tracing::info!(admin = %who, region = %form.region, action = %form.action, "Region control changed");
-        crate::audit::admin_change(
-            &state.store,
-            who,
-            "region_control",
-            &form.region,
-            &form.action,
-            serde_json::json!({"mode": mode}),
-        )
-        .await;
+            .regions
+            .set_control(&form.region, control, &admin.0.identity.username, now())
+            .await
+            .map_err(|e| match e {
+                RegionError::Unknown(_) => AppError::BadRequest(format!(
+                    "Region `{}` is not configured in regions.acs",
+                    form.region
+                )),
+                other => region_error(other),
+            })?;
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin/regions"))
