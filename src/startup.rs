@@ -112,22 +112,26 @@ impl Application {
             absolute_timeout_secs: settings.session.absolute_timeout_secs,
         };
         spawn_pruning(store.clone(), &settings);
-        let kek = load_kek(&settings)?;
+        let kek = load_kek(&settings.saml, &settings.database.url)?;
         let keys = KeyRing::new(store.clone(), kek, &format!("fedbroker SAML signing {url}"));
         keys.ensure_initial(now())
             .await
             .context("cannot prepare the SAML signing key")?;
-        let profile = AwsProfile::from_settings(&settings, &url)?;
-        let regions = Arc::new(RegionRouter::new(&settings, store.clone())?);
+        let profile = AwsProfile::from_settings(&settings.saml, &settings.sources, &url)?;
+        let regions = Arc::new(RegionRouter::new(
+            &settings.regions,
+            settings.saml.partition,
+            store.clone(),
+        )?);
         regions
             .clone()
             .spawn_prober(Duration::from_secs(settings.regions.probe_interval_secs));
-        let mut overrides = Vec::new();
-        for entry in &settings.sts.federation {
-            if let (region, Some(url)) = crate::config::region_entry("sts.federation", entry)? {
-                overrides.push((region, url.to_string()));
-            }
-        }
+        let overrides = settings
+            .sts
+            .federation
+            .iter()
+            .filter_map(|e| Some((e.region.clone(), e.url.clone()?)))
+            .collect();
         let federation = Federation::new(
             overrides,
             profile.partition,
@@ -143,9 +147,9 @@ impl Application {
             keys,
             regions: regions.clone(),
             rules: RoleMapper::new(profile.clone()),
-            sts: crate::aws::sts::StsClient::new(&settings)?,
+            sts: crate::aws::sts::StsClient::new(&settings.sts, settings.saml.partition)?,
             federation,
-            sources: crate::directory::Sources::new(&settings, &url)?,
+            sources: crate::directory::Sources::new(&settings.sources, &url)?,
             profile,
             url: url.clone(),
         });

@@ -35,8 +35,20 @@
 //! (limit failed attempts, never a permanent lock-out).
 
 use crate::auth::sessions::{random_token, token_hash};
-use crate::config::LoginSettings;
 use crate::store::{KeyStats, Store, StoreError};
+
+/// `[login]`
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSettings {
+    pub max_failures_per_user: i64,
+    pub max_failures_per_address: i64,
+    pub failure_window_secs: i64,
+    /// Seconds between attempts of a client that failed, while its username is under attack.
+    pub user_backoff_secs: i64,
+    /// OIDC sign-ins one address may start within `failure_window_secs`.
+    pub max_oidc_starts_per_address: i64,
+}
 
 /// Counts attempts and says when to refuse.
 #[derive(Clone, Debug)]

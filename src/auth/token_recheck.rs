@@ -14,7 +14,6 @@
 
 use crate::audit::Origin;
 use crate::audit::{self, kind, NewAuditEvent};
-use crate::config::Settings;
 use crate::directory::{local::identity_of, Identity, Sources};
 use crate::store::{Store, StoreError};
 
@@ -58,7 +57,6 @@ impl Refused {
 pub async fn token_holder(
     store: &Store,
     sources: &Sources,
-    settings: &Settings,
     identity: Identity,
     origin: &Origin,
     now: i64,
@@ -66,7 +64,7 @@ pub async fn token_holder(
     if identity.source == "local" {
         return Ok(Ok(identity));
     }
-    let decision = decide(store, sources, settings, &identity, now).await?;
+    let decision = decide(store, sources, &identity, now).await?;
     let (outcome, reason) = match &decision {
         Ok(_) => (
             true,
@@ -106,7 +104,6 @@ pub async fn token_holder(
 async fn decide(
     store: &Store,
     sources: &Sources,
-    settings: &Settings,
     identity: &Identity,
     now: i64,
 ) -> Result<Result<(), Refused>, StoreError> {
@@ -149,10 +146,10 @@ async fn decide(
             }
         };
     }
-    if let Some(provider) = settings
-        .sources
+    if let Some(provider) = sources
         .oidc
         .iter()
+        .map(|p| &p.settings)
         .find(|o| o.id == identity.source)
     {
         let last = store

@@ -11,8 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::aws::failover::{order, WhenAllDown};
-use crate::config::Settings;
-use crate::domain::aws::{Partition, Region};
+use crate::domain::aws::{Partition, Region, RegionEntry};
 use crate::store::{Store, StoreError};
 
 /// One configured sign-in endpoint.
@@ -46,6 +45,15 @@ pub enum RegionError {
     NoneAvailable,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// `[regions]`
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionSettings {
+    pub acs: Vec<RegionEntry>,
+    pub probe_interval_secs: u64,
+    pub probe_timeout_secs: u64,
 }
 
 /// What an admin does to a Region's place in the choice.
@@ -112,22 +120,28 @@ pub struct RegionRouter {
 }
 
 impl RegionRouter {
-    /// Builds the endpoint list from `[regions]` and `saml.partition`.
-    pub fn new(settings: &Settings, store: Store) -> anyhow::Result<RegionRouter> {
-        let partition = Partition::parse(&settings.saml.partition)?;
-        let mut endpoints = Vec::new();
-        for entry in &settings.regions.acs {
-            let (region, url) = crate::config::region_entry("regions.acs", entry)?;
-            endpoints.push(RegionEndpoint {
-                acs_url: url.map_or_else(|| partition.acs_url(&region), str::to_string),
-                console_url: partition.console_url(&region),
-                region,
-            });
-        }
+    /// Builds the endpoint list from `[regions]` and the partition.
+    pub fn new(
+        settings: &RegionSettings,
+        partition: Partition,
+        store: Store,
+    ) -> anyhow::Result<RegionRouter> {
+        let endpoints = settings
+            .acs
+            .iter()
+            .map(|entry| RegionEndpoint {
+                acs_url: entry
+                    .url
+                    .clone()
+                    .unwrap_or_else(|| partition.acs_url(&entry.region)),
+                console_url: partition.console_url(&entry.region),
+                region: entry.region.clone(),
+            })
+            .collect();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(settings.regions.probe_timeout_secs))
-            .connect_timeout(Duration::from_secs(settings.regions.probe_timeout_secs))
+            .timeout(Duration::from_secs(settings.probe_timeout_secs))
+            .connect_timeout(Duration::from_secs(settings.probe_timeout_secs))
             .build()?;
         Ok(RegionRouter {
             endpoints,

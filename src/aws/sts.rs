@@ -17,8 +17,20 @@ use aws_smithy_http_client::tls;
 use secrecy::SecretString;
 
 use crate::aws::failover::DownMarks;
-use crate::config::{region_entry, Settings};
-use crate::domain::aws::{Partition, Region};
+use crate::domain::aws::{Partition, Region, RegionEntry};
+
+/// `[sts]`: CLI credentials and console federation URLs.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsSettings {
+    pub endpoints: Vec<RegionEntry>,
+    pub federation: Vec<RegionEntry>,
+    pub attempt_timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    pub max_attempts: u32,
+    pub down_for_secs: u64,
+    pub api_token_max_days: i64,
+}
 
 /// One regional endpoint.
 #[derive(Debug, Clone)]
@@ -125,9 +137,7 @@ use Failure::Failover;
 
 impl StsClient {
     /// Builds one client per configured endpoint.
-    pub fn new(settings: &Settings) -> anyhow::Result<StsClient> {
-        let partition = Partition::parse(&settings.saml.partition)?;
-        let s = &settings.sts;
+    pub fn new(s: &StsSettings, partition: Partition) -> anyhow::Result<StsClient> {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::Ring,
@@ -135,11 +145,8 @@ impl StsClient {
             .build_https();
         let mut endpoints = Vec::new();
         let mut clients = Vec::new();
-        for entry in &s.endpoints {
-            let (region, url) = region_entry("sts.endpoints", entry)?;
-            let url = url
-                .map(str::to_string)
-                .unwrap_or_else(|| partition.sts_url(&region));
+        for RegionEntry { region, url } in s.endpoints.iter().cloned() {
+            let url = url.unwrap_or_else(|| partition.sts_url(&region));
             let config = aws_sdk_sts::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .region(SdkRegion::new(region.as_str().to_string()))

@@ -245,7 +245,7 @@ pub(super) fn explain(e: StoreError, what: &str) -> anyhow::Error {
 
 async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
-    let kek = crate::saml::keys::load_kek(settings)?;
+    let kek = crate::saml::keys::load_kek(&settings.saml, &settings.database.url)?;
     let name = if settings.server.public_url.is_empty() {
         "fedbroker SAML signing".to_string()
     } else {
@@ -292,14 +292,21 @@ async fn trust_policy_command(
     use crate::domain::aws::{RoleArn, SamlProviderArn};
     use crate::saml::trust_policy::policies_by_provider;
     let store = open_store(settings).await?;
-    let regions = crate::aws::regions::RegionRouter::new(settings, store.clone())?;
+    let regions = crate::aws::regions::RegionRouter::new(
+        &settings.regions,
+        settings.saml.partition,
+        store.clone(),
+    )?;
     let acs: Vec<String> = regions
         .endpoints()
         .iter()
         .map(|e| e.acs_url.clone())
         .collect();
-    let profile =
-        crate::saml::profile::AwsProfile::from_settings(settings, &settings.server.public_url)?;
+    let profile = crate::saml::profile::AwsProfile::from_settings(
+        &settings.saml,
+        &settings.sources,
+        &settings.server.public_url,
+    )?;
     let roles = match (role, all) {
         (Some(arn), _) => {
             let arn = RoleArn::parse(&arn)?;

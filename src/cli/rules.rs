@@ -42,7 +42,11 @@ pub enum RulesCommand {
 
 pub async fn run(settings: &Settings, cmd: RulesCommand) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
-    let profile = AwsProfile::from_settings(settings, &settings.server.public_url)?;
+    let profile = AwsProfile::from_settings(
+        &settings.saml,
+        &settings.sources,
+        &settings.server.public_url,
+    )?;
     match cmd {
         RulesCommand::Export => {
             print!("{}", store.mapping_document().await?.to_yaml());
@@ -98,13 +102,17 @@ pub async fn run(settings: &Settings, cmd: RulesCommand) -> anyhow::Result<()> {
             let identity = identity_for_dry_run(&store, subject)
                 .await?
                 .map_err(|message| anyhow::anyhow!(message))?;
-            let regions = crate::aws::regions::RegionRouter::new(settings, store.clone())?;
+            let regions = crate::aws::regions::RegionRouter::new(
+                &settings.regions,
+                settings.saml.partition,
+                store.clone(),
+            )?;
             let acs = regions
                 .endpoints()
                 .first()
                 .map(|e| e.acs_url.clone())
                 .unwrap_or_default();
-            let signer = match crate::saml::keys::load_kek(settings) {
+            let signer = match crate::saml::keys::load_kek(&settings.saml, &settings.database.url) {
                 Ok(kek) => crate::saml::keys::KeyRing::new(store.clone(), kek, "fedbroker")
                     .signer()
                     .await

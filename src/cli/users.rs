@@ -107,9 +107,13 @@ pub(super) async fn user_command(
             for u in store.list_users().await? {
                 // Where an admin's right comes from, so that an unexpected admin stands out.
                 let memberships = store.memberships_of_user(u.id).await?;
-                let admin = crate::directory::admin::admin_origin(settings, &memberships)
-                    .map(|o| format!("\t({o})"))
-                    .unwrap_or_default();
+                let admin = crate::directory::admin::admin_origin(
+                    &settings.admin.group,
+                    &settings.sources,
+                    &memberships,
+                )
+                .map(|o| format!("\t({o})"))
+                .unwrap_or_default();
                 println!(
                     "{}\t{}\t{}{}{admin}",
                     u.username,

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::config::Settings;
+use super::settings::SourcesSettings;
 use crate::store::Membership;
 
 /// Where a person's admin right comes from, shown beside them on the admin page.
@@ -45,17 +45,15 @@ impl fmt::Display for AdminOrigin {
 /// The admin group a source's members may hold admin rights through, with the source's kind
 /// and name; `None` for the local directory and sources without `admin_group`.
 fn source_admin_group<'a>(
-    settings: &'a Settings,
+    sources: &'a SourcesSettings,
     source: &str,
 ) -> Option<(&'static str, &'a str, &'a str)> {
-    let ldap = settings
-        .sources
+    let ldap = sources
         .ldap
         .iter()
         .find(|l| l.id == source)
         .map(|l| ("LDAP", l.name.as_str(), l.admin_group.as_str()));
-    let oidc = settings
-        .sources
+    let oidc = sources
         .oidc
         .iter()
         .find(|o| o.id == source)
@@ -64,13 +62,17 @@ fn source_admin_group<'a>(
 }
 
 /// Whether one membership grants admin rights, and how.
-pub fn origin_of(settings: &Settings, membership: &Membership) -> Option<AdminOrigin> {
+pub fn origin_of(
+    admin_group: &str,
+    sources: &SourcesSettings,
+    membership: &Membership,
+) -> Option<AdminOrigin> {
     if membership.source == "local" {
-        return (membership.group == settings.admin.group).then(|| AdminOrigin::LocalGroup {
+        return (membership.group == admin_group).then(|| AdminOrigin::LocalGroup {
             group: membership.group.clone(),
         });
     }
-    let (kind, name, group) = source_admin_group(settings, &membership.source)?;
+    let (kind, name, group) = source_admin_group(sources, &membership.source)?;
     (membership.group == group).then(|| AdminOrigin::SourceGroup {
         kind,
         source_id: membership.source.clone(),
@@ -80,10 +82,16 @@ pub fn origin_of(settings: &Settings, membership: &Membership) -> Option<AdminOr
 }
 
 /// Where a person's admin right comes from (a local grant first), `None` for non-admins.
-pub fn admin_origin(settings: &Settings, memberships: &[Membership]) -> Option<AdminOrigin> {
+///
+/// `admin_group` is the local admin group (`admin.group`); `sources` name their own.
+pub fn admin_origin(
+    admin_group: &str,
+    sources: &SourcesSettings,
+    memberships: &[Membership],
+) -> Option<AdminOrigin> {
     let mut origins: Vec<AdminOrigin> = memberships
         .iter()
-        .filter_map(|m| origin_of(settings, m))
+        .filter_map(|m| origin_of(admin_group, sources, m))
         .collect();
     origins.sort_by_key(|o| !matches!(o, AdminOrigin::LocalGroup { .. }));
     origins.into_iter().next()
@@ -91,10 +99,10 @@ pub fn admin_origin(settings: &Settings, memberships: &[Membership]) -> Option<A
 
 /// Every group name that can make an admin: the local admin group and each source's
 /// `admin_group` (for listing admins without reading every membership).
-pub fn admin_group_names(settings: &Settings) -> Vec<String> {
-    let mut names = vec![settings.admin.group.clone()];
-    names.extend(settings.sources.ldap.iter().map(|l| l.admin_group.clone()));
-    names.extend(settings.sources.oidc.iter().map(|o| o.admin_group.clone()));
+pub fn admin_group_names(admin_group: &str, sources: &SourcesSettings) -> Vec<String> {
+    let mut names = vec![admin_group.to_string()];
+    names.extend(sources.ldap.iter().map(|l| l.admin_group.clone()));
+    names.extend(sources.oidc.iter().map(|o| o.admin_group.clone()));
     names.retain(|n| !n.is_empty());
     names.sort();
     names.dedup();

@@ -11,9 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ldap3::{ldap_escape, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
-use secrecy::ExposeSecret;
 
-use crate::config::LdapSource;
+use super::settings::{GroupNaming, LdapSource, NestedGroups};
 
 /// A person as an external source describes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,10 +159,7 @@ impl LdapDirectory {
         let mut ldap = self.connect().await?;
         let result = ldap
             .with_timeout(self.timeout())
-            .simple_bind(
-                &self.settings.bind_dn,
-                self.settings.bind_password.expose_secret(),
-            )
+            .simple_bind(&self.settings.bind_dn, self.settings.bind_password.expose())
             .await
             .map_err(|e| self.unreachable(e))?;
         if result.rc != 0 {
@@ -399,7 +395,7 @@ impl LdapDirectory {
                 .into_iter()
                 .collect()
         } else {
-            let rule = if s.nested_groups == "in_chain" {
+            let rule = if s.nested_groups == NestedGroups::InChain {
                 format!(":{IN_CHAIN}:")
             } else {
                 String::new()
@@ -416,7 +412,7 @@ impl LdapDirectory {
                 .map(|e| e.dn)
                 .collect()
         };
-        if s.nested_groups != "recursive" || s.group_base.is_empty() {
+        if s.nested_groups != NestedGroups::Recursive || s.group_base.is_empty() {
             return Ok(direct);
         }
         // Client-side walk for servers without the in-chain rule (OpenLDAP): groups that list
@@ -447,7 +443,7 @@ impl LdapDirectory {
 
     /// A group's name: its full DN, or the value of its first RDN (`cn`).
     fn group_name(&self, dn: &str) -> String {
-        if self.settings.group_name == "dn" {
+        if self.settings.group_name == GroupNaming::Dn {
             return dn.to_string();
         }
         dn.split(',')

@@ -5,6 +5,7 @@ pub mod ldap;
 pub mod local;
 pub mod names;
 pub mod oidc;
+pub mod settings;
 
 /// A signed-in person as the rest of the broker sees them, whatever the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,17 +34,15 @@ pub struct Sources {
 
 impl Sources {
     /// Builds every configured source (reading CA bundles once).
-    pub fn new(settings: &crate::config::Settings, public_url: &str) -> anyhow::Result<Sources> {
+    pub fn new(settings: &settings::SourcesSettings, public_url: &str) -> anyhow::Result<Sources> {
         Ok(Sources {
             oidc: settings
-                .sources
                 .oidc
                 .iter()
                 .cloned()
                 .map(|o| oidc::OidcProvider::new(o, public_url))
                 .collect::<anyhow::Result<_>>()?,
             ldap: settings
-                .sources
                 .ldap
                 .iter()
                 .cloned()

@@ -19,11 +19,10 @@ use openidconnect::{
     IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
     TokenResponse, UserInfoClaims,
 };
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use super::ldap::ExternalUser;
-use crate::config::OidcSource;
+use super::settings::OidcSource;
 use crate::domain::token::{secrets_equal, token_hash};
 use crate::store::{OidcLogin, Store, StoreError};
 
@@ -160,7 +159,7 @@ impl OidcProvider {
             metadata,
             ClientId::new(self.settings.client_id.clone()),
             Some(ClientSecret::new(
-                self.settings.client_secret.expose_secret().to_string(),
+                self.settings.client_secret.expose().to_string(),
             )),
         )
         .set_redirect_uri(redirect))

@@ -3,5 +3,6 @@
 pub mod account;
 pub mod aws;
 pub mod client_addr;
+pub mod secret;
 pub mod session;
 pub mod token;

@@ -18,11 +18,10 @@ use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
 use openssl::x509::{X509NameBuilder, X509};
-use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
+use super::settings::SamlSettings;
 use super::sign::XmlSigner;
-use crate::config::Settings;
 use crate::store::{KeyRecord, Store, StoreError};
 
 /// RSA modulus size of generated keys.
@@ -40,9 +39,8 @@ pub fn parse_kek(b64: &str) -> Result<[u8; 32], String> {
 
 /// Finds the key-encryption key: the setting, the setting's file, or (SQLite only) a key file
 /// beside the database that is created on first start.
-pub fn load_kek(settings: &Settings) -> anyhow::Result<[u8; 32]> {
-    let saml = &settings.saml;
-    let inline = saml.key_encryption_key.expose_secret();
+pub fn load_kek(saml: &SamlSettings, database_url: &str) -> anyhow::Result<[u8; 32]> {
+    let inline = saml.key_encryption_key.expose();
     if !inline.is_empty() {
         return parse_kek(inline).map_err(|m| anyhow::anyhow!("saml.key_encryption_key {m}"));
     }
@@ -52,7 +50,7 @@ pub fn load_kek(settings: &Settings) -> anyhow::Result<[u8; 32]> {
             .with_context(|| format!("cannot read saml.key_encryption_key_file = {path}"))?;
         return parse_kek(&text).map_err(|m| anyhow::anyhow!("the key in {path} {m}"));
     }
-    let url = &settings.database.url;
+    let url = database_url;
     if !url.starts_with("sqlite:") {
         anyhow::bail!(
             "saml.key_encryption_key is empty: with PostgreSQL every instance must decrypt the same \

@@ -1,6 +1,7 @@
 //! The per-user attributes of an AWS assertion, from the `[saml]` templates.
 
-use crate::config::Settings;
+use super::settings::SamlSettings;
+use crate::directory::settings::SourcesSettings;
 use crate::directory::Identity;
 use crate::domain::aws::{
     AwsRuleError, Partition, RoleSessionName, SessionDuration, SessionNaming, SessionTags,
@@ -69,15 +70,18 @@ pub fn render_template(template: &str, identity: &Identity) -> String {
 
 impl AwsProfile {
     /// Reads `[saml]`; `public_url` gives the default entityID.
-    pub fn from_settings(settings: &Settings, public_url: &str) -> anyhow::Result<AwsProfile> {
-        let s = &settings.saml;
+    pub fn from_settings(
+        s: &SamlSettings,
+        sources: &SourcesSettings,
+        public_url: &str,
+    ) -> anyhow::Result<AwsProfile> {
         Ok(AwsProfile {
             entity_id: if s.entity_id.is_empty() {
                 format!("{public_url}/saml/metadata")
             } else {
                 s.entity_id.clone()
             },
-            partition: Partition::parse(&s.partition)?,
+            partition: s.partition,
             provider_name: s.provider_name.clone(),
             session_duration: SessionDuration::parse(s.session_duration_secs)?,
             validity_secs: s.assertion_validity_secs,
@@ -93,7 +97,7 @@ impl AwsProfile {
                 .map(|(k, v)| (k.trim().to_string(), v.to_string()))
                 .collect(),
             transitive: s.transitive_tag_keys.clone(),
-            naming: SessionNaming::new(settings.sources.session_name_suffixes()),
+            naming: SessionNaming::new(sources.session_name_suffixes()),
         })
     }
 
@@ -238,7 +242,9 @@ mod tests {
             "id = \"corp\"\nname = \"Corp\"\nurl = \"ldaps://dc.example\"\nbind_dn = \"cn=x\"\nuser_base = \"dc=example\"\n",
         )
         .expect("source")];
-        let profile = AwsProfile::from_settings(&settings, "https://b.example").expect("profile");
+        let profile =
+            AwsProfile::from_settings(&settings.saml, &settings.sources, "https://b.example")
+                .expect("profile");
         let local = profile
             .user_attributes(&person("bob-smith", "local"))
             .expect("valid");

@@ -6,9 +6,11 @@ use std::path::Path;
 use serde::Deserialize;
 
 /// `[database]`
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
+    /// Shown with its password replaced (`check-config`, logs).
+    #[serde(serialize_with = "serialize_redacted_url")]
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
@@ -23,6 +25,10 @@ impl fmt::Debug for DatabaseSettings {
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
             .finish()
     }
+}
+
+fn serialize_redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url))
 }
 
 /// Replaces the password of a `scheme://user:password@host` URL with `***`.

@@ -37,7 +37,7 @@ fn answering_endpoint() -> String {
 async fn each_action_writes_exactly_one_event(backend: Backend) {
     let acs = answering_endpoint();
     let app = crate::helpers::spawn_app_with(backend, |s| {
-        s.regions.acs = vec![format!("us-east-2={acs}"), "us-west-2".into()];
+        s.regions.acs = crate::helpers::entries([format!("us-east-2={acs}"), "us-west-2".into()]);
     })
     .await;
     app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])

@@ -77,7 +77,7 @@ async fn a_browser_presses_console_and_the_auto_post_reaches_the_sign_in_endpoin
     let acs = vec![format!("us-east-2={}", endpoint.url)];
     let app = spawn_app_with(Backend::Sqlite, |s| {
         s.demo.enabled = true;
-        s.regions.acs = acs;
+        s.regions.acs = crate::helpers::entries(acs);
     })
     .await;
     std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");

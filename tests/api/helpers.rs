@@ -383,3 +383,12 @@ impl TestApp {
         }
     }
 }
+
+/// `REGION` or `REGION=URL` list entries, as a settings file would give them.
+pub fn entries<S: AsRef<str>>(
+    list: impl IntoIterator<Item = S>,
+) -> Vec<fedbroker::domain::aws::RegionEntry> {
+    list.into_iter()
+        .map(|e| e.as_ref().parse().expect("a valid Region entry"))
+        .collect()
+}

@@ -114,10 +114,10 @@ async fn console_sign_in_fails_over_to_the_next_region(backend: Backend) {
     let west = SignInEndpoint::start(dir.path(), "us-west-2", &metadata);
     let (east_url, west_url) = (east.url.clone(), west.url.clone());
     let app = spawn_app_with(backend, |s| {
-        s.regions.acs = vec![
+        s.regions.acs = crate::helpers::entries([
             format!("us-east-2={east_url}"),
             format!("us-west-2={west_url}"),
-        ];
+        ]);
     })
     .await;
     // IAM gets its metadata from /saml/metadata; so does the endpoint.
@@ -265,7 +265,7 @@ async fn admins_pin_and_drain_regions(backend: Backend) {
         format!("us-west-2={}", b.url),
         format!("us-east-1={}", c.url),
     ];
-    let app = spawn_app_with(backend, |s| s.regions.acs = acs).await;
+    let app = spawn_app_with(backend, |s| s.regions.acs = crate::helpers::entries(acs)).await;
     app.regions.probe_all(fedbroker::clock::now()).await;
     app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
         .await;
@@ -369,7 +369,7 @@ async fn keys_rotate_without_breaking_sign_in(backend: Backend) {
     let metadata = dir.path().join("md.xml");
     let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
     let acs = vec![format!("us-east-2={}", endpoint.url)];
-    let app = spawn_app_with(backend, |s| s.regions.acs = acs).await;
+    let app = spawn_app_with(backend, |s| s.regions.acs = crate::helpers::entries(acs)).await;
     app.regions.probe_all(fedbroker::clock::now()).await;
     app.login_as_admin().await;
     let first = crate::saml::published_certificates(&app.get("/saml/metadata").await.body);
@@ -523,7 +523,7 @@ async fn a_pre_flight_violation_is_shown_and_nothing_is_signed(backend: Backend)
     let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &dir.path().join("md.xml"));
     let acs = vec![format!("us-east-2={}", endpoint.url)];
     let app = spawn_app_with(backend, |s| {
-        s.regions.acs = acs;
+        s.regions.acs = crate::helpers::entries(acs);
         s.saml.principal_tags = vec!["Name={display_name}".into()];
     })
     .await;
@@ -555,7 +555,7 @@ async fn a_pre_flight_violation_is_shown_and_nothing_is_signed(backend: Backend)
 
 async fn trust_policies_list_every_regional_acs_url(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.regions.acs = vec!["us-east-2".into(), "us-west-2".into()];
+        s.regions.acs = crate::helpers::entries(["us-east-2", "us-west-2"]);
         s.saml.principal_tags = vec!["Email={email}".into()];
     })
     .await;
@@ -649,7 +649,7 @@ fn the_trust_policy_command_prints_the_policy_for_a_role() {
 async fn postgres_without_a_key_encryption_key_is_refused_with_the_fix() {
     let (url, _dir) = crate::helpers::fresh_database(Backend::Postgres).await;
     let mut settings = crate::helpers::test_settings(&url);
-    settings.saml.key_encryption_key = secrecy::SecretString::from("");
+    settings.saml.key_encryption_key = Default::default();
     let err = fedbroker::startup::Application::build(settings, Default::default())
         .await
         .err()
@@ -667,7 +667,7 @@ async fn the_multi_role_chooser_sends_every_role_in_one_assertion(backend: Backe
     let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
     let acs = vec![format!("us-east-2={}", endpoint.url)];
     let app = spawn_app_with(backend, |s| {
-        s.regions.acs = acs;
+        s.regions.acs = crate::helpers::entries(acs);
         s.saml.multi_role_chooser = true;
     })
     .await;
@@ -703,7 +703,7 @@ async fn a_rules_session_duration_and_deep_link_reach_the_sign_in_endpoint(backe
     let metadata = dir.path().join("md.xml");
     let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
     let acs = vec![format!("us-east-2={}", endpoint.url)];
-    let app = spawn_app_with(backend, |s| s.regions.acs = acs).await;
+    let app = spawn_app_with(backend, |s| s.regions.acs = crate::helpers::entries(acs)).await;
     std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
     app.regions.probe_all(fedbroker::clock::now()).await;
     let doc = fedbroker::mapping::RulesDocument::from_yaml(
@@ -743,8 +743,8 @@ async fn every_response_lives_exactly_the_configured_validity(backend: Backend) 
     let acs = vec![format!("us-east-2={}", endpoint.url)];
     let sts = vec![format!("us-east-2={}", standin.url())];
     let app = spawn_app_with(backend, |s| {
-        s.regions.acs = acs;
-        s.sts.endpoints = sts;
+        s.regions.acs = crate::helpers::entries(acs);
+        s.sts.endpoints = crate::helpers::entries(sts);
         s.saml.assertion_validity_secs = 247;
         s.saml.clock_skew_secs = 61;
     })

@@ -48,15 +48,21 @@ impl Parts {
         let store = fedbroker::startup::open_store(&settings)
             .await
             .expect("store opens");
-        let keys = KeyRing::new(store.clone(), load_kek(&settings).expect("key"), "test");
+        let keys = KeyRing::new(
+            store.clone(),
+            load_kek(&settings.saml, &settings.database.url).expect("key"),
+            "test",
+        );
         keys.ensure_initial(fedbroker::clock::now())
             .await
             .expect("a signing key");
-        let profile = AwsProfile::from_settings(&settings, URL).expect("profile");
+        let profile =
+            AwsProfile::from_settings(&settings.saml, &settings.sources, URL).expect("profile");
         Parts {
             rules: RoleMapper::new(profile.clone()),
-            regions: RegionRouter::new(&settings, store.clone()).expect("Regions"),
-            sts: StsClient::new(&settings).expect("STS"),
+            regions: RegionRouter::new(&settings.regions, settings.saml.partition, store.clone())
+                .expect("Regions"),
+            sts: StsClient::new(&settings.sts, settings.saml.partition).expect("STS"),
             federation: Federation::new(
                 Vec::new(),
                 profile.partition,
@@ -176,7 +182,7 @@ async fn credentials_come_from_sts_without_a_server(backend: Backend) {
     let moto = Peer::moto();
     let endpoint = format!("us-east-1={}", moto.url());
     let parts = Parts::new(backend, move |s| {
-        s.sts.endpoints = vec![endpoint];
+        s.sts.endpoints = crate::helpers::entries([endpoint]);
         s.sts.attempt_timeout_secs = 5;
     })
     .await;

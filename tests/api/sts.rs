@@ -99,7 +99,7 @@ pub const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/Admin";
 /// A broker whose STS endpoints are `endpoints` (`REGION=URL`), with alice in the Admin group.
 pub async fn app_with_sts(backend: Backend, endpoints: Vec<String>) -> TestApp {
     let app = spawn_app_with(backend, |s| {
-        s.sts.endpoints = endpoints;
+        s.sts.endpoints = crate::helpers::entries(endpoints);
         s.sts.attempt_timeout_secs = 2;
         s.sts.connect_timeout_secs = 1;
     })
@@ -335,8 +335,8 @@ async fn the_console_link_goes_through_get_signin_token(backend: Backend) {
     let standin = Peer::standin(dir.path(), 43200);
     let federation = format!("{}/federation", standin.url());
     let app = spawn_app_with(backend, |s| {
-        s.sts.endpoints = vec![format!("eu-west-1={}", standin.url())];
-        s.sts.federation = vec![format!("eu-west-1={federation}")];
+        s.sts.endpoints = crate::helpers::entries([format!("eu-west-1={}", standin.url())]);
+        s.sts.federation = crate::helpers::entries([format!("eu-west-1={federation}")]);
     })
     .await;
     app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])

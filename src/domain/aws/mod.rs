@@ -58,7 +58,7 @@ mod partition;
 mod session;
 
 pub use arn::{AccountId, RoleArn, RolePair, SamlProviderArn};
-pub use partition::{Partition, Region};
+pub use partition::{Partition, Region, RegionEntry};
 pub use session::*;
 
 #[cfg(test)]

@@ -124,3 +124,70 @@ impl fmt::Display for Region {
         f.write_str(&self.0)
     }
 }
+
+impl serde::Serialize for Partition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Partition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Partition::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A configured Region, optionally with its own endpoint URL: `REGION` or `REGION=URL` (a
+/// test double, a VPC endpoint). Parsed once when the settings are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionEntry {
+    pub region: Region,
+    pub url: Option<String>,
+}
+
+impl std::str::FromStr for RegionEntry {
+    type Err = String;
+
+    fn from_str(entry: &str) -> Result<RegionEntry, String> {
+        let (region, url) = match entry.split_once('=') {
+            Some((r, u)) => (r, Some(u)),
+            None => (entry, None),
+        };
+        let region = Region::parse(region).map_err(|e| e.to_string())?;
+        if let Some(url) = url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!(
+                    "`{entry}`: the URL after `=` must start with https://"
+                ));
+            }
+        }
+        Ok(RegionEntry {
+            region,
+            url: url.map(str::to_string),
+        })
+    }
+}
+
+impl fmt::Display for RegionEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.url {
+            Some(url) => write!(f, "{}={url}", self.region),
+            None => write!(f, "{}", self.region),
+        }
+    }
+}
+
+impl serde::Serialize for RegionEntry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RegionEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}

@@ -167,7 +167,6 @@ impl FromRequest for ApiCaller {
                         let checked = crate::auth::token_recheck::token_holder(
                             &state.store,
                             &state.sources,
-                            &state.settings,
                             identity,
                             &origin,
                             now(),

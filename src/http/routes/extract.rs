@@ -82,7 +82,12 @@ impl FromRequest for SignedIn {
             }
             // Only a local grant, or a source's own `admin_group`, makes an admin; a group of
             // the same name sent by a directory or provider does not.
-            let is_admin = admin_origin(&state.settings, &identity.memberships).is_some();
+            let is_admin = admin_origin(
+                &state.settings.admin.group,
+                &state.settings.sources,
+                &identity.memberships,
+            )
+            .is_some();
             Ok(SignedIn {
                 identity,
                 session,

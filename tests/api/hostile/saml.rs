@@ -129,7 +129,7 @@ async fn directory_users_cannot_take_a_local_users_source_identity(backend: Back
     let acs = vec![format!("us-east-2={}", endpoint.url)];
     let app = spawn_app_with(backend, move |s| {
         s.sources.ldap = vec![src];
-        s.regions.acs = acs;
+        s.regions.acs = crate::helpers::entries(acs);
     })
     .await;
     std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");

@@ -560,7 +560,7 @@ async fn lookalike_loopback_hosts_are_not_loopback() {
 async fn readiness_checks_do_not_bind_per_request_or_show_directory_errors(backend: Backend) {
     let slapd = Slapd::start();
     let mut src = ldap_source(&slapd, false, "none", false);
-    src.bind_password = "not-the-service-password".to_string().into();
+    src.bind_password = fedbroker::domain::secret::Secret::new("not-the-service-password".into());
     let app = spawn_app_with(backend, move |s| s.sources.ldap = vec![src]).await;
     let before = slapd.binds().await;
     for _ in 0..10 {

@@ -32,7 +32,7 @@ pub async fn get_admin(
     admin: AdminUser,
 ) -> Result<HttpResponse, AppError> {
     let mut memberships: HashMap<i64, Vec<Membership>> = HashMap::new();
-    for group in admin_group_names(&state.settings) {
+    for group in admin_group_names(&state.settings.admin.group, &state.settings.sources) {
         for (user_id, source) in state.store.members_of_group(&group).await? {
             memberships.entry(user_id).or_default().push(Membership {
                 group: group.clone(),
@@ -48,7 +48,7 @@ pub async fn get_admin(
         .map(|user| {
             let admin = memberships
                 .get(&user.id)
-                .and_then(|m| admin_origin(&state.settings, m))
+                .and_then(|m| admin_origin(&state.settings.admin.group, &state.settings.sources, m))
                 .map(|o| o.to_string())
                 .unwrap_or_default();
             UserRow { user, admin }
