@@ -61,7 +61,7 @@ pub(crate) async fn call(
 const ROLE_BODY: &str = r#"{"role": "arn:aws:iam::123456789012:role/Admin"}"#;
 
 async fn tokens_authenticate_scripts_within_their_scopes(backend: Backend) {
-    let moto = Peer::moto();
+    let moto = Peer::moto().await;
     let app = app_with_sts(backend, vec![format!("us-east-2={}", moto.url())]).await;
     app.execute(
         "INSERT INTO account_aliases (account_id, name, environment, colour, version, updated_at, updated_by) \
@@ -272,7 +272,7 @@ async fn bad_token_requests_are_explained_and_nothing_is_created(backend: Backen
 }
 
 async fn the_browser_session_works_with_its_csrf_header(backend: Backend) {
-    let moto = Peer::moto();
+    let moto = Peer::moto().await;
     let app = app_with_sts(backend, vec![format!("us-east-2={}", moto.url())]).await;
     let cookie = format!(
         "__Host-fedbroker-session={}",

@@ -18,24 +18,8 @@ fn of_type(t: &str) -> AuditFilter {
     }
 }
 
-/// A loopback "sign-in endpoint" that answers every request with 200, so Region probes pass.
-fn answering_endpoint() -> String {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    format!("http://127.0.0.1:{port}/saml")
-}
-
 async fn each_action_writes_exactly_one_event(backend: Backend) {
-    let acs = answering_endpoint();
+    let acs = crate::peers::answering_endpoint();
     let app = crate::helpers::spawn_app_with(backend, |s| {
         s.regions.acs = crate::helpers::entries([format!("us-east-2={acs}"), "us-west-2".into()]);
     })

@@ -2,56 +2,12 @@
 //! driven through the whole authorization code flow (its login and consent forms) with a
 //! cookie jar, and the broker's checks of state, code, nonce, issuer and expiry.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 
 use crate::helpers::{login_error, spawn_app_with, Backend, TestApp};
 use crate::on_both_backends;
-use crate::saml::peers;
-use crate::sts::free_port;
-
-/// The OpenID Provider process, killed on drop.
-pub struct Op {
-    child: Child,
-    pub port: u16,
-}
-
-impl Drop for Op {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Op {
-    /// Starts the provider on `port` for a broker at `broker`.
-    pub fn start(port: u16, broker: &str, id_token_ttl: u32, mode: &str, host: &str) -> Op {
-        let child = Command::new("node")
-            .arg(peers().join("op.mjs"))
-            .args([
-                &port.to_string(),
-                &format!("{broker}/login/oidc/op/callback"),
-                &id_token_ttl.to_string(),
-                mode,
-                host,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs the OpenID Provider (install the peers with `bash .ci/deps`)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the OpenID Provider did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Op { child, port }
-    }
-}
+use crate::peers::free_port;
+pub use crate::peers::oidc_op::Op;
 
 /// A broker with the provider `op` at `http://127.0.0.1:<port>` (not started yet).
 pub async fn app_for(backend: Backend, op_port: u16) -> TestApp {
@@ -175,7 +131,7 @@ pub fn path_of(app: &TestApp, url: &str) -> String {
 async fn an_oidc_user_signs_in_with_groups_and_sees_their_roles(backend: Backend) {
     let port = free_port();
     let app = app_for(backend, port).await;
-    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     let login = app.get("/login").await;
     assert!(login.body.contains("Sign in with Example OP"));
     let callback = through_the_provider(&app, port, "alice").await;
@@ -204,7 +160,7 @@ async fn an_oidc_user_signs_in_with_groups_and_sees_their_roles(backend: Backend
 async fn groups_only_in_userinfo_are_fetched(backend: Backend) {
     let port = free_port();
     let app = app_for(backend, port).await;
-    let _op = Op::start(port, &app.address, 600, "userinfo", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "userinfo", "127.0.0.1").await;
     let callback = through_the_provider(&app, port, "alice").await;
     assert_eq!(
         app.get(&path_of(&app, &callback)).await.status,
@@ -216,7 +172,7 @@ async fn groups_only_in_userinfo_are_fetched(backend: Backend) {
 async fn a_tampered_state_a_replayed_code_and_a_wrong_nonce_are_refused(backend: Backend) {
     let port = free_port();
     let app = app_for(backend, port).await;
-    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
 
     let callback = through_the_provider(&app, port, "bob").await;
     let tampered = path_of(&app, &callback).replace("state=", "state=x");
@@ -279,7 +235,7 @@ async fn a_tampered_state_a_replayed_code_and_a_wrong_nonce_are_refused(backend:
 async fn an_expired_id_token_is_refused(backend: Backend) {
     let port = free_port();
     let app = app_for(backend, port).await;
-    let op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     let callback = through_the_provider(&app, port, "alice").await;
     // Now the provider's clock runs an hour behind: the 10-minute ID token it issues for the
     // code arrives expired.
@@ -314,7 +270,7 @@ async fn a_provider_with_another_issuer_or_down_gives_a_clear_error(backend: Bac
         res.body
     );
 
-    let _op = Op::start(port, &app.address, 600, "id-token", "localhost");
+    let _op = Op::start(port, &app.address, 600, "id-token", "localhost").await;
     let res = app.get("/login/oidc/op?next=/").await;
     assert_eq!(res.status, StatusCode::BAD_GATEWAY, "{}", res.body);
     assert!(
@@ -328,7 +284,7 @@ async fn a_provider_with_another_issuer_or_down_gives_a_clear_error(backend: Bac
 async fn a_provider_that_rotated_its_keys_is_followed(backend: Backend) {
     let port = free_port();
     let app = app_for(backend, port).await;
-    let op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     let first = through_the_provider(&app, port, "alice").await;
     assert_eq!(
         app.get(&path_of(&app, &first)).await.status,
@@ -336,7 +292,7 @@ async fn a_provider_that_rotated_its_keys_is_followed(backend: Backend) {
     );
     // Restarted with a new signing key: the broker's cached JWKS no longer has it.
     drop(op);
-    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     let second = through_the_provider(&app, port, "alice").await;
     let res = app.get(&path_of(&app, &second)).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", login_error(&res));

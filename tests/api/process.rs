@@ -483,7 +483,9 @@ fn rules_export_and_import_round_trip_and_a_broken_import_changes_nothing() {
 /// Even at `RUST_LOG=trace`, credentials STS hands out never reach the log.
 #[test]
 fn credentials_never_reach_the_log_even_at_trace_level() {
-    let moto = crate::sts::Peer::moto();
+    let moto = tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(crate::sts::Peer::moto());
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = fedbroker(dir.path())
         .args(["serve", "--demo"])

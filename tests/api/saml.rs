@@ -3,7 +3,7 @@
 //! `urn:amazon:webservices`, destination = the regional ACS, IdP metadata from fedbroker).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use base64::Engine;
@@ -20,9 +20,7 @@ use fedbroker::saml::sign::XmlSigner;
 const ACS: &str = "https://us-east-2.signin.aws.amazon.com/saml";
 const ISSUER: &str = "https://broker.example.com/saml/metadata";
 
-pub fn peers() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers"))
-}
+pub use crate::peers::peers_dir as peers;
 
 /// Verifies the signature on the element with `id` using the xmlsec1 binary.
 pub fn xmlsec_verifies(dir: &Path, xml: &str, cert_pem: &str, id: &str) -> bool {

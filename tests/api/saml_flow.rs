@@ -1,71 +1,15 @@
 //! Console sign-in end to end: metadata from `/saml/metadata`, the auto-POST page, regional
 //! failover between real pysaml2 service providers on loopback, and key rotation.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
 use reqwest::StatusCode;
 
 use crate::helpers::{hidden_field, spawn_app_with, Backend, TestApp};
 use crate::on_both_backends;
-use crate::saml::{peers, pysaml2_accepts};
-
-/// A pysaml2 "regional AWS sign-in endpoint" on loopback that records what it receives.
-pub struct SignInEndpoint {
-    child: Child,
-    pub url: String,
-    pub record: PathBuf,
-}
-
-impl SignInEndpoint {
-    pub fn start(dir: &Path, name: &str, metadata: &Path) -> SignInEndpoint {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let url = format!("http://127.0.0.1:{port}/saml");
-        let record = dir.join(format!("{name}.jsonl"));
-        let mut child = Command::new(peers().join(".venv/bin/python"))
-            .arg(peers().join("saml_sp.py"))
-            .args([
-                "serve",
-                "--port",
-                &port.to_string(),
-                "--acs",
-                &url,
-                "--metadata",
-            ])
-            .arg(metadata)
-            .arg("--record")
-            .arg(&record)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("pysaml2 endpoint starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        assert!(line.contains("listening"), "{line}");
-        SignInEndpoint { child, url, record }
-    }
-
-    pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// What the endpoint recorded, one JSON object per POST.
-    pub fn received(&self) -> Vec<serde_json::Value> {
-        crate::helpers::read_jsonl(&self.record)
-    }
-}
-
-impl Drop for SignInEndpoint {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+pub use crate::peers::sign_in_endpoint::SignInEndpoint;
+use crate::saml::pysaml2_accepts;
 
 /// The auto-POST page's form: (action, SAMLResponse, RelayState).
 pub fn autopost_form(html: &str) -> (String, String, String) {
@@ -739,7 +683,7 @@ async fn every_response_lives_exactly_the_configured_validity(backend: Backend) 
     let dir = tempfile::tempdir().expect("tempdir");
     let metadata = dir.path().join("md.xml");
     let endpoint = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
-    let standin = crate::sts::Peer::standin(dir.path(), 43200);
+    let standin = crate::sts::Peer::standin(dir.path(), 43200).await;
     let acs = vec![format!("us-east-2={}", endpoint.url)];
     let sts = vec![format!("us-east-2={}", standin.url())];
     let app = spawn_app_with(backend, |s| {

@@ -26,10 +26,10 @@ use crate::on_both_backends;
 use crate::saml::{pem, xml_attribute, xmlsec_verifies};
 use crate::sts::{Peer, ADMIN_ROLE};
 
-const URL: &str = "https://broker.example.com";
+pub const URL: &str = "https://broker.example.com";
 
 /// The parts an `AwsContext` borrows, owned by the test.
-struct Parts {
+pub struct Parts {
     store: Store,
     keys: KeyRing,
     profile: AwsProfile,
@@ -41,7 +41,7 @@ struct Parts {
 }
 
 impl Parts {
-    async fn new(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Parts {
+    pub async fn new(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Parts {
         let (url, dir) = fresh_database(backend).await;
         let mut settings = test_settings(&url);
         adjust(&mut settings);
@@ -77,7 +77,7 @@ impl Parts {
         }
     }
 
-    fn aws(&self) -> AwsContext<'_> {
+    pub fn aws(&self) -> AwsContext<'_> {
         AwsContext {
             store: &self.store,
             keys: &self.keys,
@@ -100,7 +100,7 @@ impl Parts {
     }
 }
 
-fn admin_identity() -> Identity {
+pub fn admin_identity() -> Identity {
     Identity {
         user_id: 0,
         username: "alice".into(),
@@ -179,7 +179,7 @@ async fn a_role_not_granted_is_refused_and_recorded_without_a_server(backend: Ba
 }
 
 async fn credentials_come_from_sts_without_a_server(backend: Backend) {
-    let moto = Peer::moto();
+    let moto = Peer::moto().await;
     let endpoint = format!("us-east-1={}", moto.url());
     let parts = Parts::new(backend, move |s| {
         s.sts.endpoints = crate::helpers::entries([endpoint]);

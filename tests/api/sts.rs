@@ -3,96 +3,12 @@
 //! loopback STAND-IN (`tests/peers/aws_standin.py`) that answers in AWS's exact wire formats,
 //! because no emulator here has those behaviours.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 
 use crate::helpers::{hidden_field, spawn_app_with, Backend, TestApp};
 use crate::on_both_backends;
-use crate::saml::peers;
-
-/// A peer process on a free loopback port, killed on drop.
-pub struct Peer {
-    child: Child,
-    pub port: u16,
-    pub record: PathBuf,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("peer on port {port} did not start");
-}
-
-impl Peer {
-    /// `moto_server`, the STS emulator.
-    pub fn moto() -> Peer {
-        let port = free_port();
-        let child = Command::new(peers().join(".venv/bin/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts (install the test peers with `bash .ci/deps`)");
-        wait_for_port(port);
-        Peer {
-            child,
-            port,
-            record: PathBuf::new(),
-        }
-    }
-
-    /// The stand-in for STS's MaxSessionDuration refusal and the federation endpoint.
-    pub fn standin(dir: &Path, max_duration: u32) -> Peer {
-        let port = free_port();
-        let record = dir.join(format!("standin-{port}.jsonl"));
-        let child = Command::new(peers().join(".venv/bin/python"))
-            .arg(peers().join("aws_standin.py"))
-            .args(["--port", &port.to_string(), "--max-duration"])
-            .arg(max_duration.to_string())
-            .arg("--record")
-            .arg(&record)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("stand-in starts");
-        wait_for_port(port);
-        Peer {
-            child,
-            port,
-            record,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// What the stand-in received, one JSON object per request.
-    pub fn received(&self) -> Vec<serde_json::Value> {
-        crate::helpers::read_jsonl(&self.record)
-    }
-}
+pub use crate::peers::aws::Peer;
+use crate::peers::free_port;
 
 pub const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/Admin";
 
@@ -139,7 +55,7 @@ pub async fn audit_of(app: &TestApp, event_type: &str) -> Vec<fedbroker::store::
 }
 
 async fn credentials_come_from_moto_through_the_sdk(backend: Backend) {
-    let moto = Peer::moto();
+    let moto = Peer::moto().await;
     let app = app_with_sts(backend, vec![format!("us-east-2={}", moto.url())]).await;
     let page = cli_credentials(&app, ADMIN_ROLE).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -204,7 +120,7 @@ async fn credentials_come_from_moto_through_the_sdk(backend: Backend) {
 }
 
 async fn sts_fails_over_to_the_next_region_and_remembers_the_dead_one(backend: Backend) {
-    let moto = Peer::moto();
+    let moto = Peer::moto().await;
     let dead = format!("http://127.0.0.1:{}", free_port());
     let app = app_with_sts(
         backend,
@@ -274,7 +190,7 @@ async fn every_sts_endpoint_down_gives_a_clear_page_and_an_audit_event(backend: 
 
 async fn a_too_long_duration_is_retried_once_remembered_and_explained(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let standin = Peer::standin(dir.path(), 3600);
+    let standin = Peer::standin(dir.path(), 3600).await;
     let app = app_with_sts(backend, vec![format!("us-east-2={}", standin.url())]).await;
     // The rule asks for 8 hours.
     app.execute("UPDATE mapping_rules SET session_duration = 28800")
@@ -332,7 +248,7 @@ async fn a_too_long_duration_is_retried_once_remembered_and_explained(backend: B
 
 async fn the_console_link_goes_through_get_signin_token(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let standin = Peer::standin(dir.path(), 43200);
+    let standin = Peer::standin(dir.path(), 43200).await;
     let federation = format!("{}/federation", standin.url());
     let app = spawn_app_with(backend, |s| {
         s.sts.endpoints = crate::helpers::entries([format!("eu-west-1={}", standin.url())]);
@@ -414,7 +330,7 @@ on_both_backends!(
 /// none of which moto checks. Each refusal is asserted by its reason.
 async fn the_assertion_sent_to_sts_passes_an_independent_verifier(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let standin = Peer::standin(dir.path(), 43200);
+    let standin = Peer::standin(dir.path(), 43200).await;
     let app = app_with_sts(backend, vec![format!("us-east-2={}", standin.url())]).await;
     let published = app.get("/saml/metadata").await.body;
     let page = cli_credentials(&app, ADMIN_ROLE).await;

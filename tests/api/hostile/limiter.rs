@@ -313,7 +313,7 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies_and_only_as_an_ip(b
 }
 
 async fn oidc_sign_in_starts_are_limited_per_address(backend: Backend) {
-    let port = crate::sts::free_port();
+    let port = crate::peers::free_port();
     let app = crate::oidc::app_for_with(backend, port, |s| {
         s.login.max_oidc_starts_per_address = 3;
     })

@@ -120,7 +120,7 @@ async fn names_sent_for(
 /// own RoleSessionName and SourceIdentity; directory people carry `@corp`, rewritten names a
 /// hash, and a username is never read as a template.
 async fn directory_users_cannot_take_a_local_users_source_identity(backend: Backend) {
-    let slapd = Slapd::start();
+    let slapd = Slapd::start().await;
     ldapadd(&slapd, HOSTILE_PEOPLE);
     let src = source(&slapd, false, "none", false);
     let dir = tempfile::tempdir().expect("tempdir");

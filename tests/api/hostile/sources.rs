@@ -12,7 +12,7 @@ use crate::helpers::{login_error, spawn_app_with, Backend, TestApp};
 use crate::ldap::{ldap_app, ldap_login, source as ldap_source, Slapd};
 use crate::oidc::{app_with_source, path_of, through_the_provider, Op};
 use crate::on_both_backends;
-use crate::sts::free_port;
+use crate::peers::free_port;
 
 const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/Admin";
 
@@ -65,7 +65,7 @@ async fn token_for(app: &TestApp, username: &str) -> String {
 async fn an_oidc_group_named_like_the_admin_group_does_not_make_an_admin(backend: Backend) {
     let port = free_port();
     let app = app_with_source(backend, port, |_| {}).await;
-    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     let done = oidc_sign_in(&app, port, "root").await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", login_error(&done));
     let admin = app.get("/admin").await;
@@ -77,7 +77,7 @@ async fn an_oidc_group_named_like_the_admin_group_does_not_make_an_admin(backend
     // The same provider, configured to make its `fedbroker-admins` admins: now it may.
     let port = free_port();
     let app = app_with_source(backend, port, |s| s.admin_group = "fedbroker-admins".into()).await;
-    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     assert_eq!(
         oidc_sign_in(&app, port, "root").await.status,
         StatusCode::SEE_OTHER
@@ -108,7 +108,7 @@ fn ldap_admin_group(slapd: &Slapd) {
 // Attack: an LDAP group named like the broker's admin group. Expected: 403 on /admin unless
 // the source's `admin_group` names it.
 async fn an_ldap_group_named_like_the_admin_group_does_not_make_an_admin(backend: Backend) {
-    let slapd = Slapd::start();
+    let slapd = Slapd::start().await;
     ldap_admin_group(&slapd);
     let app = ldap_app(backend, ldap_source(&slapd, false, "none", false)).await;
     let res = ldap_login(&app, "bob", "bob-ldap-pw").await;
@@ -138,7 +138,7 @@ async fn an_ldap_group_named_like_the_admin_group_does_not_make_an_admin(backend
 // admin and the page says so; a local grant to a directory user survives their next sign-in
 // even when the directory reports the same group.
 async fn a_local_grant_of_the_admin_group_makes_an_admin_and_says_so(backend: Backend) {
-    let slapd = Slapd::start();
+    let slapd = Slapd::start().await;
     ldap_admin_group(&slapd);
     let app = ldap_app(backend, ldap_source(&slapd, false, "none", false)).await;
     app.create_user("carol", "carol-password-1", &["fedbroker-admins"])
@@ -196,7 +196,7 @@ async fn a_local_grant_of_the_admin_group_makes_an_admin_and_says_so(backend: Ba
 // token made before. Expected: the token's use re-reads the directory: the role is gone at
 // once, then the deleted account's token gets 401 `account_gone`; each decision is audited.
 async fn a_token_of_an_ldap_user_loses_a_role_removed_in_the_directory(backend: Backend) {
-    let slapd = Slapd::start();
+    let slapd = Slapd::start().await;
     let app = ldap_app(backend, ldap_source(&slapd, false, "none", false)).await;
     assert_eq!(
         ldap_login(&app, "alice", "alice-ldap-pw").await.status,
@@ -253,7 +253,7 @@ async fn a_token_of_an_ldap_user_loses_a_role_removed_in_the_directory(backend: 
 async fn a_token_of_an_oidc_user_is_refused_long_after_the_last_sign_in(backend: Backend) {
     let port = free_port();
     let app = app_with_source(backend, port, |s| s.reauth_after_secs = 3600).await;
-    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     assert_eq!(
         oidc_sign_in(&app, port, "alice").await.status,
         StatusCode::SEE_OTHER
@@ -302,7 +302,7 @@ async fn an_unverified_email_does_not_pass_the_domain_gate(backend: Backend) {
         s.allowed_domains = vec!["op.example.com".into()]
     })
     .await;
-    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     let res = oidc_sign_in(&app, port, "carol").await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
     assert!(
@@ -321,7 +321,7 @@ async fn an_unverified_email_does_not_pass_the_domain_gate(backend: Backend) {
         s.trust_unverified_email = true;
     })
     .await;
-    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     assert_eq!(
         oidc_sign_in(&app, port, "carol").await.status,
         StatusCode::SEE_OTHER
@@ -334,7 +334,7 @@ async fn an_unverified_email_does_not_pass_the_domain_gate(backend: Backend) {
 async fn userinfo_for_another_subject_is_refused(backend: Backend) {
     let port = free_port();
     let app = app_with_source(backend, port, |_| {}).await;
-    let _op = Op::start(port, &app.address, 600, "userinfo", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "userinfo", "127.0.0.1").await;
     let res = oidc_sign_in(&app, port, "mallory").await;
     assert_eq!(res.status, StatusCode::BAD_GATEWAY, "{}", res.body);
     let message = login_error(&res);
@@ -355,7 +355,7 @@ async fn userinfo_for_another_subject_is_refused(backend: Backend) {
 async fn forged_id_token(backend: Backend, mode: &str) -> (StatusCode, String, String, u64) {
     let port = free_port();
     let app = app_with_source(backend, port, |_| {}).await;
-    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     let control = format!("http://127.0.0.1:{port}");
     let callback = through_the_provider(&app, port, "alice").await;
     let jwks_before = reqwest::get(format!("{control}/test-stats"))
@@ -465,7 +465,7 @@ async fn an_id_token_naming_another_issuer_is_refused(backend: Backend) {
 async fn usernames_from_a_source_are_folded_and_hidden_characters_refused(backend: Backend) {
     let port = free_port();
     let app = app_with_source(backend, port, |_| {}).await;
-    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     assert_eq!(
         oidc_sign_in(&app, port, "dana").await.status,
         StatusCode::SEE_OTHER
@@ -558,7 +558,7 @@ async fn lookalike_loopback_hosts_are_not_loopback() {
 // and reads the directory's error text. Expected: one bind serves many calls (probe cached),
 // and a failing directory shows only `degraded`.
 async fn readiness_checks_do_not_bind_per_request_or_show_directory_errors(backend: Backend) {
-    let slapd = Slapd::start();
+    let slapd = Slapd::start().await;
     let mut src = ldap_source(&slapd, false, "none", false);
     src.bind_password = fedbroker::domain::secret::Secret::new("not-the-service-password".into());
     let app = spawn_app_with(backend, move |s| s.sources.ldap = vec![src]).await;
@@ -581,7 +581,7 @@ async fn readiness_checks_do_not_bind_per_request_or_show_directory_errors(backe
 // Attack: time sign-ins to learn which usernames exist (an unknown user used to skip the user
 // bind). Expected: an unknown user costs the same number of binds as a wrong password.
 async fn an_unknown_ldap_user_costs_the_same_binds_as_a_wrong_password(backend: Backend) {
-    let slapd = Slapd::start();
+    let slapd = Slapd::start().await;
     let app = ldap_app(backend, ldap_source(&slapd, false, "none", false)).await;
     let start = slapd.binds().await;
     let wrong = ldap_login(&app, "alice", "not-her-password").await;

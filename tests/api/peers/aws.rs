@@ -1,0 +1,71 @@
+//! The AWS side: `moto_server` as STS, and a loopback stand-in (`tests/peers/aws_standin.py`)
+//! for the behaviours no emulator here has (MaxSessionDuration refusals, the federation
+//! endpoint), answering in AWS's exact wire formats.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use super::{free_port, peers_dir, wait_for_port};
+
+/// A peer process on a free loopback port, killed on drop.
+pub struct Peer {
+    child: Child,
+    pub port: u16,
+    pub record: PathBuf,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Peer {
+    /// `moto_server`, the STS emulator.
+    pub async fn moto() -> Peer {
+        let port = free_port();
+        let child = Command::new(peers_dir().join(".venv/bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts (install the test peers with `bash .ci/deps`)");
+        wait_for_port(port, "moto_server").await;
+        Peer {
+            child,
+            port,
+            record: PathBuf::new(),
+        }
+    }
+
+    /// The stand-in for STS's MaxSessionDuration refusal and the federation endpoint.
+    pub async fn standin(dir: &Path, max_duration: u32) -> Peer {
+        let port = free_port();
+        let record = dir.join(format!("standin-{port}.jsonl"));
+        let child = Command::new(peers_dir().join(".venv/bin/python"))
+            .arg(peers_dir().join("aws_standin.py"))
+            .args(["--port", &port.to_string(), "--max-duration"])
+            .arg(max_duration.to_string())
+            .arg("--record")
+            .arg(&record)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("stand-in starts");
+        wait_for_port(port, "the AWS stand-in (tests/peers/aws_standin.py)").await;
+        Peer {
+            child,
+            port,
+            record,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the stand-in received, one JSON object per request.
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        crate::helpers::read_jsonl(&self.record)
+    }
+}

@@ -1,0 +1,61 @@
+//! A regional AWS sign-in endpoint stand-in: pysaml2 (`tests/peers/saml_sp.py serve`) checks
+//! every posted Response as AWS would and records what it accepted.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use super::{free_port, peers_dir};
+
+/// A pysaml2 "regional AWS sign-in endpoint" on loopback that records what it receives.
+pub struct SignInEndpoint {
+    child: Child,
+    pub url: String,
+    pub record: PathBuf,
+}
+
+impl SignInEndpoint {
+    pub fn start(dir: &Path, name: &str, metadata: &Path) -> SignInEndpoint {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}/saml");
+        let record = dir.join(format!("{name}.jsonl"));
+        let mut child = Command::new(peers_dir().join(".venv/bin/python"))
+            .arg(peers_dir().join("saml_sp.py"))
+            .args([
+                "serve",
+                "--port",
+                &port.to_string(),
+                "--acs",
+                &url,
+                "--metadata",
+            ])
+            .arg(metadata)
+            .arg("--record")
+            .arg(&record)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("pysaml2 endpoint starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        assert!(line.contains("listening"), "{line}");
+        SignInEndpoint { child, url, record }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// What the endpoint recorded, one JSON object per POST.
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        crate::helpers::read_jsonl(&self.record)
+    }
+}
+
+impl Drop for SignInEndpoint {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
