@@ -5,4 +5,5 @@ pub mod access;
 pub mod api_tokens;
 pub mod limiter;
 pub mod sessions;
+pub mod signin;
 pub mod token_recheck;

@@ -81,11 +81,7 @@ pub(super) async fn user_command(
                     username.as_str(),
                     &hash,
                     generated.is_some(),
-                    &AccountChange {
-                        actor: &actor,
-                        at: now(),
-                        rotate: None,
-                    },
+                    &AccountChange::by(&actor, now()),
                 )
                 .await
                 .map_err(|e| explain(e, "user"))?;
@@ -134,11 +130,7 @@ async fn set_disabled(store: &Store, username: &str, disabled: bool) -> anyhow::
         .set_disabled(
             username.as_str(),
             disabled,
-            &AccountChange {
-                actor: &actor,
-                at: now(),
-                rotate: None,
-            },
+            &AccountChange::by(&actor, now()),
         )
         .await
         .map_err(|e| explain(e, "user"))?;
@@ -182,11 +174,7 @@ pub(super) async fn group_command(store: &Store, cmd: GroupCommand) -> anyhow::R
                     group.as_str(),
                     username.as_str(),
                     !remove,
-                    &AccountChange {
-                        actor: &actor,
-                        at: now(),
-                        rotate: None,
-                    },
+                    &AccountChange::by(&actor, now()),
                 )
                 .await
                 .map_err(|e| explain(e, "membership"))?;

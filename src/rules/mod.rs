@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod dry_run;
+pub mod role_list;
 
 pub use cache::{compile, grantable_roles, session_duration, Compiled, RoleMapper};
 pub use dry_run::{dry_run, identity_for_dry_run, DryRun, DryRunSubject};

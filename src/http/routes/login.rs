@@ -12,10 +12,10 @@ use super::session_cookie::{session_cookie, start_session};
 use super::{safe_return_path, user_agent, Nav};
 use crate::audit;
 use crate::audit::Origin;
-use crate::auth::limiter::Verdict;
 use crate::auth::sessions::{random_token, secrets_equal};
+use crate::auth::signin::{sign_in_with_password, Outcome, PasswordAttempt};
 use crate::clock::now;
-use crate::directory::{password_sign_in, SignInFailure};
+use crate::directory::SignInFailure;
 use crate::http::error::AppError;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::state::{client_addr, AppState, LOGIN_CSRF_COOKIE};
@@ -163,32 +163,24 @@ pub async fn post_login(
         audit::signin(&state.store, &form.username, ok, &source, reason, &origin)
     };
 
-    let attempt = match state.limiter.reserve(&form.username, &addr, at).await? {
-        Verdict::Allowed(attempt) => attempt,
-        Verdict::Limited { retry_after_secs } => {
-            let minutes = (retry_after_secs + 59) / 60;
+    let attempt = PasswordAttempt {
+        source: &source,
+        username: &form.username,
+        password: &form.password,
+        addr: &addr,
+    };
+    let outcome =
+        sign_in_with_password(&state.limiter, &state.store, &state.sources, attempt, at).await?;
+    let (status, message, reason) = match outcome {
+        Outcome::Limited { retry_after_secs } => {
             tracing::warn!(client = %addr, "sign-in refused by rate limit");
             audit(false, "rate limited").await;
-            let message = if retry_after_secs < 60 {
-                format!(
-                    "Too many failed sign-in attempts for this account. Wait {retry_after_secs} \
-                     second{} and try again.",
-                    if retry_after_secs == 1 { "" } else { "s" }
-                )
-            } else {
-                format!(
-                    "Too many failed sign-in attempts for this account or from your network. \
-                     Wait {minutes} minute{} and try again, or ask an administrator to reset your \
-                     password.",
-                    if minutes == 1 { "" } else { "s" }
-                )
-            };
             let mut res = login_page(
                 &state,
                 StatusCode::TOO_MANY_REQUESTS,
                 csrf,
                 &filled,
-                Some(message),
+                Some(limited_message(retry_after_secs)),
             )?;
             res.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -196,26 +188,7 @@ pub async fn post_login(
             );
             return Ok(res);
         }
-    };
-
-    let outcome = password_sign_in(
-        &state.store,
-        &state.sources,
-        &source,
-        &form.username,
-        &form.password,
-        at,
-    )
-    .await;
-    // Whether the attempt counts against the limits: only a password that was really checked
-    // and found wrong (or belonged to a disabled account) does.
-    match &outcome {
-        Ok(_) => state.limiter.succeeded(attempt).await?,
-        Err(SignInFailure::WrongCredentials | SignInFailure::Disabled) => {}
-        Err(_) => state.limiter.not_counted(attempt).await?,
-    }
-    let (status, message, reason) = match outcome {
-        Ok(identity) => {
+        Outcome::SignedIn(identity) => {
             let session = start_session(&state, &req, &identity, &source, &origin, at).await?;
             let location = if identity.must_change_password {
                 "/account/password"
@@ -230,22 +203,22 @@ pub async fn post_login(
                 .cookie(removed)
                 .finish());
         }
-        Err(SignInFailure::WrongCredentials) => (
+        Outcome::Failed(SignInFailure::WrongCredentials) => (
             StatusCode::UNAUTHORIZED,
             "Wrong username or password.".to_string(),
             "wrong username or password",
         ),
-        Err(SignInFailure::EmptyPassword) => (
+        Outcome::Failed(SignInFailure::EmptyPassword) => (
             StatusCode::BAD_REQUEST,
             "Enter your password.".to_string(),
             "empty password",
         ),
-        Err(SignInFailure::Disabled) => (
+        Outcome::Failed(SignInFailure::Disabled) => (
             StatusCode::FORBIDDEN,
             "This account is disabled. Ask an administrator to enable it.".to_string(),
             "account disabled",
         ),
-        Err(SignInFailure::Busy) => {
+        Outcome::Failed(SignInFailure::Busy) => {
             audit(false, "broker busy").await;
             let mut res = login_page(
                 &state,
@@ -260,7 +233,7 @@ pub async fn post_login(
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(1));
             return Ok(res);
         }
-        Err(SignInFailure::SourceDown(name)) => (
+        Outcome::Failed(SignInFailure::SourceDown(name)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "The directory “{name}” cannot be reached right now, so fedbroker cannot check your \
@@ -268,7 +241,7 @@ pub async fn post_login(
             ),
             "directory unreachable",
         ),
-        Err(SignInFailure::UsernameTaken { username, owner }) => (
+        Outcome::Failed(SignInFailure::UsernameTaken { username, owner }) => (
             StatusCode::FORBIDDEN,
             format!(
                 "The username `{username}` already belongs to another account (from `{owner}`), so \
@@ -276,22 +249,42 @@ pub async fn post_login(
             ),
             "username belongs to another source",
         ),
-        Err(SignInFailure::UnusableUsername(why)) => (
+        Outcome::Failed(SignInFailure::UnusableUsername(why)) => (
             StatusCode::FORBIDDEN,
             format!("You cannot sign in with this account: {why}."),
             "unusable username",
         ),
-        Err(SignInFailure::UnknownSource(id)) => (
+        Outcome::Failed(SignInFailure::UnknownSource(id)) => (
             StatusCode::BAD_REQUEST,
             format!("`{id}` is not a sign-in source here; choose one from the list."),
             "unknown source",
         ),
-        Err(SignInFailure::Store(e)) => return Err(e.into()),
-        Err(SignInFailure::Local(e)) => return Err(e.into()),
+        Outcome::Failed(SignInFailure::Store(e)) => return Err(e.into()),
+        Outcome::Failed(SignInFailure::Local(e)) => return Err(e.into()),
     };
     tracing::info!(client = %addr, source = %source, reason, "sign-in failed");
     audit(false, reason).await;
     login_page(&state, status, csrf, &filled, Some(message))
+}
+
+/// What a person refused by the limiter is told: how long to wait, and that an administrator
+/// can help when the wait is long.
+fn limited_message(retry_after_secs: i64) -> String {
+    if retry_after_secs < 60 {
+        format!(
+            "Too many failed sign-in attempts for this account. Wait {retry_after_secs} \
+             second{} and try again.",
+            if retry_after_secs == 1 { "" } else { "s" }
+        )
+    } else {
+        let minutes = (retry_after_secs + 59) / 60;
+        format!(
+            "Too many failed sign-in attempts for this account or from your network. \
+             Wait {minutes} minute{} and try again, or ask an administrator to reset your \
+             password.",
+            if minutes == 1 { "" } else { "s" }
+        )
+    }
 }
 
 /// The sign-out form.

@@ -14,6 +14,7 @@ use crate::clock::now;
 use crate::http::error::AppError;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::state::AppState;
+use crate::rules::role_list::{list_roles, ListedRole};
 use crate::store::AccountRecord;
 
 struct RoleView {
@@ -71,19 +72,6 @@ pub struct PortalQuery {
     q: String,
 }
 
-/// Whether every word of the query occurs in the text (both lower-case).
-fn matches_query(search: &str, query: &str) -> bool {
-    query.split_whitespace().all(|w| search.contains(w))
-}
-
-struct Row {
-    account: String,
-    arn: String,
-    name: String,
-    favourite: bool,
-    search: String,
-}
-
 /// `GET /`
 pub async fn get_portal(
     state: web::Data<AppState>,
@@ -105,48 +93,7 @@ pub async fn get_portal(
         .await?
         .into_iter()
         .collect();
-    let q = query.q.trim().to_lowercase();
-
-    let total_roles = evaluation.granted.len();
-    let mut rows: Vec<Row> = evaluation
-        .granted
-        .iter()
-        .map(|g| {
-            let account = g.pair.role.account().to_string();
-            let alias = aliases.get(&account);
-            let search = format!(
-                "{} {} {} {}",
-                g.pair.role.as_str(),
-                account,
-                alias.map_or("", |a| a.name.as_str()),
-                alias.map_or("", |a| a.environment.as_str())
-            )
-            .to_lowercase();
-            Row {
-                favourite: favourites.contains(g.pair.role.as_str()),
-                arn: g.pair.role.to_string(),
-                name: g.pair.role.name().to_string(),
-                account,
-                search,
-            }
-        })
-        .filter(|r| matches_query(&r.search, &q))
-        .collect();
-    let shown_roles = rows.len();
-    // Accounts ordered by environment, then alias, then id; roles by name within.
-    let sort_key = |account: &str| {
-        let a = aliases.get(account);
-        (
-            a.map_or(String::from("\u{10FFFF}"), |a| a.environment.to_lowercase()),
-            a.map_or(String::new(), |a| a.name.to_lowercase()),
-            account.to_string(),
-        )
-    };
-    rows.sort_by(|x, y| {
-        sort_key(&x.account)
-            .cmp(&sort_key(&y.account))
-            .then(x.name.cmp(&y.name))
-    });
+    let list = list_roles(&evaluation, &aliases, &favourites, &query.q);
 
     let region_select = RegionSelect {
         regions: &state
@@ -163,14 +110,14 @@ pub async fn get_portal(
             .map(|r| r.to_string()),
     }
     .render()?;
-    let view = |r: &Row| RoleView {
+    let view = |r: &ListedRole| RoleView {
         arn: r.arn.clone(),
         name: r.name.clone(),
         favourite: r.favourite,
         search: r.search.clone(),
     };
     let mut account_blocks = Vec::new();
-    let pinned: Vec<RoleView> = rows.iter().filter(|r| r.favourite).map(view).collect();
+    let pinned: Vec<RoleView> = list.favourites.iter().map(view).collect();
     if !pinned.is_empty() {
         account_blocks.push(
             AccountBlock {
@@ -187,29 +134,22 @@ pub async fn get_portal(
             .render()?,
         );
     }
-    let mut start = 0;
-    while start < rows.len() {
-        let account = rows[start].account.clone();
-        let end = rows[start..]
-            .iter()
-            .position(|r| r.account != account)
-            .map_or(rows.len(), |n| start + n);
-        let alias = aliases.get(&account);
+    for (account, roles) in &list.accounts {
+        let alias = aliases.get(account);
         account_blocks.push(
             AccountBlock {
                 block_id: &format!("account-{account}"),
-                account: &account,
+                account,
                 alias: alias.map_or("", |a| a.name.as_str()),
                 environment: alias.map_or("", |a| a.environment.as_str()),
                 colour: alias.and_then(|a| a.colour.as_deref()).unwrap_or(""),
-                roles: rows[start..end].iter().map(view).collect(),
+                roles: roles.iter().map(view).collect(),
                 region_select: &region_select,
                 csrf_token: &user.session.csrf_token,
                 query: &query.q,
             }
             .render()?,
         );
-        start = end;
     }
     render(&PortalPage {
         nav: Some(user.nav()),
@@ -222,8 +162,8 @@ pub async fn get_portal(
         email: id.email.clone(),
         groups: id.groups.clone(),
         query: query.q.clone(),
-        total_roles,
-        shown_roles,
+        total_roles: list.total,
+        shown_roles: list.shown,
         contact: state.settings.admin.contact.clone(),
         account_blocks,
     })

@@ -318,7 +318,7 @@ async fn oidc_sign_in_starts_are_limited_per_address(backend: Backend) {
         s.login.max_oidc_starts_per_address = 3;
     })
     .await;
-    let _op = crate::oidc::Op::start(port, &app.address, 600, "id-token", "127.0.0.1");
+    let _op = crate::oidc::Op::start(port, &app.address, 600, "id-token", "127.0.0.1").await;
     let mut statuses = Vec::new();
     for _ in 0..6 {
         statuses.push(app.get("/login/oidc/op").await.status);

@@ -68,6 +68,7 @@ pub mod audit;
 pub mod dryrun;
 pub mod keys;
 pub mod regions;
+pub mod rule_form;
 pub mod rules;
 pub mod trust;
 

@@ -9,13 +9,14 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::rule_form::{Errors, RuleForm};
 use super::when;
 use crate::clock::now;
 use crate::http::error::AppError;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::routes::{AdminUser, Nav};
 use crate::http::state::AppState;
-use crate::mapping::{Effect, FieldError, RuleSpec, PRESETS};
+use crate::mapping::{FieldError, RuleSpec, PRESETS};
 use crate::store::{Change, HistoryRecord, RuleRecord, StoreError};
 
 struct RuleRow {
@@ -127,159 +128,6 @@ pub async fn get_rules(
             active: compiled.set.len(),
         },
     )
-}
-
-/// The rule form as posted (and as re-shown).
-#[derive(Deserialize, Debug, Default, Clone)]
-pub struct RuleForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    description: String,
-    /// Checkbox: present when ticked.
-    enabled: Option<String>,
-    #[serde(default)]
-    effect: String,
-    #[serde(default)]
-    pattern: String,
-    case_sensitive: Option<String>,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    provider: String,
-    #[serde(default)]
-    session_duration: String,
-    #[serde(default)]
-    relay_state: String,
-    version: Option<i64>,
-}
-
-impl CsrfToken for RuleForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-impl RuleForm {
-    fn from_spec(spec: &RuleSpec, version: Option<i64>) -> RuleForm {
-        RuleForm {
-            csrf_token: String::new(),
-            name: spec.name.clone(),
-            description: spec.description.clone(),
-            enabled: spec.enabled.then(|| "on".to_string()),
-            effect: spec.effect.as_str().to_string(),
-            pattern: spec.pattern.clone(),
-            case_sensitive: spec.case_sensitive.then(|| "on".to_string()),
-            role: spec.role.clone(),
-            provider: spec.provider.clone().unwrap_or_default(),
-            session_duration: spec
-                .session_duration
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
-            relay_state: spec.relay_state.clone().unwrap_or_default(),
-            version,
-        }
-    }
-
-    /// The spec the form describes, or the errors of the fields that cannot even be read.
-    fn to_spec(&self) -> Result<RuleSpec, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let effect = Effect::parse(&self.effect).unwrap_or_else(|| {
-            errors.push(FieldError {
-                field: "effect",
-                message: "choose allow or deny".into(),
-            });
-            Effect::Allow
-        });
-        let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-        let session_duration = match self.session_duration.trim() {
-            "" => None,
-            raw => match raw.parse::<i64>() {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    errors.push(FieldError {
-                        field: "session_duration",
-                        message: format!("`{raw}` is not a whole number of seconds (900 to 43200)"),
-                    });
-                    None
-                }
-            },
-        };
-        let spec = RuleSpec {
-            name: self.name.trim().to_string(),
-            description: self.description.trim().to_string(),
-            enabled: self.enabled.is_some(),
-            effect,
-            pattern: self.pattern.trim().to_string(),
-            case_sensitive: self.case_sensitive.is_some(),
-            role: self.role.trim().to_string(),
-            provider: text(&self.provider),
-            session_duration,
-            relay_state: text(&self.relay_state),
-        };
-        if errors.is_empty() {
-            Ok(spec)
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-/// One message per field, shown under its input.
-#[derive(Default)]
-struct Errors {
-    name: String,
-    effect: String,
-    pattern: String,
-    role: String,
-    provider: String,
-    session_duration: String,
-    relay_state: String,
-}
-
-impl Errors {
-    fn from(list: &[FieldError]) -> Errors {
-        let mut e = Errors::default();
-        for f in list {
-            let slot = match f.field {
-                "name" => &mut e.name,
-                "effect" => &mut e.effect,
-                "match" => &mut e.pattern,
-                "role" => &mut e.role,
-                "provider" => &mut e.provider,
-                "session_duration" => &mut e.session_duration,
-                _ => &mut e.relay_state,
-            };
-            if !slot.is_empty() {
-                slot.push_str("; ");
-            }
-            slot.push_str(&f.message);
-        }
-        e
-    }
-
-    fn name_taken(name: &str) -> Errors {
-        Errors {
-            name: format!("a rule named “{name}” exists already; choose another name"),
-            ..Errors::default()
-        }
-    }
-
-    fn any(&self) -> bool {
-        [
-            &self.name,
-            &self.effect,
-            &self.pattern,
-            &self.role,
-            &self.provider,
-            &self.session_duration,
-            &self.relay_state,
-        ]
-        .iter()
-        .any(|s| !s.is_empty())
-    }
 }
 
 struct PresetView {
