@@ -4,6 +4,7 @@
 //! leak reveals no usable token. Each token has a name, scopes (`roles`, `credentials`,
 //! `console`), and an expiry no later than `sts.api_token_max_days`; people revoke their own.
 
+use crate::audit::{self, NewAuditEvent};
 use crate::auth::sessions::{random_token, token_hash};
 use crate::directory::{local::identity_of, Identity};
 use crate::store::{ApiTokenRecord, Store, StoreError};
@@ -64,10 +65,34 @@ impl TokenRejected {
     }
 }
 
+/// Whose token, for the store and the audit log.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    pub user_id: i64,
+    pub username: &'a str,
+}
+
+/// The audit event of a token created or revoked: written by the operation, so every path
+/// that creates or revokes a token records it alike.
+async fn audit(store: &Store, owner: Owner<'_>, action: &str, name: &str, id: i64) {
+    audit::record(
+        store,
+        NewAuditEvent {
+            event_type: audit::kind::TOKEN.into(),
+            actor: owner.username.to_string(),
+            subject: owner.username.to_string(),
+            outcome: audit::outcome(true),
+            details: serde_json::json!({"action": action, "token_id": id, "name": name}),
+            ..NewAuditEvent::default()
+        },
+    )
+    .await;
+}
+
 /// Creates a token; returns its id and the secret, which is shown once and never again.
 pub async fn create(
     store: &Store,
-    user_id: i64,
+    owner: Owner<'_>,
     name: &str,
     days: i64,
     scopes: &[String],
@@ -95,7 +120,7 @@ pub async fn create(
     let secret = format!("{PREFIX}{}", random_token());
     let id = store
         .create_api_token(
-            user_id,
+            owner.user_id,
             name,
             &token_hash(&secret),
             &scopes.join(" "),
@@ -103,7 +128,22 @@ pub async fn create(
             now + days * 86_400,
         )
         .await?;
+    audit(store, owner, "created", name, id).await;
     Ok((id, secret))
+}
+
+/// Revokes one of the owner's live tokens; false when there is no such token.
+pub async fn revoke(
+    store: &Store,
+    owner: Owner<'_>,
+    id: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let revoked = store.revoke_api_token(owner.user_id, id, now).await?;
+    if revoked {
+        audit(store, owner, "revoked", "", id).await;
+    }
+    Ok(revoked)
 }
 
 /// The person behind a bearer token, with the token's record.

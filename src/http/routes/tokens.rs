@@ -5,8 +5,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::{render, Nav, SignedIn};
-use crate::audit::{self, NewAuditEvent};
-use crate::auth::api_tokens::{create, CreateError, SCOPES};
+use crate::auth::api_tokens::{create, revoke, CreateError, Owner, SCOPES};
 use crate::clock::now;
 use crate::http::error::AppError;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken, FormFields};
@@ -83,19 +82,12 @@ pub async fn get_tokens(
     render(&page(&state, &user, String::new(), String::new()).await?)
 }
 
-async fn audit_token(state: &AppState, user: &SignedIn, action: &str, name: &str, id: i64) {
-    audit::record(
-        &state.store,
-        NewAuditEvent {
-            event_type: audit::kind::TOKEN.into(),
-            actor: user.identity.username.clone(),
-            subject: user.identity.username.clone(),
-            outcome: audit::outcome(true),
-            details: serde_json::json!({"action": action, "token_id": id, "name": name}),
-            ..NewAuditEvent::default()
-        },
-    )
-    .await;
+/// The signed-in person as a token owner.
+fn owner(user: &SignedIn) -> Owner<'_> {
+    Owner {
+        user_id: user.identity.user_id,
+        username: &user.identity.username,
+    }
 }
 
 /// `POST /account/tokens`: create. Checkboxes make `scope` repeat, so the form is read by hand.
@@ -109,7 +101,7 @@ pub async fn post_tokens(
     let name = field("name");
     match create(
         &state.store,
-        user.identity.user_id,
+        owner(&user),
         &name,
         days,
         &scopes,
@@ -118,10 +110,7 @@ pub async fn post_tokens(
     )
     .await
     {
-        Ok((id, secret)) => {
-            audit_token(&state, &user, "created", name.trim(), id).await;
-            render(&page(&state, &user, String::new(), secret).await?)
-        }
+        Ok((_, secret)) => render(&page(&state, &user, String::new(), secret).await?),
         Err(CreateError::Invalid(why)) => {
             let mut res = render(&page(&state, &user, why, String::new()).await?)?;
             *res.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
@@ -151,16 +140,11 @@ pub async fn post_revoke(
     CsrfForm { user, .. }: CsrfForm<RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    if !state
-        .store
-        .revoke_api_token(user.identity.user_id, id, now())
-        .await?
-    {
+    if !revoke(&state.store, owner(&user), id, now()).await? {
         return Err(AppError::BadRequest(
             "That token is not one of your active tokens.".into(),
         ));
     }
-    audit_token(&state, &user, "revoked", "", id).await;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/account/tokens"))
         .finish())

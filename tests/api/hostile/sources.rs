@@ -45,9 +45,13 @@ async fn token_for(app: &TestApp, username: &str) -> String {
         .expect("read")
         .expect("user exists");
     let scopes = ["roles".to_string(), "credentials".into(), "console".into()];
+    let owner = fedbroker::auth::api_tokens::Owner {
+        user_id: user.id,
+        username,
+    };
     let (_, secret) = fedbroker::auth::api_tokens::create(
         &app.store,
-        user.id,
+        owner,
         "laptop",
         30,
         &scopes,
