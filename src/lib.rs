@@ -1,6 +1,9 @@
 //! fedbroker: a self-hosted identity broker for AWS.
 //!
-//! Dependencies point one way: `routes → {directory, sessions, store} → domain`.
+//! Dependencies point one way: entry (`cli`, `startup`, `config`) → `http` → services (`aws`,
+//! `auth`, `rules`, `audit`) → `directory` and `saml` → `store` → pure (`domain`, `mapping`,
+//! `clock`); `tests/api/layers.rs` keeps it so. The README's "How the code is laid out" has a
+//! line per folder.
 
 pub mod audit;
 pub mod auth;
