@@ -72,12 +72,11 @@ impl Settings {
             apply_env(&mut merged, &name, &raw)?;
         }
 
-        let settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(merged))
+        let mut settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(merged))
             .map_err(|e| ConfigError::Invalid {
-                key: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
-        let mut settings = settings;
+            key: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
         settings.read_secret_files()?;
         settings.check()?;
         Ok(settings)
