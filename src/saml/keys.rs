@@ -267,6 +267,19 @@ impl KeyRing {
         Ok(())
     }
 
+    /// The IdP metadata listing every published key (the active one and any waiting to be
+    /// activated), for `/saml/metadata` and the keys page alike.
+    pub async fn metadata(&self, entity_id: &str, sso_url: &str) -> anyhow::Result<String> {
+        let certificates: Vec<String> = self
+            .list()
+            .await?
+            .into_iter()
+            .filter(KeyInfo::is_published)
+            .map(|k| k.certificate_b64())
+            .collect();
+        super::metadata::idp_metadata(entity_id, sso_url, &certificates)
+    }
+
     /// Every key with its state.
     pub async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
         Ok(self

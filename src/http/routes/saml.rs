@@ -11,23 +11,11 @@ use crate::http::error::AppError;
 use crate::http::middleware::CSP;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::state::AppState;
-use crate::saml::metadata::idp_metadata;
 
 /// The metadata document, with every published certificate.
 pub async fn metadata_xml(state: &AppState) -> Result<String, AppError> {
-    let certs: Vec<String> = state
-        .keys
-        .list()
-        .await?
-        .into_iter()
-        .filter(|k| k.is_published())
-        .map(|k| k.certificate_b64())
-        .collect();
-    Ok(idp_metadata(
-        &state.profile.entity_id,
-        &format!("{}/saml/sso", state.url),
-        &certs,
-    )?)
+    let sso = format!("{}/saml/sso", state.url);
+    Ok(state.keys.metadata(&state.profile.entity_id, &sso).await?)
 }
 
 /// `GET /saml/metadata`: upload to IAM with `aws iam create-saml-provider --saml-metadata-document file://...`.
