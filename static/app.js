@@ -1,9 +1,19 @@
 // fedbroker page behaviour. Served as a static file: the Content-Security-Policy forbids inline script.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
-  // Prevent double submission of forms (e.g. a double-clicked "Sign in").
+  // Prevent double submission of forms (e.g. a double-clicked "Sign in"). A disabled button is
+  // left out of what the form sends, so the pressed button's name and value (the action of
+  // "Activate", "Disable", "Delete"...) are carried in a hidden field first.
   for (const form of document.querySelectorAll("form")) {
-    form.addEventListener("submit", () => {
+    form.addEventListener("submit", (event) => {
+      const pressed = event.submitter;
+      if (pressed && pressed.name) {
+        const carried = document.createElement("input");
+        carried.type = "hidden";
+        carried.name = pressed.name;
+        carried.value = pressed.value;
+        form.appendChild(carried);
+      }
       for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = true;
     });
   }

@@ -143,3 +143,22 @@ async fn an_admin_creates_and_dry_runs_a_rule_and_alice_sees_the_role_under_its_
         assert_saved(shot);
     }
 }
+
+#[tokio::test]
+async fn buttons_that_name_the_action_work_with_the_page_script_running() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    app.login_as_admin().await;
+    let (keys_shot, _) = screenshot("buttons-keys.png");
+    let (rules_shot, _) = screenshot("buttons-rules.png");
+    let prefix = artifacts().join("buttons").to_string_lossy().to_string();
+    let stdout = run_script(
+        "buttons.mjs",
+        vec![app.address.clone(), "a-new-admin-password".into(), prefix],
+    )
+    .await;
+    assert!(stdout.contains("keys=1->2"), "{stdout}");
+    assert!(stdout.contains("rule-disabled=true"), "{stdout}");
+    assert!(!stdout.contains("browser error"), "{stdout}");
+    assert_saved(&keys_shot);
+    assert_saved(&rules_shot);
+}
