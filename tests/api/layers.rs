@@ -45,20 +45,12 @@ const KNOWN: &[(&str, &str)] = &[("http", "config")];
 /// layer, unit tests left out. An unknown module name is reported as `("?", NAME)`.
 fn upward_edges(importer: &str, text: &str) -> BTreeSet<(String, String)> {
     let layers: BTreeMap<&str, u8> = LAYERS.iter().copied().collect();
-    let code = text.split("#[cfg(test)]").next().unwrap_or(text);
     let mut edges = BTreeSet::new();
     let Some(&own) = layers.get(importer) else {
         edges.insert(("?".to_string(), importer.to_string()));
         return edges;
     };
-    for (i, _) in code.match_indices("crate::") {
-        let name: String = code[i + "crate::".len()..]
-            .chars()
-            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-            .collect();
-        if name.is_empty() {
-            continue;
-        }
+    for name in imports(text) {
         match layers.get(name.as_str()) {
             Some(&layer) if layer < own => {
                 edges.insert((importer.to_string(), name));
@@ -70,6 +62,29 @@ fn upward_edges(importer: &str, text: &str) -> BTreeSet<(String, String)> {
         }
     }
     edges
+}
+
+/// `(top-level module, source text)` of every file under `src/` but `lib.rs`.
+fn sources() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    files
+        .iter()
+        .map(|file| {
+            let top = file
+                .strip_prefix(&src)
+                .expect("under src")
+                .components()
+                .next()
+                .and_then(|c| c.as_os_str().to_str())
+                .expect("a name")
+                .trim_end_matches(".rs")
+                .to_string();
+            (top, std::fs::read_to_string(file).expect("source is text"))
+        })
+        .filter(|(top, _)| top != "lib")
+        .collect()
 }
 
 fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -85,23 +100,8 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn no_module_imports_from_a_higher_layer_beyond_the_known_edges() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    walk(&src, &mut files);
     let mut found = BTreeSet::new();
-    for file in &files {
-        let rel = file.strip_prefix(&src).expect("under src");
-        let top = rel
-            .components()
-            .next()
-            .and_then(|c| c.as_os_str().to_str())
-            .expect("a name")
-            .trim_end_matches(".rs")
-            .to_string();
-        if top == "lib" {
-            continue;
-        }
-        let text = std::fs::read_to_string(file).expect("source is text");
+    for (top, text) in sources() {
         found.extend(upward_edges(&top, &text));
     }
     let known: BTreeSet<(String, String)> = KNOWN
@@ -161,23 +161,11 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
 
 #[test]
 fn top_level_modules_import_each_other_without_a_cycle() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    walk(&src, &mut files);
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in &files {
-        let rel = file.strip_prefix(&src).expect("under src");
-        let top = rel
-            .components()
-            .next()
-            .and_then(|c| c.as_os_str().to_str())
-            .expect("a name")
-            .trim_end_matches(".rs")
-            .to_string();
-        if top == "lib" || top == "main" {
+    for (top, text) in sources() {
+        if top == "main" {
             continue;
         }
-        let text = std::fs::read_to_string(file).expect("source is text");
         let edges = graph.entry(top.clone()).or_default();
         // The known upward edges are reported by the layer test; leave them out here so this
         // test speaks of cycles among the modules' downward and sideways imports.
