@@ -17,19 +17,23 @@ try {
 
   await admin.goto(`${base}/admin/keys`);
   const before = (await admin.$$("tr[data-kid]")).length;
-  await Promise.all([
-    admin.waitForURL(`${base}/admin/keys`),
-    admin.click("button[name=action][value=add]"),
-  ]);
+  // The page is already at the URL the form returns to, so waiting for that URL would not wait
+  // for the answer: wait for what the answer shows (and report whatever is there on timeout).
+  await admin.click("button[name=action][value=add]");
+  await admin
+    .waitForSelector(`:nth-match(tr[data-kid], ${before + 1})`, { timeout: 15000 })
+    .catch(() => {});
+  await admin.waitForLoadState("load");
   const after = (await admin.$$("tr[data-kid]")).length;
   console.log(`keys=${before}->${after}`);
   await admin.screenshot({ path: `${prefix}-keys.png`, fullPage: true });
 
   await admin.goto(`${base}/admin/rules`);
-  await Promise.all([
-    admin.waitForURL(/\/admin\/rules(#.*)?$/),
-    admin.click("#rules button[name=action][value=disable]"),
-  ]);
+  await admin.click("#rules button[name=action][value=disable]");
+  await admin
+    .waitForSelector("#rules button[name=action][value=enable]", { timeout: 15000 })
+    .catch(() => {});
+  await admin.waitForLoadState("load");
   const enable = await admin.$$("#rules button[name=action][value=enable]");
   console.log(`rule-disabled=${enable.length === 1}`);
   await admin.screenshot({ path: `${prefix}-rules.png`, fullPage: true });
