@@ -150,6 +150,12 @@ impl Application {
             sts: crate::aws::sts::StsClient::new(&settings.sts, settings.saml.partition)?,
             federation,
             sources: crate::directory::Sources::new(&settings.sources, &url)?,
+            upstream_saml: settings
+                .sources
+                .saml
+                .iter()
+                .map(|s| crate::saml::upstream::UpstreamIdp::new(s.clone(), &url, now()))
+                .collect::<anyhow::Result<_>>()?,
             profile,
             url: url.clone(),
         });
@@ -298,6 +304,9 @@ fn spawn_pruning(store: Store, settings: &Settings) {
             // Sign-ins at a provider get 10 minutes; abandoned ones are forgotten.
             if let Err(e) = store.prune_oidc_logins(t - 600).await {
                 tracing::warn!(error = %e, "pruning abandoned OIDC sign-ins failed");
+            }
+            if let Err(e) = store.prune_saml(t - 600, t, t - absolute).await {
+                tracing::warn!(error = %e, "pruning SAML sign-ins and assertion IDs failed");
             }
             match crate::audit::prune(&store, retention, t).await {
                 Ok(n) if n > 0 => {

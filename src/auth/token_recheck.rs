@@ -146,22 +146,36 @@ async fn decide(
             }
         };
     }
-    if let Some(provider) = sources
+    // Upstream OIDC and SAML providers cannot be asked about a person: a recent browser
+    // sign-in stands in.
+    let upstream = sources
         .oidc
         .iter()
-        .map(|p| &p.settings)
-        .find(|o| o.id == identity.source)
-    {
+        .map(|p| {
+            (
+                &p.settings.id,
+                &p.settings.name,
+                p.settings.reauth_after_secs,
+            )
+        })
+        .chain(
+            sources
+                .saml
+                .iter()
+                .map(|s| (&s.id, &s.name, s.reauth_after_secs)),
+        )
+        .find(|(id, _, _)| **id == identity.source);
+    if let Some((_, name, reauth_after_secs)) = upstream {
         let last = store
             .user_by_id(identity.user_id)
             .await?
             .and_then(|u| u.last_login_at)
             .unwrap_or(0);
-        let max_age = i64::try_from(provider.reauth_after_secs).unwrap_or(i64::MAX);
+        let max_age = i64::try_from(reauth_after_secs).unwrap_or(i64::MAX);
         return Ok(if now.saturating_sub(last) > max_age {
             Err(Refused::ReauthRequired {
-                provider: provider.name.clone(),
-                after: span(provider.reauth_after_secs),
+                provider: name.clone(),
+                after: span(reauth_after_secs),
             })
         } else {
             Ok(())

@@ -258,6 +258,58 @@ impl Settings {
                 ));
             }
         }
+        for src in &self.sources.saml {
+            let key = format!("sources.saml `{}`", src.id);
+            if src.id.is_empty()
+                || src.id == "local"
+                || !src
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                || !ids.insert(src.id.clone())
+            {
+                return Err(invalid(
+                    "sources.saml",
+                    format!(
+                        "id `{}` must be unique, not `local`, and made of letters, digits and -",
+                        src.id
+                    ),
+                ));
+            }
+            match (src.metadata_url.is_empty(), src.metadata_file.is_empty()) {
+                (true, true) | (false, false) => {
+                    return Err(invalid(
+                        &key,
+                        "set exactly one of metadata_url and metadata_file".into(),
+                    ))
+                }
+                (false, true)
+                    if !(src.metadata_url.starts_with("https://")
+                        || is_loopback_url(&src.metadata_url, "http")) =>
+                {
+                    return Err(invalid(
+                        &key,
+                        format!(
+                            "metadata_url `{}` must be an https:// URL (the metadata decides which keys are trusted)",
+                            src.metadata_url
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            if !(0..=600).contains(&src.allowed_clock_skew_secs) {
+                return Err(invalid(
+                    &key,
+                    "allowed_clock_skew_secs must be 0 to 600".into(),
+                ));
+            }
+            if src.metadata_refresh_secs < 60 {
+                return Err(invalid(
+                    &key,
+                    "metadata_refresh_secs must be at least 60".into(),
+                ));
+            }
+        }
         for l in &self.sources.ldap {
             let key = format!("sources.ldap `{}`", l.id);
             if l.id.is_empty()

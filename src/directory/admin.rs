@@ -58,7 +58,14 @@ fn source_admin_group<'a>(
         .iter()
         .find(|o| o.id == source)
         .map(|o| ("OIDC", o.name.as_str(), o.admin_group.as_str()));
-    ldap.or(oidc).filter(|(_, _, group)| !group.is_empty())
+    let saml = sources
+        .saml
+        .iter()
+        .find(|s| s.id == source)
+        .map(|s| ("SAML", s.name.as_str(), s.admin_group.as_str()));
+    ldap.or(oidc)
+        .or(saml)
+        .filter(|(_, _, group)| !group.is_empty())
 }
 
 /// Whether one membership grants admin rights, and how.
@@ -103,6 +110,7 @@ pub fn admin_group_names(admin_group: &str, sources: &SourcesSettings) -> Vec<St
     let mut names = vec![admin_group.to_string()];
     names.extend(sources.ldap.iter().map(|l| l.admin_group.clone()));
     names.extend(sources.oidc.iter().map(|o| o.admin_group.clone()));
+    names.extend(sources.saml.iter().map(|s| s.admin_group.clone()));
     names.retain(|n| !n.is_empty());
     names.sort();
     names.dedup();

@@ -30,6 +30,8 @@ use crate::store::{ExternalProfile, ProvisionRefused, Store, StoreError};
 pub struct Sources {
     pub ldap: Vec<ldap::LdapDirectory>,
     pub oidc: Vec<oidc::OidcProvider>,
+    /// The SAML sources' settings (their protocol side lives in `saml::upstream`).
+    pub saml: Vec<settings::SamlSource>,
 }
 
 impl Sources {
@@ -48,6 +50,7 @@ impl Sources {
                 .cloned()
                 .map(ldap::LdapDirectory::new)
                 .collect::<anyhow::Result<_>>()?,
+            saml: settings.saml.clone(),
         })
     }
 

@@ -1,5 +1,5 @@
 //! `[sources]`: the identity sources beside the local directory (`[[sources.ldap]]`,
-//! `[[sources.oidc]]`), as the configuration describes them.
+//! `[[sources.oidc]]`, `[[sources.saml]]`), as the configuration describes them.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,8 @@ use crate::domain::secret::Secret;
 pub struct SourcesSettings {
     pub ldap: Vec<LdapSource>,
     pub oidc: Vec<OidcSource>,
+    #[serde(default)]
+    pub saml: Vec<SamlSource>,
 }
 
 impl SourcesSettings {
@@ -29,6 +31,11 @@ impl SourcesSettings {
                 self.oidc
                     .iter()
                     .map(|o| pick(&o.id, &o.session_name_suffix)),
+            )
+            .chain(
+                self.saml
+                    .iter()
+                    .map(|s| pick(&s.id, &s.session_name_suffix)),
             )
             .collect()
     }
@@ -54,6 +61,145 @@ impl SourcesSettings {
         }
         Ok(())
     }
+}
+
+/// Where the attribute names of a SAML source default from: the conventions of common
+/// identity providers (each can still be set one by one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SamlPreset {
+    /// NameID as username; `email`, `displayName`, `groups` (Okta's and SimpleSAMLphp's usual
+    /// attribute statements).
+    #[default]
+    Generic,
+    /// AD FS claim types: UPN, emailaddress, name, group claims.
+    Adfs,
+    /// Entra ID enterprise apps: name (UPN), emailaddress, displayname, groups.
+    Entra,
+    /// Okta: NameID, `email`, `displayName`, `groups` (a group attribute statement).
+    Okta,
+    /// Shibboleth / eduPerson OIDs: uid, mail, displayName, isMemberOf.
+    Shibboleth,
+}
+
+const CLAIMS: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/";
+const MS_GROUPS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups";
+
+impl SamlPreset {
+    /// (username, email, display name, groups) attribute names; username "" means the NameID.
+    pub fn attributes(self) -> (String, String, String, String) {
+        let s = |x: &str| x.to_string();
+        match self {
+            SamlPreset::Generic | SamlPreset::Okta => {
+                (s(""), s("email"), s("displayName"), s("groups"))
+            }
+            SamlPreset::Adfs => (
+                format!("{CLAIMS}upn"),
+                format!("{CLAIMS}emailaddress"),
+                format!("{CLAIMS}name"),
+                s(MS_GROUPS),
+            ),
+            SamlPreset::Entra => (
+                format!("{CLAIMS}name"),
+                format!("{CLAIMS}emailaddress"),
+                s("http://schemas.microsoft.com/identity/claims/displayname"),
+                s(MS_GROUPS),
+            ),
+            SamlPreset::Shibboleth => (
+                s("urn:oid:0.9.2342.19200300.100.1.1"),
+                s("urn:oid:0.9.2342.19200300.100.1.3"),
+                s("urn:oid:2.16.840.1.113730.3.1.241"),
+                s("urn:oid:1.3.6.1.4.1.5923.1.5.1.1"),
+            ),
+        }
+    }
+}
+
+/// One upstream SAML identity provider (`[[sources.saml]]`): the broker is its service provider.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlSource {
+    pub id: String,
+    /// Shown on the "Sign in with …" button.
+    pub name: String,
+    /// The identity provider's metadata, fetched and refreshed (https, or http on loopback).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub metadata_url: String,
+    /// Or read from a file at start-up; exactly one of the two.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub metadata_file: String,
+    /// How long fetched metadata is used before it is fetched again (it is also fetched once
+    /// more when a response is signed by a key it does not list, e.g. after a key rotation).
+    #[serde(default = "default_metadata_refresh")]
+    pub metadata_refresh_secs: u64,
+    /// SHA-256 fingerprints (hex, colons allowed) of the only signing certificates to trust
+    /// from the metadata; empty: every signing certificate it lists.
+    #[serde(default)]
+    pub pinned_fingerprints: Vec<String>,
+    #[serde(default)]
+    pub preset: SamlPreset,
+    /// Attribute names (`Name` or `FriendlyName`); unset: the preset's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_attribute: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_attribute: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name_attribute: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups_attribute: Option<String>,
+    /// Other attributes kept for `{attr:NAME}` in templates.
+    #[serde(default)]
+    pub extra_attributes: Vec<String>,
+    /// Accept responses that answer no request of this broker (sign-in started at the
+    /// identity provider's portal). Off: only answers to this browser's own request count.
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
+    /// Sign AuthnRequests with the broker's active key.
+    #[serde(default)]
+    pub sign_authn_requests: bool,
+    /// Refuse assertions that arrive unencrypted.
+    #[serde(default)]
+    pub want_assertions_encrypted: bool,
+    #[serde(default = "default_saml_skew")]
+    pub allowed_clock_skew_secs: i64,
+    /// Accept RSA-SHA1 signatures and SHA-1 digests (old AD FS relying-party trusts).
+    #[serde(default)]
+    pub allow_sha1: bool,
+    /// Only members of this group may sign in (empty: anyone the provider vouches for).
+    #[serde(default)]
+    pub required_group: String,
+    /// As for the other sources: default `@<id>`.
+    #[serde(default)]
+    pub session_name_suffix: Option<String>,
+    /// A group of this provider whose members are broker admins (empty: none).
+    #[serde(default)]
+    pub admin_group: String,
+    /// API tokens of this provider's people stop working this long after their last sign-in
+    /// in the browser (the broker cannot ask a SAML provider about a person).
+    #[serde(default = "default_reauth_after")]
+    pub reauth_after_secs: u64,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl SamlSource {
+    /// (username, email, display name, groups) attribute names in effect.
+    pub fn attribute_names(&self) -> (String, String, String, String) {
+        let (u, e, n, g) = self.preset.attributes();
+        (
+            self.username_attribute.clone().unwrap_or(u),
+            self.email_attribute.clone().unwrap_or(e),
+            self.display_name_attribute.clone().unwrap_or(n),
+            self.groups_attribute.clone().unwrap_or(g),
+        )
+    }
+}
+
+fn default_metadata_refresh() -> u64 {
+    3600
+}
+fn default_saml_skew() -> i64 {
+    120
 }
 
 fn default_scopes() -> Vec<String> {

@@ -35,6 +35,8 @@ pub struct AppState {
     pub rules: RoleMapper,
     /// LDAP and other identity sources beside the local directory.
     pub sources: crate::directory::Sources,
+    /// Upstream SAML identity providers (`[[sources.saml]]`).
+    pub upstream_saml: Vec<crate::saml::upstream::UpstreamIdp>,
     /// Regional STS endpoints with failover.
     pub sts: crate::aws::sts::StsClient,
     /// The federation endpoints for console links.

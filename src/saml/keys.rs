@@ -298,6 +298,22 @@ impl KeyRing {
             .collect())
     }
 
+    /// The private keys of every published key, the active one first: assertions encrypted by
+    /// an upstream identity provider to any certificate in the SP metadata can be read, also
+    /// across a rotation.
+    pub async fn decryption_keys(&self) -> anyhow::Result<Vec<PKey<Private>>> {
+        let mut records = self.store.list_keys().await?;
+        records.retain(|k| k.state != "retired");
+        records.sort_by_key(|k| k.state != "active");
+        records
+            .iter()
+            .map(|r| {
+                let der = decrypt(&self.kek, &r.private_key_enc)?;
+                PKey::private_key_from_pkcs8(&der).context("stored signing key is corrupt")
+            })
+            .collect()
+    }
+
     /// The signer of the active key. The database says which key is active (another instance
     /// may have rotated); the parsed key is reused while that stays the same.
     pub async fn signer(&self) -> anyhow::Result<Arc<XmlSigner>> {

@@ -1,4 +1,5 @@
-//! fedbroker as a SAML identity provider toward AWS sign-in and STS.
+//! fedbroker as a SAML identity provider toward AWS sign-in and STS, and as a service provider
+//! toward upstream identity providers ([`sp`]).
 
 pub mod keys;
 pub mod metadata;
@@ -6,5 +7,7 @@ pub mod profile;
 pub mod response;
 pub mod settings;
 pub mod sign;
+pub mod sp;
 pub mod trust_policy;
+pub mod upstream;
 pub mod xml;

@@ -32,7 +32,8 @@ struct LoginPage {
     sources: Vec<(String, String)>,
     source: String,
     /// `(id, name)` of the OpenID Providers: a button each.
-    providers: Vec<(String, String)>,
+    /// (kind, id, name) of each upstream provider: a "Sign in with …" button to /login/<kind>/<id>.
+    providers: Vec<(&'static str, String, String)>,
 }
 
 /// `?next=` on the login page.
@@ -100,7 +101,13 @@ pub fn login_page(
             .sources
             .oidc
             .iter()
-            .map(|p| (p.settings.id.clone(), p.settings.name.clone()))
+            .map(|p| ("oidc", p.settings.id.clone(), p.settings.name.clone()))
+            .chain(
+                state
+                    .upstream_saml
+                    .iter()
+                    .map(|p| ("saml", p.settings.id.clone(), p.settings.name.clone())),
+            )
             .collect(),
         source: filled.source.to_string(),
     };
@@ -309,8 +316,9 @@ pub async fn post_logout(
     tracing::info!(user = %user.identity.username, "signed out");
     let mut removed = session_cookie("");
     removed.make_removal();
+    let next = super::saml_sp::after_logout(&state, &user.session.id_hash).await?;
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/login"))
+        .insert_header((header::LOCATION, next))
         .cookie(removed)
         .finish())
 }

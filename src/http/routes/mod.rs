@@ -11,6 +11,7 @@ mod login;
 mod oidc;
 mod portal;
 mod saml;
+mod saml_sp;
 mod session_cookie;
 mod static_files;
 mod tokens;
@@ -74,6 +75,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/login/oidc/{id}/callback",
             web::get().to(oidc::get_callback),
         )
+        .route("/login/saml/{id}", web::get().to(saml_sp::get_start))
+        .service(
+            web::resource("/saml/sp/{id}/acs")
+                // Room for a response at verify::MAX_RESPONSE_BYTES, form-encoded.
+                .app_data(web::FormConfig::default().limit(1024 * 1024))
+                .route(web::post().to(saml_sp::post_acs)),
+        )
+        .route(
+            "/saml/sp/{id}/metadata",
+            web::get().to(saml_sp::get_metadata),
+        )
+        .route("/saml/sp/{id}/slo", web::get().to(saml_sp::get_slo))
         .route("/", web::get().to(portal::get_portal))
         .route("/portal/favourites", web::post().to(portal::post_favourite))
         .route(
