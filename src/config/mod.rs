@@ -144,7 +144,7 @@ pub use crate::auth::limiter::LoginSettings;
 pub use crate::aws::regions::RegionSettings;
 pub use crate::aws::sts::StsSettings;
 pub use crate::directory::settings::{
-    GroupNaming, LdapSource, NestedGroups, OidcSource, SourcesSettings,
+    GroupNaming, LdapSource, NestedGroups, OidcSource, SamlPreset, SamlSource, SourcesSettings,
 };
 pub use crate::saml::settings::SamlSettings;
 pub use crate::store::{prepare_sqlite_path, redact_url, DatabaseSettings};

@@ -24,3 +24,4 @@ mod snapshots;
 mod store;
 mod sts;
 mod tls;
+mod upstream_saml;

@@ -255,14 +255,7 @@ pub fn verify_response(
             });
         }
     }
-    match tree.attr(root, "Destination") {
-        Some(d) if d == expected.acs_url => {}
-        Some(d) => return Err(Refusal::Destination(d.to_string())),
-        None => return Err(Refusal::Missing("the Response Destination")),
-    }
-    let response_answers = tree.attr(root, "InResponseTo").map(str::to_string);
-    check_in_response_to(response_answers.as_deref(), expected.request_id)?;
-
+    // Signatures first: a forged message is reported as forged, whatever else it claims.
     let mut signed = false;
     if let Some(sig) = signature_of(&tree, root).map_err(Refusal::ResponseSignature)? {
         verify(&tree, root, sig, &trust.keys, trust.allow_sha1)
@@ -295,6 +288,13 @@ pub fn verify_response(
     if !signed {
         return Err(Refusal::Unsigned);
     }
+    match tree.attr(root, "Destination") {
+        Some(d) if d == expected.acs_url => {}
+        Some(d) => return Err(Refusal::Destination(d.to_string())),
+        None => return Err(Refusal::Missing("the Response Destination")),
+    }
+    let response_answers = tree.attr(root, "InResponseTo").map(str::to_string);
+    check_in_response_to(response_answers.as_deref(), expected.request_id)?;
     let mut verified = read_assertion(atree, assertion, trust, expected, response_answers)?;
     verified.encrypted = tree.is(carried, SAML, "EncryptedAssertion");
     Ok(verified)

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 pub mod aws;
 pub mod oidc_op;
+pub mod saml_idp;
 pub mod sign_in_endpoint;
+pub mod simplesamlphp;
 pub mod slapd;
 
 /// The folder of the peers' scripts and their installed packages.
