@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::helpers::{spawn_app_with, Backend};
 
 /// Where screenshots go; created if missing.
-fn artifacts() -> PathBuf {
+pub(crate) fn artifacts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&dir).expect("artifact dir");
     dir
@@ -16,7 +16,7 @@ fn artifacts() -> PathBuf {
 
 /// Runs `tests/browser/<script>` with node and returns its standard output; fails the test
 /// when the script fails or the page threw.
-async fn run_script(script: &str, args: Vec<String>) -> String {
+pub(crate) async fn run_script(script: &str, args: Vec<String>) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("tests/browser").join(script);
     let out = tokio::task::spawn_blocking(move || {
@@ -40,14 +40,14 @@ async fn run_script(script: &str, args: Vec<String>) -> String {
 }
 
 /// A fresh screenshot path (any old file removed) and its string form for the script.
-fn screenshot(name: &str) -> (PathBuf, String) {
+pub(crate) fn screenshot(name: &str) -> (PathBuf, String) {
     let shot = artifacts().join(name);
     let _ = std::fs::remove_file(&shot);
     let arg = shot.to_string_lossy().to_string();
     (shot, arg)
 }
 
-fn assert_saved(shot: &std::path::Path) {
+pub(crate) fn assert_saved(shot: &std::path::Path) {
     let size = std::fs::metadata(shot)
         .unwrap_or_else(|_| panic!("{} saved", shot.display()))
         .len();

@@ -13,9 +13,11 @@ use fedbroker::config::SamlSource;
 use fedbroker::startup::{Application, BuildOptions};
 use reqwest::StatusCode;
 
+use crate::browser;
 use crate::helpers::{login_error, spawn_app_with, Backend, TestApp, ADMIN_PASSWORD};
 use crate::on_both_backends;
 use crate::peers::saml_idp::{Answer, SamlIdp, IDP_ENTITY};
+use crate::peers::simplesamlphp::{SimpleSamlPhp, SpEntry};
 
 const PUBLIC: &str = "https://broker.example.test";
 const SP: &str = "https://broker.example.test/saml/sp/up";
@@ -487,4 +489,96 @@ async fn a_replay_to_another_instance_on_the_same_postgresql_is_refused() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let body = res.text().await.expect("body");
     assert!(body.contains("already used"), "{body}");
+}
+
+/// A broker whose source `ssp` is a real SimpleSAMLphp, and that SimpleSAMLphp, which knows
+/// the broker as its SP (encrypting to the broker's certificate when `encrypt`).
+async fn with_simplesamlphp(encrypt: bool) -> (TestApp, SimpleSamlPhp) {
+    let idp_port = crate::peers::free_port();
+    let app = spawn_app_with(Backend::Sqlite, move |s| {
+        s.sources.saml = vec![toml::from_str(&format!(
+            "id = \"ssp\"\nname = \"SimpleSAMLphp\"\n\
+             metadata_url = \"http://127.0.0.1:{idp_port}/saml2/idp/metadata.php\"\n\
+             allow_idp_initiated = true\nwant_assertions_encrypted = {encrypt}\n"
+        ))
+        .expect("source")];
+    })
+    .await;
+    let sp_entity = format!("{}/saml/sp/ssp", app.address);
+    let metadata = app.get("/saml/sp/ssp/metadata").await;
+    let cert = metadata
+        .body
+        .split("<ds:X509Certificate>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("a certificate in the SP metadata")
+        .to_string();
+    let idp = SimpleSamlPhp::start_on(
+        idp_port,
+        &SpEntry {
+            acs_url: format!("{sp_entity}/acs"),
+            slo_url: format!("{sp_entity}/slo"),
+            entity_id: sp_entity,
+            encrypt_to_cert_b64: encrypt.then_some(cert),
+        },
+        encrypt,
+    )
+    .await;
+    (app, idp)
+}
+
+#[tokio::test]
+async fn simplesamlphp_signs_people_in_from_the_login_page_and_from_its_own_portal() {
+    let (app, idp) = with_simplesamlphp(false).await;
+    let prefix = browser::artifacts()
+        .join("upstream-saml")
+        .to_string_lossy()
+        .to_string();
+    let shots: Vec<_> = ["login", "idp", "portal"]
+        .iter()
+        .map(|s| browser::screenshot(&format!("upstream-saml-{s}.png")).0)
+        .collect();
+    let idp_initiated = idp.sso_url_idp_initiated(&format!("{}/saml/sp/ssp", app.address));
+    let out = browser::run_script(
+        "upstream_saml.mjs",
+        vec![app.address.clone(), idp_initiated, prefix],
+    )
+    .await;
+    let log = idp.log();
+    assert!(out.contains("button=Sign in with SimpleSAMLphp"), "{out}");
+    assert!(out.contains("landed=/\n"), "{out}\n{log}");
+    assert!(out.contains("sp-user=alice"), "{out}");
+    assert!(out.contains("sp-roles=Deployer"), "{out}");
+    assert!(out.contains("idp-user=bob"), "{out}");
+    assert!(
+        out.contains("idp-roles=\n"),
+        "bob's groups map to no role: {out}"
+    );
+    assert!(!out.contains("browser error"), "{out}");
+    for shot in &shots {
+        browser::assert_saved(shot);
+    }
+    let user = app
+        .store
+        .user_by_username("alice")
+        .await
+        .expect("store")
+        .expect("alice");
+    assert_eq!(user.source, "ssp");
+}
+
+#[tokio::test]
+async fn simplesamlphp_encrypted_assertions_sign_people_in() {
+    let (app, _idp) = with_simplesamlphp(true).await;
+    let prefix = browser::artifacts()
+        .join("upstream-saml-encrypted")
+        .to_string_lossy()
+        .to_string();
+    let out = browser::run_script(
+        "upstream_saml.mjs",
+        vec![app.address.clone(), "-".into(), prefix],
+    )
+    .await;
+    assert!(out.contains("sp-user=alice"), "{out}");
+    assert!(out.contains("sp-roles=Deployer"), "{out}");
 }

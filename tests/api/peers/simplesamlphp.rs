@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use super::{free_port, peers_dir, wait_for_port};
+use super::{peers_dir, wait_for_port};
 
 /// The one SP the IdP knows (`saml20-sp-remote.php`).
 pub struct SpEntry {
@@ -32,8 +32,8 @@ pub struct SimpleSamlPhp {
     dir: tempfile::TempDir,
     /// `http://127.0.0.1:PORT/`.
     pub base_url: String,
+    /// Also its entityID.
     pub metadata_url: String,
-    pub entity_id: String,
 }
 
 impl Drop for SimpleSamlPhp {
@@ -111,19 +111,15 @@ fn fill(from: &Path, to: &Path, port: u16, sign_response: bool) {
 }
 
 impl SimpleSamlPhp {
-    /// The IdP for `sp`, signing assertions but not responses.
-    pub async fn start(sp: &SpEntry) -> SimpleSamlPhp {
-        Self::start_with(sp, false).await
-    }
-
-    /// The IdP for `sp`; `sign_response` also signs the Response around the signed assertion.
-    pub async fn start_with(sp: &SpEntry, sign_response: bool) -> SimpleSamlPhp {
+    /// The IdP for `sp` on loopback `port` (chosen beforehand, so that the broker can be
+    /// configured with the metadata URL first); `sign_response` also signs the Response
+    /// around the signed assertion.
+    pub async fn start_on(port: u16, sp: &SpEntry, sign_response: bool) -> SimpleSamlPhp {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         for sub in ["metadata", "cert", "log", "tmp", "data", "sessions"] {
             std::fs::create_dir_all(d.join(sub)).expect("config dirs");
         }
-        let port = free_port();
         let templates = peers_dir().join("simplesamlphp");
         for file in [
             "config.php",
@@ -155,12 +151,10 @@ impl SimpleSamlPhp {
                 "php runs SimpleSAMLphp (install php-cli, php-xml, simplesamlphp: `bash .ci/deps`)",
             );
         let base_url = format!("http://127.0.0.1:{port}/");
-        let entity_id = format!("{base_url}saml2/idp/metadata.php");
         let idp = SimpleSamlPhp {
             child,
             dir,
-            metadata_url: entity_id.clone(),
-            entity_id,
+            metadata_url: format!("{base_url}saml2/idp/metadata.php"),
             base_url,
         };
         wait_for_port(port, "SimpleSAMLphp (php -S)").await;

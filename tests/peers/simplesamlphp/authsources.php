@@ -8,7 +8,7 @@ $config = [
             'uid' => ['alice'],
             'email' => ['alice@example.com'],
             'displayName' => ['Alice Example'],
-            'groups' => ['pay-ops', 'staff'],
+            'groups' => ['pay-ops', 'staff', 'AWS-123456789012-Deployer'],
         ],
         'bob:bob-pass' => [
             'uid' => ['bob'],
