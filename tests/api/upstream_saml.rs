@@ -582,3 +582,87 @@ async fn simplesamlphp_encrypted_assertions_sign_people_in() {
     assert!(out.contains("sp-user=alice"), "{out}");
     assert!(out.contains("sp-roles=Deployer"), "{out}");
 }
+
+/// Serves the current content of `file` over loopback HTTP (a metadata URL the test can
+/// change under the broker); counts the requests.
+fn serve_file(file: std::path::PathBuf) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = std::fs::read(&file).unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/samlmetadata+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    (format!("http://127.0.0.1:{port}/metadata"), hits)
+}
+
+async fn a_rotated_idp_key_is_picked_up_and_the_retired_one_refused(backend: Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let served = dir.path().join("served.xml");
+    let (metadata_url, hits) = serve_file(served.clone());
+    let s = setup(backend, move |src| {
+        src.allow_idp_initiated = true;
+        src.metadata_file = String::new();
+        src.metadata_url = metadata_url;
+    })
+    .await;
+    std::fs::copy(&s.idp.metadata, &served).expect("metadata served");
+    let res = post(&s.app, &s.idp.respond(&alice(None))).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // The provider rotates: its metadata now lists only the new key ("foreign" here).
+    SamlIdp::write_metadata(&s.idp.dir, "foreign", &served);
+    let mut rotated = alice(None);
+    rotated.foreign_key = true;
+    s.app.set_cookie("__Host-fedbroker-session", None);
+    let res = post(&s.app, &s.idp.respond(&rotated)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "signed by the new key after a refresh: {}", res.body);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
+    s.app.execute("DELETE FROM sessions").await;
+    refused(&s.app, &s.idp.respond(&alice(None)), "untrusted_key", "not made by a key").await;
+}
+
+async fn sign_out_goes_through_the_providers_single_logout(backend: Backend) {
+    let s = setup(backend, |_| {}).await;
+    let id = request_id(&start(&s.app).await);
+    assert_eq!(post(&s.app, &s.idp.respond(&alice(Some(id)))).await.status, StatusCode::SEE_OTHER);
+    let portal = s.app.get("/").await;
+    let token = crate::helpers::hidden_field(&portal.body, "csrf_token").expect("sign-out form");
+    let res = s.app.post_form("/logout", &[("csrf_token", &token)]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let url = url::Url::parse(res.location()).expect("the provider's SLO URL");
+    assert_eq!(url.path(), "/idp/slo");
+    let encoded = url
+        .query_pairs()
+        .find(|(k, _)| k == "SAMLRequest")
+        .map(|(_, v)| v.to_string())
+        .expect("SAMLRequest");
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&STANDARD.decode(encoded).expect("b64")[..])
+        .read_to_string(&mut xml)
+        .expect("inflates");
+    assert!(xml.contains("LogoutRequest") && xml.contains(">alice</saml:NameID>"), "{xml}");
+    assert!(xml.contains("SessionIndex"), "{xml}");
+    assert_eq!(s.app.count("SELECT COUNT(*) FROM sessions").await, 0);
+    // Back from the provider: the login page.
+    let back = s.app.get("/saml/sp/up/slo?SAMLResponse=x").await;
+    assert_eq!(back.location(), "/login");
+}
+
+on_both_backends!(
+    a_rotated_idp_key_is_picked_up_and_the_retired_one_refused,
+    sign_out_goes_through_the_providers_single_logout,
+);
