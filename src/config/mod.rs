@@ -456,6 +456,54 @@ mod tests {
         assert!(e.contains("sources.oidc.nobody"), "{e}");
     }
 
+    fn load_saml(source: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("default.toml"), EMBEDDED_DEFAULT).expect("default");
+        std::fs::write(
+            dir.path().join("corp.toml"),
+            format!("[[sources.saml]]\nid = \"adfs\"\nname = \"Corp\"\n{source}\n"),
+        )
+        .expect("profile");
+        let source = ConfigSource {
+            dir: Some(dir.path().to_path_buf()),
+            profile: Some("corp".into()),
+        };
+        Settings::load(&source, Vec::<(String, String)>::new())
+    }
+
+    #[test]
+    fn saml_sources_are_checked_and_their_presets_name_the_attributes() {
+        let s = load_saml("metadata_url = \"https://adfs.example.com/md.xml\"\npreset = \"adfs\"")
+            .expect("valid");
+        let (user, _, _, groups) = s.sources.saml[0].attribute_names();
+        assert!(user.ends_with("/claims/upn"), "{user}");
+        assert!(groups.ends_with("/claims/groups"), "{groups}");
+        let printed = toml::to_string(&s).expect("prints");
+        assert!(
+            printed.contains("[[sources.saml]]") && printed.contains("adfs.example.com"),
+            "{printed}"
+        );
+        for (bad, says) in [
+            ("", "exactly one of metadata_url and metadata_file"),
+            (
+                "metadata_url = \"https://a/x\"\nmetadata_file = \"/x.xml\"",
+                "exactly one",
+            ),
+            (
+                "metadata_url = \"http://adfs.example.com/md.xml\"",
+                "https://",
+            ),
+            (
+                "metadata_file = \"/x.xml\"\nallowed_clock_skew_secs = 3600",
+                "0 to 600",
+            ),
+            ("metadata_file = \"/x.xml\"\npreset = \"ping\"", "preset"),
+        ] {
+            let e = load_saml(bad).expect_err(bad).to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
     #[test]
     fn shipped_demo_profile_loads() {
         let source = ConfigSource {

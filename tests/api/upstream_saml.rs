@@ -585,7 +585,9 @@ async fn simplesamlphp_encrypted_assertions_sign_people_in() {
 
 /// Serves the current content of `file` over loopback HTTP (a metadata URL the test can
 /// change under the broker); counts the requests.
-fn serve_file(file: std::path::PathBuf) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+fn serve_file(
+    file: std::path::PathBuf,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::{Read, Write};
     let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = hits.clone();
@@ -629,16 +631,30 @@ async fn a_rotated_idp_key_is_picked_up_and_the_retired_one_refused(backend: Bac
     rotated.foreign_key = true;
     s.app.set_cookie("__Host-fedbroker-session", None);
     let res = post(&s.app, &s.idp.respond(&rotated)).await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "signed by the new key after a refresh: {}", res.body);
+    assert_eq!(
+        res.status,
+        StatusCode::SEE_OTHER,
+        "signed by the new key after a refresh: {}",
+        res.body
+    );
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
     s.app.execute("DELETE FROM sessions").await;
-    refused(&s.app, &s.idp.respond(&alice(None)), "untrusted_key", "not made by a key").await;
+    refused(
+        &s.app,
+        &s.idp.respond(&alice(None)),
+        "untrusted_key",
+        "not made by a key",
+    )
+    .await;
 }
 
 async fn sign_out_goes_through_the_providers_single_logout(backend: Backend) {
     let s = setup(backend, |_| {}).await;
     let id = request_id(&start(&s.app).await);
-    assert_eq!(post(&s.app, &s.idp.respond(&alice(Some(id)))).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        post(&s.app, &s.idp.respond(&alice(Some(id)))).await.status,
+        StatusCode::SEE_OTHER
+    );
     let portal = s.app.get("/").await;
     let token = crate::helpers::hidden_field(&portal.body, "csrf_token").expect("sign-out form");
     let res = s.app.post_form("/logout", &[("csrf_token", &token)]).await;
@@ -654,7 +670,10 @@ async fn sign_out_goes_through_the_providers_single_logout(backend: Backend) {
     flate2::read::DeflateDecoder::new(&STANDARD.decode(encoded).expect("b64")[..])
         .read_to_string(&mut xml)
         .expect("inflates");
-    assert!(xml.contains("LogoutRequest") && xml.contains(">alice</saml:NameID>"), "{xml}");
+    assert!(
+        xml.contains("LogoutRequest") && xml.contains(">alice</saml:NameID>"),
+        "{xml}"
+    );
     assert!(xml.contains("SessionIndex"), "{xml}");
     assert_eq!(s.app.count("SELECT COUNT(*) FROM sessions").await, 0);
     // Back from the provider: the login page.
@@ -666,3 +685,98 @@ on_both_backends!(
     a_rotated_idp_key_is_picked_up_and_the_retired_one_refused,
     sign_out_goes_through_the_providers_single_logout,
 );
+
+#[tokio::test]
+async fn the_admin_page_shows_each_saml_source_with_its_last_outcomes() {
+    let s = setup(Backend::Sqlite, |src| src.allow_idp_initiated = true).await;
+    assert_eq!(
+        post(&s.app, &s.idp.respond(&alice(None))).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let mut unsigned = alice(None);
+    unsigned.unsigned_assertion = true;
+    assert_eq!(
+        post(&s.app, &s.idp.respond(&unsigned)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    s.app.set_cookie("__Host-fedbroker-session", None);
+    // alice is no admin.
+    assert_ne!(s.app.get("/admin/sources").await.status, StatusCode::OK);
+    s.app.login_as_admin().await;
+    let page = s.app.get("/admin/sources").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let fingerprint = {
+        let pem = std::fs::read(s.idp.dir.join("idp.crt")).expect("cert");
+        let cert = openssl::x509::X509::from_pem(&pem).expect("x509");
+        hex::encode(
+            cert.digest(openssl::hash::MessageDigest::sha256())
+                .expect("digest"),
+        )
+    };
+    assert!(page.body.contains(&fingerprint), "{}", page.body);
+    assert!(page.body.contains(IDP_ENTITY), "{}", page.body);
+    assert!(page.body.contains(&format!("{SP}/acs")), "{}", page.body);
+    let refusal = page
+        .body
+        .split("class=\"last-refusal\">")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        refusal.starts_with("20")
+            && refusal.contains("neither the response nor the assertion is signed"),
+        "{refusal}"
+    );
+    let success = page
+        .body
+        .split("class=\"last-success\">")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(success.starts_with("20"), "{success}");
+}
+
+#[tokio::test]
+async fn authn_requests_are_signed_over_the_query_string_when_configured() {
+    let s = setup(Backend::Sqlite, |src| src.sign_authn_requests = true).await;
+    let metadata = std::fs::read_to_string(&s.idp.sp_metadata).expect("SP metadata");
+    assert!(
+        metadata.contains("AuthnRequestsSigned=\"true\""),
+        "{metadata}"
+    );
+    let cert_b64 = metadata
+        .split("<ds:X509Certificate>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("certificate");
+    let cert =
+        openssl::x509::X509::from_der(&STANDARD.decode(cert_b64).expect("b64")).expect("x509");
+    let res = s.app.get("/login/saml/up").await;
+    let location = res.location().to_string();
+    let query = location.split_once('?').expect("query").1;
+    let (signed, signature) = query.split_once("&Signature=").expect("a Signature");
+    assert!(
+        signed.starts_with("SAMLRequest=") && signed.contains("&SigAlg="),
+        "{signed}"
+    );
+    assert!(!signature.is_empty());
+    let key = cert.public_key().expect("key");
+    let signature = STANDARD.decode(signature_of(&location)).expect("b64");
+    let verifies = |data: &str| {
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
+            .and_then(|mut v| v.verify_oneshot(&signature, data.as_bytes()))
+            .unwrap_or(false)
+    };
+    assert!(
+        verifies(signed),
+        "the Redirect-binding signature checks against the SP metadata's certificate"
+    );
+    assert!(!verifies(&signed.replace("SAMLRequest=", "SAMLRequest=x")));
+}
+
+fn signature_of(location: &str) -> String {
+    url::Url::parse(location)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "Signature")
+        .map(|(_, v)| v.to_string())
+        .expect("Signature")
+}

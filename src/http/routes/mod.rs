@@ -118,6 +118,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin", web::get().to(admin::get_admin))
         .route("/admin/keys", web::get().to(admin::keys::get_keys))
+        .route("/admin/sources", web::get().to(admin::sources::get_sources))
         .route("/admin/keys", web::post().to(admin::keys::post_keys))
         .route("/admin/regions", web::get().to(admin::regions::get_regions))
         .route(

@@ -70,6 +70,7 @@ pub mod keys;
 pub mod regions;
 pub mod rule_form;
 pub mod rules;
+pub mod sources;
 pub mod trust;
 
 /// Formats Unix seconds for admin tables.
