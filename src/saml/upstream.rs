@@ -249,7 +249,6 @@ impl UpstreamIdp {
             slo_url: &self.slo_url,
             certificates,
             sign_authn_requests: self.settings.sign_authn_requests,
-            want_assertions_encrypted: self.settings.want_assertions_encrypted,
         })
     }
 

@@ -780,3 +780,16 @@ fn signature_of(location: &str) -> String {
         .map(|(_, v)| v.to_string())
         .expect("Signature")
 }
+
+#[tokio::test]
+async fn sha1_signatures_are_accepted_only_when_allowed() {
+    let s = setup(Backend::Sqlite, |src| {
+        src.allow_idp_initiated = true;
+        src.allow_sha1 = true;
+    })
+    .await;
+    let mut sha1 = alice(None);
+    sha1.sha1 = true;
+    let res = post(&s.app, &s.idp.respond(&sha1)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+}

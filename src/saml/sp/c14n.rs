@@ -4,6 +4,7 @@
 //! identity providers use for SAML (AD FS, Okta, Entra ID, Shibboleth, SimpleSAMLphp,
 //! pysaml2/xmlsec); anything else is refused before it gets here.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::tree::{Kind, NodeId, Tree};
@@ -31,7 +32,7 @@ pub fn canonicalize(
     // yet (exclusive canonicalization renders a declaration where it is used).
     let context = match tree.nodes[root].parent {
         Some(p) => tree.in_scope(p),
-        None => BTreeMap::new(),
+        None => tree.context().clone(),
     };
     render(
         tree,
@@ -70,45 +71,56 @@ fn render(
             out.push_str("?>");
         }
         Kind::Element(e) => {
-            let mut scope = scope.clone();
-            for (p, u) in &e.ns_decls {
-                scope.insert(p.clone(), u.clone());
-            }
+            // Most elements declare nothing: the maps are copied only when they change.
+            let scope: Cow<'_, BTreeMap<String, String>> = if e.ns_decls.is_empty() {
+                Cow::Borrowed(scope)
+            } else {
+                let mut own = scope.clone();
+                for (p, u) in &e.ns_decls {
+                    own.insert(p.clone(), u.clone());
+                }
+                Cow::Owned(own)
+            };
             // Visibly utilised prefixes, plus the inclusive ones in scope.
-            let mut used: Vec<String> = vec![e.prefix.clone()];
+            let mut used: Vec<&str> = vec![e.prefix.as_str()];
             used.extend(
                 e.attrs
                     .iter()
                     .filter(|a| !a.prefix.is_empty())
-                    .map(|a| a.prefix.clone()),
+                    .map(|a| a.prefix.as_str()),
             );
-            used.extend(inclusive.iter().filter(|p| scope.contains_key(*p)).cloned());
-            used.retain(|p| p != "xml");
-            used.sort();
+            used.extend(
+                inclusive
+                    .iter()
+                    .filter(|p| scope.contains_key(p.as_str()))
+                    .map(String::as_str),
+            );
+            used.retain(|p| *p != "xml");
+            used.sort_unstable();
             used.dedup();
-            let mut now_rendered = rendered.clone();
+            let mut now_rendered: Cow<'_, BTreeMap<String, String>> = Cow::Borrowed(rendered);
             let mut decls = String::new();
             for p in used {
-                let uri = scope.get(&p).cloned().unwrap_or_default();
-                let before = rendered.get(&p).map(String::as_str);
+                let uri = scope.get(p).map(String::as_str).unwrap_or("");
+                let before = rendered.get(p).map(String::as_str);
                 let needed = if p.is_empty() {
                     // The default namespace: rendered when it differs from what the output
                     // already has in effect (none counts as empty).
                     before.unwrap_or("") != uri
                 } else {
-                    before != Some(uri.as_str())
+                    before != Some(uri)
                 };
                 if needed {
                     if p.is_empty() {
                         decls.push_str(" xmlns=\"");
                     } else {
                         decls.push_str(" xmlns:");
-                        decls.push_str(&p);
+                        decls.push_str(p);
                         decls.push_str("=\"");
                     }
-                    escape_attr(&uri, &mut decls);
+                    escape_attr(uri, &mut decls);
                     decls.push('"');
-                    now_rendered.insert(p, uri);
+                    now_rendered.to_mut().insert(p.to_string(), uri.to_string());
                 }
             }
             let name = qname(&e.prefix, &e.local);
@@ -188,6 +200,16 @@ mod tests {
         assert_eq!(
             canonicalize(&t, x, None, &["#default".into()]),
             "<a:x xmlns=\"urn:d\" xmlns:a=\"urn:a\" xmlns:b=\"urn:b\" a=\"&quot;\" z=\"1\" b:y=\"2\">t&amp;<e></e></a:x>"
+        );
+    }
+
+    #[test]
+    fn a_fragment_renders_prefixes_declared_around_it() {
+        let context = vec![("saml".to_string(), "urn:x".to_string())];
+        let t = Tree::parse_in("<saml:A><saml:B/></saml:A>", &context).expect("parses");
+        assert_eq!(
+            canonicalize(&t, 0, None, &[]),
+            "<saml:A xmlns:saml=\"urn:x\"><saml:B></saml:B></saml:A>"
         );
     }
 }

@@ -4,8 +4,6 @@
 //! RSA PKCS#1 v1.5 key transport (`rsa-1_5`) is refused: its padding oracle lets an attacker
 //! who can submit responses decrypt others. Every upstream named in the README can use OAEP.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use openssl::md::{Md, MdRef};
 use openssl::pkey::{PKey, Private};
 use openssl::pkey_ctx::PkeyCtx;
@@ -38,10 +36,8 @@ fn find(tree: &Tree, root: NodeId, ns: &str, local: &str) -> Vec<NodeId> {
 }
 
 fn b64(text: &str) -> Result<Vec<u8>, DecryptError> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    STANDARD
-        .decode(compact)
-        .map_err(|_| DecryptError::Malformed("a CipherValue is not base64".into()))
+    super::verify::decode_base64(text)
+        .ok_or_else(|| DecryptError::Malformed("a CipherValue is not base64".into()))
 }
 
 fn cipher_value(tree: &Tree, holder: NodeId) -> Result<Vec<u8>, DecryptError> {
@@ -170,7 +166,7 @@ pub fn decrypt_assertion(
 
 /// AES-CBC with the IV first and XML Encryption's padding (the last byte counts the pad).
 fn cbc(cipher: Cipher, key: &[u8], body: &[u8]) -> Result<Vec<u8>, DecryptError> {
-    if key.len() != cipher.key_len() || body.len() < 32 || body.len() % 16 != 0 {
+    if key.len() != cipher.key_len() || body.len() < 32 || !body.len().is_multiple_of(16) {
         return Err(DecryptError::Corrupt);
     }
     let (iv, data) = body.split_at(16);

@@ -6,8 +6,6 @@
 //! exclusive canonicalization, nothing else. The keys come from the identity provider's
 //! metadata only; whatever `KeyInfo` the message carries is ignored.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use openssl::hash::{hash, MessageDigest};
 use openssl::pkey::{PKey, Public};
 use openssl::sign::Verifier;
@@ -87,10 +85,8 @@ fn prefix_list(tree: &Tree, method: NodeId) -> Vec<String> {
 }
 
 fn base64(text: &str) -> Result<Vec<u8>, SignatureError> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    STANDARD
-        .decode(compact)
-        .map_err(|_| SignatureError::Malformed("a value is not base64".into()))
+    super::verify::decode_base64(text)
+        .ok_or_else(|| SignatureError::Malformed("a value is not base64".into()))
 }
 
 /// Verifies that `signature` (a direct child of `holder`) signs `holder` with one of `keys`.

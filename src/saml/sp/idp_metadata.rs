@@ -147,3 +147,53 @@ fn asn1_unix(t: &openssl::asn1::Asn1TimeRef) -> i64 {
         .map(|d| i64::from(d.days) * 86_400 + i64::from(d.secs))
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata_with(cert_b64: &str) -> String {
+        format!(
+            "<md:EntityDescriptor xmlns:md=\"{MD}\" xmlns:ds=\"{DSIG}\" entityID=\"https://idp.example\">\
+             <md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\
+             <md:KeyDescriptor use=\"encryption\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>bm90IGEgY2VydA==\
+             </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\
+             <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_b64}\
+             </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\
+             <md:SingleSignOnService Binding=\"{REDIRECT}\" Location=\"https://idp.example/sso\"/>\
+             </md:IDPSSODescriptor></md:EntityDescriptor>"
+        )
+    }
+
+    #[test]
+    fn signing_certificates_are_read_and_pins_limit_them() {
+        let (_, cert) = crate::saml::keys::generate("idp").expect("key");
+        let der = cert.to_der().expect("der");
+        let b64 = openssl::base64::encode_block(&der);
+        let xml = metadata_with(&b64);
+        let m = parse(&xml, &[]).expect("parses");
+        assert_eq!(m.entity_id, "https://idp.example");
+        assert_eq!(m.sso_url, "https://idp.example/sso");
+        assert_eq!(m.slo_url, None);
+        assert_eq!(
+            m.certificates.len(),
+            1,
+            "the encryption key is not a signing key"
+        );
+        let fingerprint = m.certificates[0].fingerprint.clone();
+        let pinned = fingerprint
+            .to_uppercase()
+            .as_bytes()
+            .chunks(2)
+            .map(|c| String::from_utf8_lossy(c).to_string())
+            .collect::<Vec<_>>()
+            .join(":");
+        assert_eq!(
+            parse(&xml, &[pinned]).expect("pinned").certificates.len(),
+            1
+        );
+        let e = parse(&xml, &["00".repeat(32)]).expect_err("not pinned");
+        assert!(e.contains("pinned_fingerprints"), "{e}");
+        assert!(parse("<!DOCTYPE x><x/>", &[]).is_err());
+    }
+}

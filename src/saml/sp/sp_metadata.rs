@@ -11,7 +11,6 @@ pub struct SpDescription<'a> {
     /// Base64 DER of every published key: each signs requests and receives encrypted assertions.
     pub certificates: &'a [String],
     pub sign_authn_requests: bool,
-    pub want_assertions_encrypted: bool,
 }
 
 /// The `EntityDescriptor` XML.

@@ -10,6 +10,7 @@
 //! whole.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// Deeper nesting than any SAML message has; refused to bound recursion.
 pub const MAX_DEPTH: usize = 64;
@@ -58,6 +59,8 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub struct Tree {
     pub nodes: Vec<Node>,
+    /// Namespaces in scope around the root (a decrypted assertion's enclosing Response).
+    context: BTreeMap<String, String>,
 }
 
 /// Why a document was refused.
@@ -77,6 +80,10 @@ pub enum TreeError {
     Malformed(String),
 }
 
+/// An element whose start tag is being read: prefix, local name, raw (prefix, local, value)
+/// attributes.
+type PendingTag = (String, String, Vec<(String, String, String)>);
+
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 impl Tree {
@@ -92,8 +99,10 @@ impl Tree {
         // Open elements, innermost last.
         let mut open: Vec<NodeId> = Vec::new();
         // Namespace scopes, innermost last; the base scope holds the context.
-        let mut scopes: Vec<BTreeMap<String, String>> = vec![context.iter().cloned().collect()];
-        let mut pending: Option<(String, String, Vec<(String, String, String)>)> = None;
+        let base: BTreeMap<String, String> = context.iter().cloned().collect();
+        // Shared, so an element without declarations (most of them) costs no copy.
+        let mut scopes: Vec<Rc<BTreeMap<String, String>>> = vec![Rc::new(base.clone())];
+        let mut pending: Option<PendingTag> = None;
         let mut root_done = false;
         let malformed = |e: &dyn std::fmt::Display| TreeError::Malformed(e.to_string());
 
@@ -133,18 +142,22 @@ impl Tree {
                         let (prefix, local, raw) = pending
                             .take()
                             .ok_or_else(|| TreeError::Malformed("stray tag end".into()))?;
-                        let mut scope = scopes.last().cloned().unwrap_or_default();
                         let mut ns_decls = Vec::new();
                         let mut plain = Vec::new();
                         for (p, l, v) in raw {
                             if p.is_empty() && l == "xmlns" {
-                                scope.insert(String::new(), v.clone());
                                 ns_decls.push((String::new(), v));
                             } else if p == "xmlns" {
-                                scope.insert(l.clone(), v.clone());
                                 ns_decls.push((l, v));
                             } else {
                                 plain.push((p, l, v));
+                            }
+                        }
+                        let mut scope = scopes.last().cloned().unwrap_or_default();
+                        if !ns_decls.is_empty() {
+                            let own = Rc::make_mut(&mut scope);
+                            for (p, u) in &ns_decls {
+                                own.insert(p.clone(), u.clone());
                             }
                         }
                         let resolve = |p: &str| -> Result<String, TreeError> {
@@ -272,10 +285,13 @@ impl Tree {
         if nodes.is_empty() || !open.is_empty() {
             return Err(TreeError::Malformed("the document ends early".into()));
         }
-        Ok(Tree { nodes })
+        Ok(Tree {
+            nodes,
+            context: base,
+        })
     }
 
-    /// The element at `id` (panics on a non-element, which callers never pass).
+    /// The element at `id`; `None` for text, comments and processing instructions.
     pub fn element(&self, id: NodeId) -> Option<&Element> {
         match &self.nodes.get(id)?.kind {
             Kind::Element(e) => Some(e),
@@ -350,7 +366,8 @@ impl Tree {
         }
     }
 
-    /// The namespaces in scope at element `id` (its own declarations and its ancestors').
+    /// The namespaces in scope at element `id` (its own declarations, its ancestors', and the
+    /// context the document was parsed in).
     pub fn in_scope(&self, id: NodeId) -> BTreeMap<String, String> {
         let mut chain = Vec::new();
         let mut at = Some(id);
@@ -358,7 +375,7 @@ impl Tree {
             chain.push(i);
             at = self.nodes[i].parent;
         }
-        let mut scope = BTreeMap::new();
+        let mut scope = self.context.clone();
         for i in chain.into_iter().rev() {
             if let Some(e) = self.element(i) {
                 for (p, u) in &e.ns_decls {
@@ -367,6 +384,11 @@ impl Tree {
             }
         }
         scope
+    }
+
+    /// The namespaces in scope around the root.
+    pub fn context(&self) -> &BTreeMap<String, String> {
+        &self.context
     }
 
     /// Whether `ancestor` is `id` or one of its ancestors.
@@ -476,13 +498,13 @@ mod tests {
     #[test]
     fn doctypes_and_unknown_entities_are_refused() {
         let xxe = "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>";
-        assert_eq!(Tree::parse(xxe).unwrap_err(), TreeError::Doctype);
+        assert_eq!(Tree::parse(xxe).expect_err("doctype"), TreeError::Doctype);
         assert!(matches!(
             Tree::parse("<r>&x;</r>"),
             Err(TreeError::Entity(_))
         ));
         let deep = "<a>".repeat(MAX_DEPTH + 1) + &"</a>".repeat(MAX_DEPTH + 1);
-        assert_eq!(Tree::parse(&deep).unwrap_err(), TreeError::TooDeep);
+        assert_eq!(Tree::parse(&deep).expect_err("deep"), TreeError::TooDeep);
         assert!(Tree::parse("<a><b></a>").is_err());
         assert!(Tree::parse("<p:a/>").is_err());
     }

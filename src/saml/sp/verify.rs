@@ -158,6 +158,16 @@ impl Refusal {
     }
 }
 
+/// Base64 as XML carries it: line breaks and spaces allowed (and only then copied out).
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    if text.bytes().any(|b| b.is_ascii_whitespace()) {
+        let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        STANDARD.decode(compact).ok()
+    } else {
+        STANDARD.decode(text).ok()
+    }
+}
+
 fn time(s: &str) -> Result<i64, Refusal> {
     chrono::DateTime::parse_from_rfc3339(s.trim())
         .map(|t| t.timestamp())
@@ -212,11 +222,7 @@ pub fn verify_response(
     if saml_response.len() > MAX_RESPONSE_BYTES {
         return Err(Refusal::TooLarge);
     }
-    let compact: String = saml_response
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let bytes = STANDARD.decode(compact).map_err(|_| Refusal::Encoding)?;
+    let bytes = decode_base64(saml_response).ok_or(Refusal::Encoding)?;
     let xml = String::from_utf8(bytes).map_err(|_| Refusal::Encoding)?;
     let tree = Tree::parse(&xml)?;
     let root = 0;
