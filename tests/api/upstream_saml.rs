@@ -793,3 +793,24 @@ async fn sha1_signatures_are_accepted_only_when_allowed() {
     let res = post(&s.app, &s.idp.respond(&sha1)).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 }
+
+#[tokio::test]
+async fn a_signed_assertion_moved_out_of_its_place_is_refused() {
+    let s = setup(Backend::Sqlite, |src| src.allow_idp_initiated = true).await;
+    let genuine = decode(&s.idp.respond(&alice(None)));
+    let (a, e) = assertion_span(&genuine);
+    // Alone, but inside Extensions instead of directly under the Response.
+    let moved = format!(
+        "{}<ns0:Extensions>{}</ns0:Extensions>{}",
+        &genuine[..a],
+        &genuine[a..e],
+        &genuine[e..]
+    );
+    refused(
+        &s.app,
+        &b64(&moved),
+        "assertion_place",
+        "not where a Response carries it",
+    )
+    .await;
+}

@@ -117,6 +117,20 @@ pub fn login_page(
         .body(page.render()?))
 }
 
+/// The login page with an error, after an upstream sign-in (OIDC, SAML) failed.
+pub fn failure_page(
+    state: &AppState,
+    status: StatusCode,
+    message: String,
+) -> Result<HttpResponse, AppError> {
+    let filled = Filled {
+        next: "/",
+        username: "",
+        source: "local",
+    };
+    login_page(state, status, random_token(), &filled, Some(message))
+}
+
 /// `GET /login`: always shows the form, even to someone signed in, so that people can switch
 /// accounts; signing in replaces whatever session the browser held.
 pub async fn get_login(

@@ -8,7 +8,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::login::{login_page, Filled};
+use super::login::failure_page;
 use super::session_cookie::start_session;
 use super::{origin, safe_return_path};
 use crate::audit;
@@ -27,19 +27,6 @@ pub const OIDC_COOKIE: &str = "__Host-fedbroker-oidc";
 #[derive(Deserialize, Debug)]
 pub struct StartQuery {
     next: Option<String>,
-}
-
-fn failure_page(
-    state: &AppState,
-    status: StatusCode,
-    message: String,
-) -> Result<HttpResponse, AppError> {
-    let filled = Filled {
-        next: "/",
-        username: "",
-        source: "local",
-    };
-    login_page(state, status, random_token(), &filled, Some(message))
 }
 
 fn status_of(e: &OidcError) -> StatusCode {

@@ -12,7 +12,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::login::{login_page, Filled};
+use super::login::failure_page;
 use super::session_cookie::start_session;
 use super::{origin, safe_return_path};
 use crate::audit;
@@ -29,19 +29,6 @@ pub const SAML_COOKIE: &str = "__Host-fedbroker-saml";
 
 /// How long a started SAML sign-in waits for its answer.
 const PENDING_SECS: i64 = 600;
-
-fn failure_page(
-    state: &AppState,
-    status: StatusCode,
-    message: String,
-) -> Result<HttpResponse, AppError> {
-    let filled = Filled {
-        next: "/",
-        username: "",
-        source: "local",
-    };
-    login_page(state, status, random_token(), &filled, Some(message))
-}
 
 fn status_of(e: &UpstreamError) -> StatusCode {
     match e {

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::tree::{Kind, NodeId, Tree};
+use crate::saml::xml::{push_attr, push_text};
 
 /// The canonical bytes of `root`'s subtree without `skip`; `inclusive` are the prefixes of an
 /// `InclusiveNamespaces PrefixList` (`#default` for the default namespace).
@@ -59,7 +60,7 @@ fn render(
         return;
     }
     match &tree.nodes[id].kind {
-        Kind::Text(t) => escape_text(t, out),
+        Kind::Text(t) => push_text(out, t),
         Kind::Comment => {}
         Kind::Pi { target, content } => {
             out.push_str("<?");
@@ -118,7 +119,7 @@ fn render(
                         decls.push_str(p);
                         decls.push_str("=\"");
                     }
-                    escape_attr(uri, &mut decls);
+                    push_attr(&mut decls, uri);
                     decls.push('"');
                     now_rendered.to_mut().insert(p.to_string(), uri.to_string());
                 }
@@ -135,7 +136,7 @@ fn render(
                 out.push(' ');
                 out.push_str(&qname(&a.prefix, &a.local));
                 out.push_str("=\"");
-                escape_attr(&a.value, out);
+                push_attr(out, &a.value);
                 out.push('"');
             }
             out.push('>');
@@ -154,32 +155,6 @@ fn qname(prefix: &str, local: &str) -> String {
         local.to_string()
     } else {
         format!("{prefix}:{local}")
-    }
-}
-
-fn escape_text(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            _ => out.push(c),
-        }
-    }
-}
-
-fn escape_attr(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            _ => out.push(c),
-        }
     }
 }
 

@@ -77,6 +77,8 @@ pub enum Refusal {
     NotAResponse,
     #[error("the response holds {0} assertions where exactly one belongs (signature wrapping?)")]
     AssertionCount(usize),
+    #[error("the assertion is not where a Response carries it (signature wrapping?)")]
+    MisplacedAssertion,
     #[error("the ID `{0}` appears twice in the response (signature wrapping?)")]
     DuplicateId(String),
     #[error("the identity provider answered with status {0}")]
@@ -124,6 +126,7 @@ impl Refusal {
             Refusal::Xml(_) => "malformed_xml",
             Refusal::NotAResponse => "not_a_response",
             Refusal::AssertionCount(_) => "assertion_count",
+            Refusal::MisplacedAssertion => "assertion_place",
             Refusal::DuplicateId(_) => "duplicate_id",
             Refusal::Status(_) => "status",
             Refusal::Issuer { .. } => "issuer",
@@ -207,8 +210,9 @@ fn check_structure(
     }
     match assertions.as_slice() {
         [only] if tree.nodes[*only].parent == Some(root) => Ok(Some(*only)),
+        [_] => Err(Refusal::MisplacedAssertion),
         [] => Ok(None),
-        other => Err(Refusal::AssertionCount(other.len().max(2))),
+        other => Err(Refusal::AssertionCount(other.len())),
     }
 }
 
