@@ -50,14 +50,28 @@ impl Settings {
             let url = &self.server.public_url;
             let ok = (url.starts_with("https://") || url.starts_with("http://"))
                 && !url.ends_with('/')
-                && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+                && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty())
+                && url::Url::parse(url)
+                    .is_ok_and(|u| u.host().is_some() && u.path() == "/" && u.query().is_none());
             if !ok {
                 return Err(invalid(
                     "server.public_url",
-                    format!("`{url}` must look like https://broker.example.com (scheme and host, no trailing slash)"),
+                    format!("`{url}` must look like https://broker.example.com (scheme and host, no path, no trailing slash): the broker's URLs (metadata, ACS) hang off it"),
                 ));
             }
         }
+        if self.server.public_url.is_empty() && !host.is_loopback() {
+            return Err(invalid(
+                "server.public_url",
+                format!(
+                    "is empty while server.host is {host}: people and AWS would be given \
+                     http://{host}:{port}/… URLs; set server.public_url to the address people use, \
+                     e.g. https://broker.example.com",
+                    port = self.server.port
+                ),
+            ));
+        }
+        self.check_files()?;
         let url = &self.database.url;
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
@@ -128,6 +142,51 @@ impl Settings {
         Ok(())
     }
 
+    /// Every file a setting names exists and can be read now, so that a start cannot fail
+    /// half-way on a missing certificate or key file.
+    fn check_files(&self) -> Result<(), ConfigError> {
+        let mut files = vec![
+            ("server.tls_cert", self.server.tls_cert.as_str()),
+            ("server.tls_key", self.server.tls_key.as_str()),
+            (
+                "saml.key_encryption_key_file",
+                self.saml.key_encryption_key_file.as_str(),
+            ),
+        ];
+        let ldap_keys: Vec<(String, &str)> = self
+            .sources
+            .ldap
+            .iter()
+            .map(|l| {
+                (
+                    format!("sources.ldap `{}` ca_file", l.id),
+                    l.ca_file.as_str(),
+                )
+            })
+            .chain(self.sources.saml.iter().map(|s| {
+                (
+                    format!("sources.saml `{}` metadata_file", s.id),
+                    s.metadata_file.as_str(),
+                )
+            }))
+            .collect();
+        files.extend(ldap_keys.iter().map(|(k, f)| (k.as_str(), *f)));
+        for (key, path) in files {
+            if path.is_empty() {
+                continue;
+            }
+            if let Err(e) = std::fs::File::open(path) {
+                return Err(ConfigError::Invalid {
+                    key: key.to_string(),
+                    message: format!(
+                        "cannot read `{path}`: {e}; fix the path or the file's permissions"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn check_saml(&self) -> Result<(), ConfigError> {
         use crate::domain::aws::SessionDuration;
         let invalid = |key: &str, message: String| ConfigError::Invalid {
@@ -183,6 +242,14 @@ impl Settings {
                     format!("`{entry}` has an empty tag key"),
                 ));
             }
+            if key.trim().to_ascii_lowercase().starts_with("aws:") {
+                return Err(invalid(
+                    "saml.principal_tags",
+                    format!(
+                        "`{entry}`: AWS reserves tag keys starting with `aws:`; choose another key"
+                    ),
+                ));
+            }
             check_template(template).map_err(|m| invalid("saml.principal_tags", m))?;
         }
         for key in &saml.transitive_tag_keys {
@@ -200,6 +267,48 @@ impl Settings {
         let kek = saml.key_encryption_key.expose();
         if !kek.is_empty() {
             crate::saml::keys::parse_kek(kek).map_err(|m| invalid("saml.key_encryption_key", m))?;
+        }
+        if kek.is_empty()
+            && saml.key_encryption_key_file.is_empty()
+            && !self.database.url.starts_with("sqlite:")
+        {
+            return Err(invalid(
+                "saml.key_encryption_key",
+                "is required with PostgreSQL: every instance must decrypt the same signing keys. \
+                 Generate one with `openssl rand -base64 32` and give it to every instance as \
+                 FEDBROKER__SAML__KEY_ENCRYPTION_KEY or saml.key_encryption_key_file"
+                    .into(),
+            ));
+        }
+        if !(saml.entity_id.is_empty()
+            || url::Url::parse(&saml.entity_id).is_ok_and(|u| !u.scheme().is_empty()))
+        {
+            return Err(invalid(
+                "saml.entity_id",
+                format!(
+                    "`{}` is not an absolute URI; use a URL such as https://broker.example.com/saml/metadata \
+                     or leave it empty for <public URL>/saml/metadata",
+                    saml.entity_id
+                ),
+            ));
+        }
+        for (key, entries) in [
+            ("regions.acs", &self.regions.acs),
+            ("sts.endpoints", &self.sts.endpoints),
+            ("sts.federation", &self.sts.federation),
+        ] {
+            let mut seen = std::collections::BTreeSet::new();
+            for entry in entries {
+                saml.partition
+                    .check_region(&entry.region)
+                    .map_err(|m| invalid(key, m))?;
+                if !seen.insert(entry.region.as_str()) {
+                    return Err(invalid(
+                        key,
+                        format!("`{}` is listed twice; list each Region once", entry.region),
+                    ));
+                }
+            }
         }
         if self.regions.acs.is_empty() {
             return Err(invalid(

@@ -276,9 +276,19 @@ mod tests {
             msg.contains("server.host") && msg.contains("tls_cert"),
             "{msg}"
         );
+        let err = load(&[
+            ("FEDBROKER__SERVER__HOST", "0.0.0.0"),
+            ("FEDBROKER__SERVER__ALLOW_INSECURE_HTTP", "true"),
+        ])
+        .expect_err("the URL people use is required off loopback");
+        assert!(err.to_string().contains("server.public_url"), "{err}");
         let ok = load(&[
             ("FEDBROKER__SERVER__HOST", "0.0.0.0"),
             ("FEDBROKER__SERVER__ALLOW_INSECURE_HTTP", "true"),
+            (
+                "FEDBROKER__SERVER__PUBLIC_URL",
+                "https://broker.example.com",
+            ),
         ]);
         assert!(ok.is_ok());
     }
@@ -301,8 +311,14 @@ mod tests {
             redact_url("postgres://fed:hunter2@db:5432/fed"),
             "postgres://fed:***@db:5432/fed"
         );
-        let s =
-            load(&[("FEDBROKER__DATABASE__URL", "postgres://fed:hunter2@db/fed")]).expect("loads");
+        let s = load(&[
+            ("FEDBROKER__DATABASE__URL", "postgres://fed:hunter2@db/fed"),
+            (
+                "FEDBROKER__SAML__KEY_ENCRYPTION_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
+        ])
+        .expect("loads");
         assert!(!s.redacted_toml().contains("hunter2"));
         assert!(!format!("{s:?}").contains("hunter2"));
     }
@@ -486,7 +502,7 @@ mod tests {
         for (bad, says) in [
             ("", "exactly one of metadata_url and metadata_file"),
             (
-                "metadata_url = \"https://a/x\"\nmetadata_file = \"/x.xml\"",
+                "metadata_url = \"https://a/x\"\nmetadata_file = \"/etc/hostname\"",
                 "exactly one",
             ),
             (
@@ -494,7 +510,7 @@ mod tests {
                 "https://",
             ),
             (
-                "metadata_file = \"/x.xml\"\nallowed_clock_skew_secs = 3600",
+                "metadata_file = \"/etc/hostname\"\nallowed_clock_skew_secs = 3600",
                 "0 to 600",
             ),
             ("metadata_file = \"/x.xml\"\npreset = \"ping\"", "preset"),

@@ -47,6 +47,127 @@ fn a_bad_setting_stops_start_up_naming_the_key() {
     }
 }
 
+/// The preflight: every setting that would fail or hurt at run time is refused by
+/// `check-config` and by `serve` alike, with exit code 2, the key, and the fix, before anything
+/// is written.
+#[test]
+fn every_bad_setting_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kek = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        (
+            &[
+                ("FEDBROKER__SERVER__TLS_CERT", "/nonexistent/cert.pem"),
+                ("FEDBROKER__SERVER__TLS_KEY", "/nonexistent/key.pem"),
+            ],
+            "server.tls_cert",
+            "cannot read",
+        ),
+        (
+            &[(
+                "FEDBROKER__SAML__KEY_ENCRYPTION_KEY_FILE",
+                "/nonexistent/kek",
+            )],
+            "saml.key_encryption_key_file",
+            "cannot read",
+        ),
+        (
+            &[
+                ("FEDBROKER__SAML__KEY_ENCRYPTION_KEY", kek),
+                ("FEDBROKER__SAML__KEY_ENCRYPTION_KEY_FILE", "/etc/hostname"),
+            ],
+            "saml.key_encryption_key",
+            "keep one",
+        ),
+        (
+            &[("FEDBROKER__DATABASE__URL", "postgres://fed@db.internal/fed")],
+            "saml.key_encryption_key",
+            "openssl rand -base64 32",
+        ),
+        (
+            &[("FEDBROKER__REGIONS__ACS", "[\"us-eats-1\"]")],
+            "regions.acs",
+            "did you mean `us-east-1`",
+        ),
+        (
+            &[("FEDBROKER__REGIONS__ACS", "[\"us-east-1\", \"us-east-1\"]")],
+            "regions.acs",
+            "listed twice",
+        ),
+        (
+            &[("FEDBROKER__REGIONS__ACS", "[\"cn-north-1\"]")],
+            "regions.acs",
+            "partition `aws-cn`",
+        ),
+        (
+            &[("FEDBROKER__STS__ENDPOINTS", "[\"us-gov-west-1\"]")],
+            "sts.endpoints",
+            "partition `aws-us-gov`",
+        ),
+        (
+            &[(
+                "FEDBROKER__REGIONS__ACS",
+                "[\"us-east-1=http://evil.example.com/saml\"]",
+            )],
+            "regions.acs",
+            "must be https://",
+        ),
+        (
+            &[("FEDBROKER__REGIONS__ACS", "[\"us-east-1=notaurl\"]")],
+            "regions.acs",
+            "must be https://",
+        ),
+        (
+            &[("FEDBROKER__SAML__ENTITY_ID", "not a uri")],
+            "saml.entity_id",
+            "absolute URI",
+        ),
+        (
+            &[(
+                "FEDBROKER__SERVER__PUBLIC_URL",
+                "https://broker.example.com/path",
+            )],
+            "server.public_url",
+            "no path",
+        ),
+        (
+            &[
+                ("FEDBROKER__SERVER__HOST", "0.0.0.0"),
+                ("FEDBROKER__SERVER__ALLOW_INSECURE_HTTP", "true"),
+            ],
+            "server.public_url",
+            "set server.public_url",
+        ),
+        (
+            &[("FEDBROKER__SAML__PRINCIPAL_TAGS", "[\"aws:Email={email}\"]")],
+            "saml.principal_tags",
+            "reserves",
+        ),
+    ];
+    for (vars, key, fix) in cases {
+        for sub in ["check-config", "serve"] {
+            let mut cmd = fedbroker(dir.path());
+            cmd.arg(sub);
+            for (k, v) in *vars {
+                cmd.env(k, v);
+            }
+            let out = cmd.output().expect("runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{vars:?} {sub}: {stderr}");
+            assert!(
+                stderr.contains("configuration error")
+                    && stderr.contains(key)
+                    && stderr.contains(fix),
+                "{vars:?} {sub}: `{stderr}` should name `{key}` and say `{fix}`"
+            );
+            assert!(
+                !dir.path().join("fb.db").exists(),
+                "{vars:?} {sub}: nothing may be written before the settings are valid"
+            );
+        }
+    }
+}
+
 #[test]
 fn check_config_prints_the_effective_configuration_without_secrets() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -55,6 +176,10 @@ fn check_config_prints_the_effective_configuration_without_secrets() {
         .env(
             "FEDBROKER__DATABASE__URL",
             "postgres://fed:hunter2-secret@db.internal/fed",
+        )
+        .env(
+            "FEDBROKER__SAML__KEY_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         )
         .env("FEDBROKER__SERVER__PORT", "9443")
         .output()

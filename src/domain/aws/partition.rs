@@ -37,6 +37,80 @@ impl Partition {
         }
     }
 
+    /// The Regions of this partition that this release knows. A Region AWS opens later needs a
+    /// newer release: sign-in and STS endpoints are only trusted for Regions known here.
+    pub fn regions(&self) -> &'static [&'static str] {
+        match self {
+            Partition::Aws => &[
+                "us-east-1",
+                "us-east-2",
+                "us-west-1",
+                "us-west-2",
+                "af-south-1",
+                "ap-east-1",
+                "ap-east-2",
+                "ap-south-1",
+                "ap-south-2",
+                "ap-southeast-1",
+                "ap-southeast-2",
+                "ap-southeast-3",
+                "ap-southeast-4",
+                "ap-southeast-5",
+                "ap-southeast-6",
+                "ap-southeast-7",
+                "ap-northeast-1",
+                "ap-northeast-2",
+                "ap-northeast-3",
+                "ca-central-1",
+                "ca-west-1",
+                "eu-central-1",
+                "eu-central-2",
+                "eu-west-1",
+                "eu-west-2",
+                "eu-west-3",
+                "eu-south-1",
+                "eu-south-2",
+                "eu-north-1",
+                "il-central-1",
+                "me-south-1",
+                "me-central-1",
+                "mx-central-1",
+                "sa-east-1",
+            ],
+            Partition::AwsUsGov => &["us-gov-west-1", "us-gov-east-1"],
+            Partition::AwsCn => &["cn-north-1", "cn-northwest-1"],
+        }
+    }
+
+    /// Checks that `region` belongs to this partition; the error says which partition it is
+    /// in, or the closest name this partition has.
+    pub fn check_region(&self, region: &Region) -> Result<(), String> {
+        let name = region.as_str();
+        if self.regions().contains(&name) {
+            return Ok(());
+        }
+        if let Some(other) = [Partition::Aws, Partition::AwsUsGov, Partition::AwsCn]
+            .into_iter()
+            .find(|p| p.regions().contains(&name))
+        {
+            return Err(format!(
+                "`{name}` is a Region of partition `{}`, not of `{}` (saml.partition); list Regions of one partition only",
+                other.as_str(),
+                self.as_str()
+            ));
+        }
+        let closest = self
+            .regions()
+            .iter()
+            .min_by_key(|known| edit_distance(name, known))
+            .copied()
+            .unwrap_or("us-east-1");
+        Err(format!(
+            "`{name}` is not a Region of partition `{}`; did you mean `{closest}`?",
+            self.as_str()
+        ))
+    }
+
     /// The `Audience` AWS sign-in requires in this partition.
     pub fn audience(&self) -> &'static str {
         match self {
@@ -92,6 +166,24 @@ impl fmt::Display for Partition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Levenshtein distance, for "did you mean" on a mistyped Region.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
 }
 
 /// An AWS Region name such as `us-east-2`.
@@ -156,9 +248,24 @@ impl std::str::FromStr for RegionEntry {
         };
         let region = Region::parse(region).map_err(|e| e.to_string())?;
         if let Some(url) = url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
+            // Assertions and credentials travel to this URL: https, or plain http only to this
+            // machine (a test double or a local proxy nobody else can reach).
+            let parsed = url::Url::parse(url).ok();
+            let loopback = parsed.as_ref().is_some_and(|u| {
+                u.scheme() == "http"
+                    && match u.host() {
+                        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                        None => false,
+                    }
+            });
+            let https = parsed
+                .as_ref()
+                .is_some_and(|u| u.scheme() == "https" && u.host().is_some());
+            if !(https || loopback) {
                 return Err(format!(
-                    "`{entry}`: the URL after `=` must start with https://"
+                    "`{entry}`: the URL after `=` must be https:// (plain http:// only to 127.0.0.1 or localhost)"
                 ));
             }
         }
