@@ -271,7 +271,10 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
         KeysCommand::Activate { kid } => {
             ring.activate(&kid, &cli_actor(), now())
                 .await
-                .map_err(|e| explain(e, "key"))?;
+                .map_err(|e| match e.downcast::<StoreError>() {
+                    Ok(store) => explain(store, "key"),
+                    Err(other) => other,
+                })?;
             println!("key {kid} now signs; the previous key stays in the metadata until retired");
         }
         KeysCommand::Retire { kid } => {

@@ -212,6 +212,9 @@ impl KeyRing {
     /// Generates a key and publishes it (in metadata, not signing yet), recording who did it.
     /// Returns its id.
     pub async fn add(&self, actor: &str, now: i64) -> anyhow::Result<String> {
+        // A key sealed with another key-encryption key would break every instance that holds
+        // the right one once it is activated: refuse while this instance cannot read the ring.
+        self.check_kek().await?;
         let kid = self.generate_and_store(now).await?;
         self.audit(actor, &kid, "add", now).await;
         Ok(kid)
@@ -254,7 +257,13 @@ impl KeyRing {
     }
 
     /// Makes a published key the signing key, recording who did it.
-    pub async fn activate(&self, kid: &str, actor: &str, now: i64) -> Result<(), StoreError> {
+    pub async fn activate(&self, kid: &str, actor: &str, now: i64) -> anyhow::Result<()> {
+        let records = self.store.list_keys().await?;
+        if let Some(record) = records.iter().find(|k| k.kid == kid) {
+            decrypt(&self.kek, &record.private_key_enc).with_context(|| {
+                format!("key {kid} cannot be activated: this instance's key-encryption key does not decrypt it")
+            })?;
+        }
         self.store.activate_key(kid, now).await?;
         self.audit(actor, kid, "activate", now).await;
         Ok(())
@@ -264,6 +273,24 @@ impl KeyRing {
     pub async fn retire(&self, kid: &str, actor: &str, now: i64) -> Result<(), StoreError> {
         self.store.retire_key(kid, now).await?;
         self.audit(actor, kid, "retire", now).await;
+        Ok(())
+    }
+
+    /// Checks that this instance's key-encryption key decrypts every key not yet retired;
+    /// the error names the first key it cannot read and the setting to fix.
+    pub async fn check_kek(&self) -> anyhow::Result<()> {
+        for record in self.store.list_keys().await? {
+            if record.state == "retired" {
+                continue;
+            }
+            decrypt(&self.kek, &record.private_key_enc).with_context(|| {
+                format!(
+                    "signing key {} cannot be decrypted with this instance's key-encryption key: \
+                     give it the same saml.key_encryption_key as the instance that created the key",
+                    record.kid
+                )
+            })?;
+        }
         Ok(())
     }
 

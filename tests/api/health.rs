@@ -168,3 +168,30 @@ on_both_backends!(
     pages_have_no_inline_script,
     unknown_pages_get_a_404_page,
 );
+
+#[tokio::test]
+async fn an_instance_that_cannot_decrypt_the_signing_key_is_not_ready() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    let mut settings = app.settings.clone();
+    settings.saml.key_encryption_key = fedbroker::domain::secret::Secret::new(
+        "d3Jvbmcta2V5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGU=".into(),
+    );
+    let second = fedbroker::startup::Application::build(
+        settings,
+        fedbroker::startup::BuildOptions {
+            bootstrap_admin_password: None,
+        },
+    )
+    .await
+    .expect("builds");
+    let url = format!("http://localhost:{}/readyz", second.port());
+    tokio::spawn(second.run_until_stopped());
+    let res = reqwest::get(&url).await.expect("GET /readyz");
+    assert_eq!(res.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("signing_key") && body.contains("key-encryption key"),
+        "{body}"
+    );
+    assert_eq!(app.get("/readyz").await.status, reqwest::StatusCode::OK);
+}

@@ -687,3 +687,44 @@ fn credentials_never_reach_the_log_even_at_trace_level() {
         );
     }
 }
+
+/// A key-encryption key that cannot read the key ring can neither add nor activate a key (it
+/// would break every instance holding the right one).
+#[test]
+fn a_wrong_key_encryption_key_cannot_add_or_activate_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let right = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let wrong = "d3Jvbmcta2V5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGU=";
+    let keys = |kek: &str, args: &[&str]| {
+        let out = fedbroker(dir.path())
+            .arg("keys")
+            .args(args)
+            .env("FEDBROKER__SAML__KEY_ENCRYPTION_KEY", kek)
+            .stdin(Stdio::null())
+            .output()
+            .expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, err) = keys(right, &["add"]);
+    assert!(ok, "{err}");
+    let kid = out
+        .split("added key ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the new key's id")
+        .to_string();
+    let (ok, _, err) = keys(wrong, &["add"]);
+    assert!(!ok, "a wrong key-encryption key must not add a key");
+    assert!(err.contains("key-encryption key"), "{err}");
+    let (ok, _, err) = keys(wrong, &["activate", &kid]);
+    assert!(!ok, "a wrong key-encryption key must not activate a key");
+    assert!(err.contains("cannot be activated"), "{err}");
+    let (_, list, _) = keys(right, &["list"]);
+    assert_eq!(list.lines().count(), 1, "nothing was added: {list}");
+    let (ok, _, err) = keys(right, &["activate", &kid]);
+    assert!(ok, "{err}");
+}

@@ -16,6 +16,16 @@ pub async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.store.engine();
     match state.store.ping().await {
         Ok(()) => {
+            // Without a signing key it can read, this instance cannot sign anyone in: not
+            // ready (a wrong key-encryption key, or a key sealed by another installation).
+            if let Err(e) = state.keys.signer().await {
+                tracing::warn!(error = %format!("{e:#}"), "readiness check: no usable signing key");
+                return HttpResponse::ServiceUnavailable().json(json!({
+                    "status": "unavailable",
+                    "database": {"engine": engine, "status": "up"},
+                    "signing_key": {"status": "unusable", "error": "the active signing key cannot be decrypted with this instance's key-encryption key"},
+                }));
+            }
             // A directory that is down degrades its own sign-ins only: still 200. Its health
             // is cached (see `LdapDirectory::is_up`) and its error text stays in the log: this
             // endpoint answers anyone.

@@ -76,12 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(oidc::get_callback),
         )
         .route("/login/saml/{id}", web::get().to(saml_sp::get_start))
-        .service(
-            web::resource("/saml/sp/{id}/acs")
-                // Room for a response at verify::MAX_RESPONSE_BYTES, form-encoded.
-                .app_data(web::FormConfig::default().limit(1024 * 1024))
-                .route(web::post().to(saml_sp::post_acs)),
-        )
+        .route("/saml/sp/{id}/acs", web::post().to(saml_sp::post_acs))
         .route(
             "/saml/sp/{id}/metadata",
             web::get().to(saml_sp::get_metadata),

@@ -144,17 +144,58 @@ pub struct AcsForm {
     relay_state: String,
 }
 
+/// The posted form, read up to [`MAX_FORM_BYTES`] (room for a response at
+/// `verify::MAX_RESPONSE_BYTES`, form-encoded); `None` when it is larger. Unreadable fields
+/// count as empty: the verifier then says what is missing.
+async fn read_form(mut body: web::Payload) -> Option<AcsForm> {
+    use futures_util::StreamExt;
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.ok()?;
+        if bytes.len() + chunk.len() > MAX_FORM_BYTES {
+            return None;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Some(serde_urlencoded::from_bytes(&bytes).unwrap_or(AcsForm {
+        saml_response: String::new(),
+        relay_state: String::new(),
+    }))
+}
+
+/// The largest ACS form read.
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
 /// `POST /saml/sp/{id}/acs`
 pub async fn post_acs(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<AcsForm>,
+    body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let provider = provider(&state, &id)?;
     let at = now();
     let origin = origin(&req, &state.settings);
+    let form = match read_form(body).await {
+        Some(form) => form,
+        None => {
+            let e = UpstreamError::Refused {
+                provider: provider.settings.name.clone(),
+                refusal: crate::saml::sp::verify::Refusal::TooLarge,
+            };
+            audit::signin(
+                &state.store,
+                "",
+                false,
+                &id,
+                &format!("{}: {e}", e.code()),
+                &origin,
+            )
+            .await;
+            return failure_page(&state, StatusCode::PAYLOAD_TOO_LARGE, format!("{e}."));
+        }
+    };
     // The request this browser started here, if any, taken once whatever the outcome.
     let pending = match req.cookie(SAML_COOKIE) {
         Some(c) => {

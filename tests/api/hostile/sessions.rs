@@ -79,6 +79,10 @@ fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String, Stri
         .env_remove("FEDBROKER_PROFILE")
         .env("FEDBROKER_CONFIG_DIR", config_dir())
         .env("FEDBROKER__DATABASE__URL", &app.settings.database.url)
+        .env(
+            "FEDBROKER__SAML__KEY_ENCRYPTION_KEY",
+            app.settings.saml.key_encryption_key.expose(),
+        )
         .env("USER", "operator")
         .args(args)
         .stdin(Stdio::piped())
@@ -627,6 +631,10 @@ async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(
     let mut covered: Vec<String> = table.iter().map(|(r, _, _)| r.to_string()).collect();
     covered.extend(api_routes.iter().map(|r| r.to_string()));
     covered.push("/login".into());
+    // A SAML identity provider's answer is a cross-site POST by design and carries no form
+    // token: it is accepted only as a signed response answering this browser's own request
+    // (tests/api/upstream_saml.rs refuses the unsolicited and mismatched ones).
+    covered.push("/saml/sp/{id}/acs".into());
     covered.sort();
     assert_eq!(
         covered,
@@ -961,8 +969,9 @@ async fn the_sqlite_database_and_its_folder_are_private_to_the_broker() {
 }
 
 // Structure: every POST handler gets its form through `CsrfForm`, so none can skip the check;
-// the exceptions are the sign-in form (double-submit cookie: there is no session yet) and the
-// bearer-token API, which a browser never calls on its own.
+// the exceptions are the sign-in form (double-submit cookie: there is no session yet), the
+// bearer-token API, which a browser never calls on its own, and the SAML ACS, whose proof is the
+// identity provider's signature over an answer to this browser's request.
 #[test]
 fn every_post_handler_takes_its_form_through_the_csrf_extractor() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/routes");
@@ -971,6 +980,9 @@ fn every_post_handler_takes_its_form_through_the_csrf_extractor() {
         "login::post_login",
         "api::post_credentials",
         "api::post_console_url",
+        // A signed SAML response from an upstream provider, bound to the request this
+        // browser started (see the CSRF table test).
+        "saml_sp::post_acs",
     ];
     let mut checked = 0;
     for (i, _) in table.match_indices("web::post().to(") {

@@ -98,14 +98,21 @@ pub async fn post_keys(
                 tracing::info!(admin = %who, kid = %kid, "signing key added (published)");
                 Ok(())
             }
-            Err(e) => Err(AppError::Internal(e)),
+            Err(e) => Err(match e.downcast::<StoreError>() {
+                Ok(store) => AppError::from(store),
+                Err(other) => AppError::BadRequest(format!("{other:#}")),
+            }),
         },
         "activate" => match state.keys.activate(&form.kid, &who, at).await {
             Ok(()) => {
                 tracing::info!(admin = %who, kid = %form.kid, "signing key activated");
                 Ok(())
             }
-            Err(e) => Err(key_error(e)),
+            Err(e) => Err(match e.downcast::<StoreError>() {
+                Ok(store) => key_error(store),
+                // This instance cannot read the key: say so on the page.
+                Err(other) => AppError::BadRequest(format!("{other:#}")),
+            }),
         },
         "retire" => match state.keys.retire(&form.kid, &who, at).await {
             Ok(()) => {
