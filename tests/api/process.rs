@@ -47,14 +47,21 @@ fn a_bad_setting_stops_start_up_naming_the_key() {
     }
 }
 
+/// Environment variables, the key the error must name, and words of the fix it must give.
+type PreflightCase = (
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+);
+
 /// The preflight: every setting that would fail or hurt at run time is refused by
 /// `check-config` and by `serve` alike, with exit code 2, the key, and the fix, before anything
 /// is written.
 #[test]
 fn every_bad_setting_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let kek = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    const KEK: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let cases: &[PreflightCase] = &[
         (
             &[
                 ("FEDBROKER__SERVER__TLS_CERT", "/nonexistent/cert.pem"),
@@ -73,7 +80,7 @@ fn every_bad_setting_is_refused_before_anything_is_written() {
         ),
         (
             &[
-                ("FEDBROKER__SAML__KEY_ENCRYPTION_KEY", kek),
+                ("FEDBROKER__SAML__KEY_ENCRYPTION_KEY", KEK),
                 ("FEDBROKER__SAML__KEY_ENCRYPTION_KEY_FILE", "/etc/hostname"),
             ],
             "saml.key_encryption_key",
