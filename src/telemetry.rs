@@ -27,8 +27,17 @@ const BODY_LOGGING_CRATES: [&str; 6] = [
     "reqwest",
 ];
 
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTo {
+    /// The server: its log is its output (containers and journald read stdout).
+    Stdout,
+    /// Other commands: their results are stdout (`rules export > rules.yaml`), logs stay apart.
+    Stderr,
+}
+
 /// Installs the global subscriber; `RUST_LOG` overrides `log.level`. Safe to call twice.
-pub fn init(settings: &LogSettings) {
+pub fn init(settings: &LogSettings, to: LogTo) {
     let mut filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -37,17 +46,21 @@ pub fn init(settings: &LogSettings) {
             filter = filter.add_directive(directive);
         }
     }
-    let ansi = std::io::stdout().is_terminal();
+    let ansi = match to {
+        LogTo::Stdout => std::io::stdout().is_terminal(),
+        LogTo::Stderr => std::io::stderr().is_terminal(),
+    };
     let format = settings.format;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(ansi)
-        .with_writer(move || EscapedStdout {
+        .with_writer(move || EscapedLog {
             style: match format {
                 LogFormat::Text => Style::Text { keep_colours: ansi },
                 LogFormat::Json => Style::Json,
             },
+            to,
         });
     let _ = match settings.format {
         LogFormat::Text => builder.try_init(),
@@ -90,14 +103,15 @@ impl RootSpanBuilder for QuietRootSpan {
     }
 }
 
-/// Writes log lines to stdout with every control character inside a line escaped.
+/// Writes log lines (to stdout or stderr) with every control character inside a line escaped.
 ///
 /// Logged values come from people (a username typed at the login page, a header): a newline in
 /// one would start a forged log line, an escape sequence would rewrite the terminal. Escaping at
 /// the writer covers every field of every event, in text and JSON alike, without each log call
 /// having to remember it. The formatter hands over one whole event per write, ending in `\n`.
-pub struct EscapedStdout {
+pub struct EscapedLog {
     style: Style,
+    to: LogTo,
 }
 
 /// How escaped characters are written.
@@ -109,7 +123,7 @@ pub enum Style {
     Json,
 }
 
-impl Write for EscapedStdout {
+impl Write for EscapedLog {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
         let (line, newline) = match text.strip_suffix('\n') {
@@ -117,14 +131,19 @@ impl Write for EscapedStdout {
             None => (&*text, ""),
         };
         let escaped = escape_controls(line, self.style);
-        let mut out = std::io::stdout().lock();
-        out.write_all(escaped.as_bytes())?;
-        out.write_all(newline.as_bytes())?;
+        let whole = format!("{escaped}{newline}");
+        match self.to {
+            LogTo::Stdout => std::io::stdout().lock().write_all(whole.as_bytes())?,
+            LogTo::Stderr => std::io::stderr().lock().write_all(whole.as_bytes())?,
+        }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stdout().flush()
+        match self.to {
+            LogTo::Stdout => std::io::stdout().flush(),
+            LogTo::Stderr => std::io::stderr().flush(),
+        }
     }
 }
 

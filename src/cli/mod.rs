@@ -168,8 +168,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve { demo: false });
-    if !matches!(command, Command::CheckConfig) {
-        crate::telemetry::init(&settings.log);
+    match command {
+        Command::CheckConfig => {}
+        Command::Serve { .. } => {
+            crate::telemetry::init(&settings.log, crate::telemetry::LogTo::Stdout)
+        }
+        _ => crate::telemetry::init(&settings.log, crate::telemetry::LogTo::Stderr),
     }
     let result = match command {
         Command::Serve { .. } => serve(settings).await,

@@ -735,3 +735,39 @@ fn a_wrong_key_encryption_key_cannot_add_or_activate_keys() {
     let (ok, _, err) = keys(right, &["activate", &kid]);
     assert!(ok, "{err}");
 }
+
+/// A command's result is its stdout, whatever it logs: `rules export > rules.yaml` must write
+/// a file that `rules import` reads, even at the most verbose log level.
+#[test]
+fn command_results_go_to_stdout_and_logs_to_stderr() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = fedbroker(dir.path())
+        .args(["rules", "export"])
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.trim().is_empty(), "debug logs are written, to stderr");
+    assert!(
+        !stdout.contains("DEBUG") && !stdout.contains(" INFO "),
+        "no log line in the result: {stdout}"
+    );
+    let exported = dir.path().join("rules.yaml");
+    std::fs::write(&exported, out.stdout).expect("written");
+    let check = fedbroker(dir.path())
+        .args(["rules", "import"])
+        .arg(&exported)
+        .arg("--dry-run")
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
