@@ -112,7 +112,7 @@ impl Application {
             absolute_timeout_secs: settings.session.absolute_timeout_secs,
         };
         spawn_pruning(store.clone(), &settings);
-        let kek = load_kek(&settings.saml, &settings.database.url)?;
+        let kek = load_kek(&settings.saml, &settings.database.url, &store).await?;
         let keys = KeyRing::new(store.clone(), kek, &format!("fedbroker SAML signing {url}"));
         keys.ensure_initial(now())
             .await

@@ -249,7 +249,7 @@ pub(super) fn explain(e: StoreError, what: &str) -> anyhow::Error {
 
 async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
-    let kek = crate::saml::keys::load_kek(&settings.saml, &settings.database.url)?;
+    let kek = crate::saml::keys::load_kek(&settings.saml, &settings.database.url, &store).await?;
     let name = if settings.server.public_url.is_empty() {
         "fedbroker SAML signing".to_string()
     } else {

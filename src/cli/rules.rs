@@ -112,13 +112,16 @@ pub async fn run(settings: &Settings, cmd: RulesCommand) -> anyhow::Result<()> {
                 .first()
                 .map(|e| e.acs_url.clone())
                 .unwrap_or_default();
-            let signer = match crate::saml::keys::load_kek(&settings.saml, &settings.database.url) {
-                Ok(kek) => crate::saml::keys::KeyRing::new(store.clone(), kek, "fedbroker")
-                    .signer()
+            let signer =
+                match crate::saml::keys::load_kek(&settings.saml, &settings.database.url, &store)
                     .await
-                    .ok(),
-                Err(_) => None,
-            };
+                {
+                    Ok(kek) => crate::saml::keys::KeyRing::new(store.clone(), kek, "fedbroker")
+                        .signer()
+                        .await
+                        .ok(),
+                    Err(_) => None,
+                };
             let mapper = RoleMapper::new(profile.clone());
             let run = dry_run(
                 &store,

@@ -38,8 +38,14 @@ pub fn parse_kek(b64: &str) -> Result<[u8; 32], String> {
 }
 
 /// Finds the key-encryption key: the setting, the setting's file, or (SQLite only) a key file
-/// beside the database that is created on first start.
-pub fn load_kek(saml: &SamlSettings, database_url: &str) -> anyhow::Result<[u8; 32]> {
+/// beside the database that is created on first start — only while the database holds no
+/// signing key: a database restored without its key file must not get a new one silently,
+/// since its keys could then never be decrypted.
+pub async fn load_kek(
+    saml: &SamlSettings,
+    database_url: &str,
+    store: &Store,
+) -> anyhow::Result<[u8; 32]> {
     let inline = saml.key_encryption_key.expose();
     if !inline.is_empty() {
         return parse_kek(inline).map_err(|m| anyhow::anyhow!("saml.key_encryption_key {m}"));
@@ -61,6 +67,15 @@ pub fn load_kek(saml: &SamlSettings, database_url: &str) -> anyhow::Result<[u8; 
     let path = default_kek_path(url);
     if let Ok(text) = std::fs::read_to_string(&path) {
         return parse_kek(&text).map_err(|m| anyhow::anyhow!("the key in {} {m}", path.display()));
+    }
+    let stored = store.list_keys().await?.len();
+    if stored > 0 {
+        anyhow::bail!(
+            "the database holds {stored} signing key(s), but their key-encryption key file {} is \
+             missing: restore it together with the database (or set saml.key_encryption_key to \
+             the key they were sealed with); a new key file would leave them undecryptable",
+            path.display()
+        );
     }
     let mut bytes = [0u8; 32];
     openssl::rand::rand_bytes(&mut bytes)?;

@@ -750,7 +750,10 @@ fn command_results_go_to_stdout_and_logs_to_stderr() {
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.trim().is_empty(), "debug logs are written, to stderr");
+    assert!(
+        !stderr.trim().is_empty(),
+        "debug logs are written, to stderr"
+    );
     assert!(
         !stdout.contains("DEBUG") && !stdout.contains(" INFO "),
         "no log line in the result: {stdout}"
@@ -770,4 +773,30 @@ fn command_results_go_to_stdout_and_logs_to_stderr() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
+}
+
+/// A SQLite database restored without its key-encryption key file is refused, and no new key
+/// file appears (its keys could never be decrypted with one).
+#[test]
+fn a_database_restored_without_its_key_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, _, err) = run_cli(dir.path(), &["keys", "add"]);
+    assert!(ok, "{err}");
+    let key_file = dir.path().join("saml-key-encryption.key");
+    assert!(key_file.exists());
+    std::fs::remove_file(&key_file).expect("removed");
+    for args in [&["keys", "list"][..], &["serve"][..]] {
+        let out = fedbroker(dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} must refuse");
+        assert!(
+            stderr.contains("key-encryption key file") && stderr.contains("restore it"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!key_file.exists(), "{args:?}: no new key file");
+    }
 }

@@ -50,7 +50,9 @@ impl Parts {
             .expect("store opens");
         let keys = KeyRing::new(
             store.clone(),
-            load_kek(&settings.saml, &settings.database.url).expect("key"),
+            load_kek(&settings.saml, &settings.database.url, &store)
+                .await
+                .expect("key"),
             "test",
         );
         keys.ensure_initial(fedbroker::clock::now())
