@@ -59,9 +59,14 @@ pub enum Command {
         /// The role ARN (its account's SAML provider is the principal).
         #[arg(long, conflicts_with = "all")]
         role: Option<String>,
-        /// Every role the groups in the local directory map to, one policy per account.
+        /// Every role the groups in the database map to, one policy per account: a JSON array
+        /// of `{account, roles, policy}` on stdout.
         #[arg(long)]
         all: bool,
+        /// With --all: write each account's policy to `<DIR>/<account>.json` instead (ready for
+        /// `aws iam create-role --assume-role-policy-document file://…`).
+        #[arg(long, requires = "all", value_name = "DIR")]
+        out_dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -194,7 +199,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         Command::Keys(cmd) => keys_command(&settings, cmd).await,
         Command::Rules(cmd) => rules::run(&settings, cmd).await,
-        Command::TrustPolicy { role, all } => trust_policy_command(&settings, role, all).await,
+        Command::TrustPolicy { role, all, out_dir } => {
+            trust_policy_command(&settings, role, all, out_dir).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -291,13 +298,17 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
     Ok(())
 }
 
+/// Prints pure JSON (a policy for `--role`, an array for `--all`) so that it pipes into `jq`
+/// and `aws iam`; anything else goes to stderr.
 async fn trust_policy_command(
     settings: &Settings,
     role: Option<String>,
     all: bool,
+    out_dir: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     use crate::domain::aws::{RoleArn, SamlProviderArn};
     use crate::saml::trust_policy::policies_by_provider;
+    use anyhow::Context;
     let store = open_store(settings).await?;
     let regions = crate::aws::regions::RegionRouter::new(
         &settings.regions,
@@ -337,9 +348,32 @@ async fn trust_policy_command(
         profile.sends_source_identity(),
         profile.sends_tags(),
     );
-    for p in policies {
-        println!("// roles: {}", p.roles.join(", "));
-        println!("{}", serde_json::to_string_pretty(&p.policy)?);
+    if policies.is_empty() {
+        anyhow::bail!(
+            "no role is reachable through the groups in the database yet (people of LDAP, OIDC and \
+             SAML sources bring their groups at their first sign-in); name a role with --role ARN"
+        );
     }
+    if !all {
+        let only = policies.first().map(|p| &p.policy);
+        println!("{}", serde_json::to_string_pretty(&only)?);
+        return Ok(());
+    }
+    if let Some(dir) = out_dir {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        for p in &policies {
+            let file = dir.join(format!("{}.json", p.account));
+            std::fs::write(&file, serde_json::to_string_pretty(&p.policy)? + "\n")
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            eprintln!("wrote {} (roles: {})", file.display(), p.roles.join(", "));
+        }
+        return Ok(());
+    }
+    let documents: Vec<serde_json::Value> = policies
+        .iter()
+        .map(|p| serde_json::json!({"account": p.account, "roles": p.roles, "policy": p.policy}))
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&documents)?);
     Ok(())
 }

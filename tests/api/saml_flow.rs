@@ -6,7 +6,7 @@ use std::process::Command;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{hidden_field, spawn_app_with, Backend, TestApp};
+use crate::helpers::{hidden_field, spawn_app, spawn_app_with, Backend, TestApp};
 use crate::on_both_backends;
 pub use crate::peers::sign_in_endpoint::SignInEndpoint;
 use crate::saml::pysaml2_accepts;
@@ -561,9 +561,8 @@ fn the_trust_policy_command_prints_the_policy_for_a_role() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let json_start = text.find('{').expect("json");
-    let policy: serde_json::Value = serde_json::from_str(&text[json_start..]).expect("valid JSON");
+    // Pure JSON: it pipes into jq and `aws iam create-role --assume-role-policy-document`.
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     let stmt = &policy["Statement"][0];
     assert_eq!(
         stmt["Principal"]["Federated"],
@@ -721,3 +720,63 @@ async fn every_response_lives_exactly_the_configured_validity(backend: Backend) 
 }
 
 on_both_backends!(every_response_lives_exactly_the_configured_validity);
+
+#[tokio::test]
+async fn trust_policies_for_every_account_come_as_json_or_one_file_each() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.create_user(
+        "alice",
+        "alice-password-1",
+        &["AWS-123456789012-Admin", "AWS-210987654321-Dev"],
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fedbroker"))
+            .current_dir(dir.path())
+            .env("FEDBROKER_CONFIG_DIR", crate::helpers::config_dir())
+            .env("FEDBROKER__DATABASE__URL", &app.settings.database.url)
+            .env(
+                "FEDBROKER__SAML__KEY_ENCRYPTION_KEY",
+                app.settings.saml.key_encryption_key.expose(),
+            )
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let out = run(&["trust-policy", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let documents: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pure JSON");
+    let accounts: Vec<&str> = documents
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|d| d["account"].as_str())
+        .collect();
+    assert_eq!(accounts, ["123456789012", "210987654321"]);
+    let folder = dir.path().join("policies");
+    let out = run(&[
+        "trust-policy",
+        "--all",
+        "--out-dir",
+        folder.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let written: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(folder.join("210987654321.json")).expect("one file per account"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        written["Statement"][0]["Principal"]["Federated"],
+        "arn:aws:iam::210987654321:saml-provider/fedbroker"
+    );
+}
