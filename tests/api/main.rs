@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod api_v1;
 mod audit;
+mod aws_guide;
 mod browser;
 mod health;
 mod hostile;
