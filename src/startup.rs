@@ -89,23 +89,7 @@ impl Application {
             format!("cannot listen on {address} (settings server.host and server.port)")
         })?;
         let port = listener.local_addr()?.port();
-        let url = if settings.server.public_url.is_empty() {
-            let scheme = if settings.tls_enabled() {
-                "https"
-            } else {
-                "http"
-            };
-            let host = if settings.server.host.contains(':') {
-                format!("[{}]", settings.server.host)
-            } else if settings.server.host == "127.0.0.1" {
-                "localhost".to_string()
-            } else {
-                settings.server.host.clone()
-            };
-            format!("{scheme}://{host}:{port}")
-        } else {
-            settings.server.public_url.clone()
-        };
+        let url = settings.base_url(port);
 
         let policy = SessionPolicy {
             idle_timeout_secs: settings.session.idle_timeout_secs,

@@ -45,7 +45,7 @@ pub async fn run(settings: &Settings, cmd: RulesCommand) -> anyhow::Result<()> {
     let profile = AwsProfile::from_settings(
         &settings.saml,
         &settings.sources,
-        &settings.server.public_url,
+        &settings.base_url(settings.server.port),
     )?;
     match cmd {
         RulesCommand::Export => {

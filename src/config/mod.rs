@@ -127,6 +127,24 @@ pub struct ConfigSource {
 }
 
 impl Settings {
+    /// The URL people use: `server.public_url`, or the one the listener on `port` implies
+    /// (the server passes its bound port; commands pass the configured one, so that what they
+    /// print, e.g. `rules test --xml`, names the same issuer as the server).
+    pub fn base_url(&self, port: u16) -> String {
+        if !self.server.public_url.is_empty() {
+            return self.server.public_url.clone();
+        }
+        let scheme = if self.tls_enabled() { "https" } else { "http" };
+        let host = if self.server.host.contains(':') {
+            format!("[{}]", self.server.host)
+        } else if self.server.host == "127.0.0.1" {
+            "localhost".to_string()
+        } else {
+            self.server.host.clone()
+        };
+        format!("{scheme}://{host}:{port}")
+    }
+
     /// Whether HTTPS is served directly.
     pub fn tls_enabled(&self) -> bool {
         !self.server.tls_cert.is_empty() && !self.server.tls_key.is_empty()

@@ -610,6 +610,23 @@ fn rules_export_and_import_round_trip_and_a_broken_import_changes_nothing() {
     let (ok, _, err) = run_cli(dir.path(), &["rules", "test", "--user", "nobody"]);
     assert!(!ok);
     assert!(err.contains("There is no user `nobody`"), "{err}");
+
+    // The preview names the issuer the server signs with (here the default listener's URL).
+    let (ok, out, err) = run_cli(
+        dir.path(),
+        &[
+            "rules",
+            "test",
+            "--groups",
+            "AWS-123456789012-Admin",
+            "--xml",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("<saml:Issuer>http://localhost:8080/saml/metadata</saml:Issuer>"),
+        "{out}"
+    );
 }
 
 /// Even at `RUST_LOG=trace`, credentials STS hands out never reach the log.
