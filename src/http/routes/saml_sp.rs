@@ -39,6 +39,24 @@ fn status_of(e: &UpstreamError) -> StatusCode {
     }
 }
 
+/// A refused SAML sign-in: logged, audited with its reason code, and shown on the login page
+/// (which also drops the cookie of the sign-in under way: it was taken).
+async fn refused(
+    state: &AppState,
+    origin: &audit::Origin,
+    source: &str,
+    status: StatusCode,
+    e: &UpstreamError,
+) -> Result<HttpResponse, AppError> {
+    tracing::info!(source = %source, error = %e, "SAML sign-in refused");
+    let reason = format!("{}: {e}", e.code());
+    audit::signin(&state.store, "", false, source, &reason, origin).await;
+    let mut res = failure_page(state, status, format!("{e}."))?;
+    res.add_cookie(&removed_cookie())
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(res)
+}
+
 fn provider<'a>(state: &'a AppState, id: &str) -> Result<&'a UpstreamIdp, AppError> {
     state
         .upstream_saml
@@ -93,16 +111,7 @@ pub async fn get_start(
         Ok(s) => s,
         Err(e) => {
             let origin = origin(&req, &state.settings);
-            audit::signin(
-                &state.store,
-                "",
-                false,
-                &id,
-                &format!("{}: {e}", e.code()),
-                &origin,
-            )
-            .await;
-            return failure_page(&state, status_of(&e), format!("{e}."));
+            return refused(&state, &origin, &id, status_of(&e), &e).await;
         }
     };
     let browser = random_token();
@@ -184,16 +193,7 @@ pub async fn post_acs(
                 provider: provider.settings.name.clone(),
                 refusal: crate::saml::sp::verify::Refusal::TooLarge,
             };
-            audit::signin(
-                &state.store,
-                "",
-                false,
-                &id,
-                &format!("{}: {e}", e.code()),
-                &origin,
-            )
-            .await;
-            return failure_page(&state, StatusCode::PAYLOAD_TOO_LARGE, format!("{e}."));
+            return refused(&state, &origin, &id, StatusCode::PAYLOAD_TOO_LARGE, &e).await;
         }
     };
     // The request this browser started here, if any, taken once whatever the outcome.
@@ -224,15 +224,7 @@ pub async fn post_acs(
     let (verified, person) = match outcome {
         Ok(x) => x,
         Err(UpstreamError::Store(e)) => return Err(e.into()),
-        Err(e) => {
-            tracing::info!(source = %id, error = %e, "SAML sign-in refused");
-            let reason = format!("{}: {e}", e.code());
-            audit::signin(&state.store, "", false, &id, &reason, &origin).await;
-            let mut res = failure_page(&state, status_of(&e), format!("{e}."))?;
-            res.add_cookie(&removed_cookie())
-                .map_err(|e| AppError::Internal(e.into()))?;
-            return Ok(res);
-        }
+        Err(e) => return refused(&state, &origin, &id, status_of(&e), &e).await,
     };
     let identity = match provision(&state.store, &id, &person, at).await {
         Ok(i) => i,
