@@ -1,7 +1,10 @@
-//! Request counts and latency histograms by route and status, in Prometheus text format.
+//! Request counts and latency histograms by route and status, and the broker's operational
+//! state (events by type and outcome, Region and STS health, signing-key age), in Prometheus
+//! text format.
 //!
 //! Kept in-process and dependency-free: the label set is small and bounded (route *patterns*,
-//! never raw paths, so a scanner cannot blow up the series count).
+//! never raw paths, so a scanner cannot blow up the series count; Regions come from the
+//! configuration, event types from a fixed list).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -99,6 +102,109 @@ impl Metrics {
     }
 }
 
+/// What the broker is doing and how its dependencies are, gathered at scrape time.
+#[derive(Debug, Default)]
+pub struct Operations {
+    /// `(event type, outcome, count)` of audit events since start: sign-ins, assertions
+    /// issued, STS calls, console links, refusals.
+    pub events: Vec<(&'static str, &'static str, u64)>,
+    /// Passwords checked against a stored hash since start.
+    pub password_checks: u64,
+    /// Sign-in Regions: `(Region, last probe healthy (None before the first), serving now)`.
+    pub sign_in_regions: Vec<(String, Option<bool>, bool)>,
+    /// STS endpoints: `(Region, not marked down)`.
+    pub sts_endpoints: Vec<(String, bool)>,
+    /// Seconds since the signing key was created; `None` when it cannot be read.
+    pub signing_key_age_secs: Option<i64>,
+}
+
+impl Operations {
+    /// The Prometheus text exposition of these values.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        family(
+            &mut out,
+            "fedbroker_events_total",
+            "counter",
+            "Audit events since start by type and outcome (signin, assertion.issued, sts.assume_role, federation.url_issued, access.denied, ...).",
+        );
+        for (kind, outcome, n) in &self.events {
+            let _ = writeln!(
+                out,
+                "fedbroker_events_total{{type=\"{kind}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        family(
+            &mut out,
+            "fedbroker_password_checks_total",
+            "counter",
+            "Passwords checked against a stored hash.",
+        );
+        let _ = writeln!(
+            out,
+            "fedbroker_password_checks_total {}",
+            self.password_checks
+        );
+        region_gauge(
+            &mut out,
+            "fedbroker_signin_region_up",
+            "1 when the last probe of a Region's sign-in endpoint succeeded, 0 when it failed (no sample before the first probe).",
+            self.sign_in_regions
+                .iter()
+                .filter_map(|(region, healthy, _)| Some((region.as_str(), (*healthy)?))),
+        );
+        region_gauge(
+            &mut out,
+            "fedbroker_signin_region_serving",
+            "1 for the Region console sign-ins are sent to now.",
+            self.sign_in_regions
+                .iter()
+                .map(|(region, _, serving)| (region.as_str(), *serving)),
+        );
+        region_gauge(
+            &mut out,
+            "fedbroker_sts_endpoint_up",
+            "0 while an STS endpoint is marked down after a failed call, else 1.",
+            self.sts_endpoints
+                .iter()
+                .map(|(region, up)| (region.as_str(), *up)),
+        );
+        if let Some(age) = self.signing_key_age_secs {
+            family(
+                &mut out,
+                "fedbroker_signing_key_age_seconds",
+                "gauge",
+                "Age of the key that signs Responses; rotate before your policy's limit.",
+            );
+            let _ = writeln!(out, "fedbroker_signing_key_age_seconds {age}");
+        }
+        out
+    }
+}
+
+/// A 0/1 gauge with one sample per Region.
+fn region_gauge<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    samples: impl Iterator<Item = (&'a str, bool)>,
+) {
+    family(out, name, "gauge", help);
+    for (region, value) in samples {
+        let _ = writeln!(
+            out,
+            "{name}{{region=\"{}\"}} {}",
+            escape(region),
+            u8::from(value)
+        );
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
 fn escape(label: &str) -> String {
     label
         .replace('\\', "\\\\")
@@ -137,5 +243,40 @@ mod tests {
             text.contains("route=\"/login\",status=\"200\",le=\"0.05\"} 2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn operations_render_every_family_with_bounded_labels() {
+        let ops = Operations {
+            events: vec![("signin", "failure", 3), ("assertion.issued", "success", 7)],
+            password_checks: 4,
+            sign_in_regions: vec![
+                ("us-east-1".into(), Some(false), false),
+                ("us-west-2".into(), Some(true), true),
+                ("eu-west-1".into(), None, false),
+            ],
+            sts_endpoints: vec![("us-east-1".into(), false), ("us-west-2".into(), true)],
+            signing_key_age_secs: Some(86_400),
+        };
+        let text = ops.render();
+        for line in [
+            "fedbroker_events_total{type=\"signin\",outcome=\"failure\"} 3",
+            "fedbroker_events_total{type=\"assertion.issued\",outcome=\"success\"} 7",
+            "fedbroker_password_checks_total 4",
+            "fedbroker_signin_region_up{region=\"us-east-1\"} 0",
+            "fedbroker_signin_region_up{region=\"us-west-2\"} 1",
+            "fedbroker_signin_region_serving{region=\"us-west-2\"} 1",
+            "fedbroker_signin_region_serving{region=\"eu-west-1\"} 0",
+            "fedbroker_sts_endpoint_up{region=\"us-east-1\"} 0",
+            "fedbroker_signing_key_age_seconds 86400",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
+        }
+        assert!(
+            !text.contains("fedbroker_signin_region_up{region=\"eu-west-1\"}"),
+            "no health sample before the first probe"
+        );
+        let unreadable = Operations::default().render();
+        assert!(!unreadable.contains("fedbroker_signing_key_age_seconds"));
     }
 }

@@ -28,6 +28,7 @@ use crate::saml::keys::{load_kek, KeyRing};
 use crate::saml::profile::AwsProfile;
 use crate::store::Store;
 use crate::telemetry::QuietRootSpan;
+use crate::tls::ReloadableCert;
 
 /// Options that do not belong in the configuration file.
 #[derive(Debug, Default, Clone)]
@@ -46,6 +47,8 @@ pub struct Application {
     demo_users: Vec<String>,
     regions: Arc<RegionRouter>,
     server: Server,
+    /// The port and server of `metrics.listen`, when set.
+    metrics: Option<(u16, Server)>,
 }
 
 /// Opens the database and applies migrations (also `fedbroker migrate`).
@@ -64,32 +67,26 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 impl Application {
-    /// Connects to the database, migrates, creates the bootstrap admin (and demo users), and
-    /// binds the listener. Port 0 binds a free port (tests).
+    /// Connects to the database, migrates, binds the listener, reads the TLS certificate and the
+    /// keys, and only then creates the bootstrap admin (and demo users). Port 0 binds a free port
+    /// (tests).
     pub async fn build(settings: Settings, options: BuildOptions) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
-        let bootstrap = bootstrap_admin(
-            &store,
-            &settings.admin.group,
-            options.bootstrap_admin_password.clone(),
-            now(),
-        )
-        .await
-        .context("cannot create the bootstrap admin")?;
-        let demo_users = if settings.demo.enabled {
-            seed_demo(&store, now())
-                .await
-                .context("cannot seed the demo users")?
-        } else {
-            Vec::new()
-        };
-
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| {
             format!("cannot listen on {address} (settings server.host and server.port)")
         })?;
         let port = listener.local_addr()?.port();
         let url = settings.base_url(port);
+        let metrics_listener =
+            if settings.metrics.listen.is_empty() {
+                None
+            } else {
+                let address = &settings.metrics.listen;
+                Some(TcpListener::bind(address).with_context(|| {
+                    format!("cannot listen on {address} (setting metrics.listen)")
+                })?)
+            };
 
         let policy = SessionPolicy {
             idle_timeout_secs: settings.session.idle_timeout_secs,
@@ -144,6 +141,33 @@ impl Application {
             url: url.clone(),
         });
 
+        let cert = if settings.tls_enabled() {
+            let cert = ReloadableCert::load(&settings.server.tls_cert, &settings.server.tls_key)?;
+            cert.reload_on_sighup()?;
+            Some(cert)
+        } else {
+            None
+        };
+
+        // Last, once everything that can refuse to start has been read: a start that fails
+        // leaves no admin behind whose one-time password was never shown.
+        let bootstrap = bootstrap_admin(
+            &store,
+            &settings.admin.group,
+            options.bootstrap_admin_password.clone(),
+            now(),
+        )
+        .await
+        .context("cannot create the bootstrap admin")?;
+        let demo_users = if settings.demo.enabled {
+            seed_demo(&store, now())
+                .await
+                .context("cannot seed the demo users")?
+        } else {
+            Vec::new()
+        };
+
+        let metrics_state = state.clone();
         let workers = if settings.server.workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
@@ -187,13 +211,32 @@ impl Application {
             .workers(workers)
             .shutdown_timeout(settings.server.shutdown_timeout_secs);
 
-        let server = if settings.tls_enabled() {
-            let tls = load_tls(&settings)?;
-            server.listen_rustls_0_23(listener, tls)?
+        let server = if let Some(cert) = &cert {
+            server.listen_rustls_0_23(listener, cert.server_config()?)?
         } else {
             server.listen(listener)?
         }
         .run();
+        let metrics = match metrics_listener {
+            Some(listener) => {
+                let port = listener.local_addr()?.port();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(metrics_state.clone())
+                        .route(
+                            "/metrics",
+                            web::get().to(routes::health::get_private_metrics),
+                        )
+                        .default_service(web::to(routes::not_found))
+                })
+                .workers(1)
+                .shutdown_timeout(settings.server.shutdown_timeout_secs)
+                .listen(listener)?
+                .run();
+                Some((port, server))
+            }
+            None => None,
+        };
 
         Ok(Application {
             port,
@@ -203,6 +246,7 @@ impl Application {
             demo_users,
             regions,
             server,
+            metrics,
         })
     }
 
@@ -236,37 +280,18 @@ impl Application {
         &self.demo_users
     }
 
+    /// The port of the `/metrics` listener, when `metrics.listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            Some((_, metrics)) => tokio::try_join!(self.server, metrics).map(|_| ()),
+            None => self.server.await,
+        }
     }
-}
-
-/// Loads the PEM certificate chain and key for rustls.
-fn load_tls(settings: &Settings) -> anyhow::Result<rustls::ServerConfig> {
-    let cert_path = &settings.server.tls_cert;
-    let key_path = &settings.server.tls_key;
-    let cert_pem = std::fs::read(cert_path)
-        .with_context(|| format!("cannot read server.tls_cert = {cert_path}"))?;
-    let key_pem = std::fs::read(key_path)
-        .with_context(|| format!("cannot read server.tls_key = {key_path}"))?;
-    let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("server.tls_cert = {cert_path} is not a PEM certificate chain"))?;
-    if certs.is_empty() {
-        anyhow::bail!("server.tls_cert = {cert_path} holds no certificate");
-    }
-    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .with_context(|| format!("server.tls_key = {key_path} is not a PEM private key"))?
-        .with_context(|| format!("server.tls_key = {key_path} holds no private key"))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol setup failed")?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("server.tls_cert and server.tls_key do not form a usable pair")?;
-    Ok(config)
 }
 
 /// Deletes expired sessions and old failure counters every ten minutes.

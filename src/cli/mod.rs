@@ -2,6 +2,7 @@
 //! `trust-policy`, `check-config`.
 
 mod rules;
+mod serve;
 mod users;
 
 use std::path::PathBuf;
@@ -11,8 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::clock::now;
 use crate::config::{ConfigSource, Settings};
-use crate::directory::local::Bootstrap;
-use crate::startup::{open_store, Application, BuildOptions};
+use crate::startup::open_store;
 use crate::store::{Store, StoreError};
 
 /// fedbroker: sign people in, map their groups to AWS roles, and hand out AWS sessions.
@@ -181,7 +181,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         _ => crate::telemetry::init(&settings.log, crate::telemetry::LogTo::Stderr),
     }
     let result = match command {
-        Command::Serve { .. } => serve(settings).await,
+        Command::Serve { .. } => serve::serve(settings).await,
         Command::CheckConfig => {
             println!("# configuration is valid\n{}", settings.redacted_toml());
             Ok(())
@@ -210,40 +210,6 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let options = BuildOptions {
-        bootstrap_admin_password: std::env::var("FEDBROKER_BOOTSTRAP_ADMIN_PASSWORD").ok(),
-    };
-    let app = Application::build(settings, options).await?;
-    // Printed, not logged: the one-time password belongs on the operator's console only.
-    match app.bootstrap() {
-        Bootstrap::Created {
-            password: Some(password),
-        } => println!(
-            "\n  First start: created user `admin` in the admin group.\n  \
-             One-time password: {password}\n  \
-             Sign in at {}/login and choose a new password. This password is not shown again.\n",
-            app.url()
-        ),
-        Bootstrap::Created { password: None } => println!(
-            "\n  First start: created user `admin` with the password from \
-             FEDBROKER_BOOTSTRAP_ADMIN_PASSWORD; it must be changed at first sign-in.\n"
-        ),
-        Bootstrap::NotNeeded => {}
-    }
-    if !app.demo_users().is_empty() {
-        println!(
-            "  Demo users created: {} (passwords in README.md).\n",
-            app.demo_users().join(", ")
-        );
-    }
-    println!("  fedbroker is listening on {}", app.url());
-    tracing::info!(url = %app.url(), database = app.store().engine(), "fedbroker started");
-    app.run_until_stopped().await?;
-    tracing::info!("fedbroker stopped");
-    Ok(())
 }
 
 pub(super) fn explain(e: StoreError, what: &str) -> anyhow::Error {
@@ -325,33 +291,38 @@ async fn trust_policy_command(
         &settings.sources,
         &settings.server.public_url,
     )?;
-    let roles = match (role, all) {
+    let (targets, unplaced) = match (role, all) {
         (Some(arn), _) => {
             let arn = RoleArn::parse(&arn)?;
-            let provider = SamlProviderArn::parse(&format!(
-                "arn:{}:iam::{}:saml-provider/{}",
-                arn.partition().as_str(),
-                arn.account(),
-                profile.provider_name
-            ))?;
-            vec![crate::domain::aws::RolePair::new(arn, provider)?]
+            let provider = SamlProviderArn::of_role(&arn, &profile.provider_name)?;
+            let target = crate::mapping::reach::AccountReach {
+                account: arn.account().to_string(),
+                provider: provider.as_str().to_string(),
+                roles: [arn.to_string()].into(),
+                rules: Default::default(),
+            };
+            (vec![target], Vec::new())
         }
         (None, true) => {
             let mapper = crate::rules::RoleMapper::new(profile.clone());
-            crate::rules::grantable_roles(&store, &mapper).await?
+            crate::rules::trust_targets(&store, &mapper).await?
         }
         (None, false) => anyhow::bail!("name a role with --role ARN, or use --all"),
     };
+    for u in &unplaced {
+        eprintln!("fedbroker: rule `{}` is not covered: {}", u.rule, u.reason);
+    }
     let policies = policies_by_provider(
-        &roles,
+        &targets,
         &acs,
         profile.sends_source_identity(),
         profile.sends_tags(),
     );
     if policies.is_empty() {
         anyhow::bail!(
-            "no role is reachable through the groups in the database yet (people of LDAP, OIDC and \
-             SAML sources bring their groups at their first sign-in); name a role with --role ARN"
+            "no rule reaches an account: add rules (`fedbroker rules import`), and name the \
+             accounts under `accounts:` when a rule takes the account from the group name; or \
+             name a role with --role ARN"
         );
     }
     if !all {
@@ -372,7 +343,9 @@ async fn trust_policy_command(
     }
     let documents: Vec<serde_json::Value> = policies
         .iter()
-        .map(|p| serde_json::json!({"account": p.account, "roles": p.roles, "policy": p.policy}))
+        .map(|p| {
+            serde_json::json!({"account": p.account, "roles": p.roles, "rules": p.rules, "policy": p.policy})
+        })
         .collect();
     println!("{}", serde_json::to_string_pretty(&documents)?);
     Ok(())

@@ -1,7 +1,5 @@
 //! The rules that types alone cannot express, each failure naming the setting and the fix.
 
-use std::net::IpAddr;
-
 use super::{redact_url, ConfigError, Settings};
 
 impl Settings {
@@ -11,66 +9,7 @@ impl Settings {
             key: key.to_string(),
             message,
         };
-        let host: IpAddr = self.server.host.parse().map_err(|_| {
-            invalid(
-                "server.host",
-                format!(
-                    "`{}` is not an IP address; use e.g. 127.0.0.1, ::1 or 0.0.0.0",
-                    self.server.host
-                ),
-            )
-        })?;
-        match (
-            self.server.tls_cert.is_empty(),
-            self.server.tls_key.is_empty(),
-        ) {
-            (false, true) => return Err(invalid(
-                "server.tls_key",
-                "server.tls_cert is set but server.tls_key is empty; set both PEM paths or neither"
-                    .into(),
-            )),
-            (true, false) => return Err(invalid(
-                "server.tls_cert",
-                "server.tls_key is set but server.tls_cert is empty; set both PEM paths or neither"
-                    .into(),
-            )),
-            _ => {}
-        }
-        if !self.tls_enabled() && !host.is_loopback() && !self.server.allow_insecure_http {
-            return Err(invalid(
-                "server.host",
-                format!(
-                    "{host} is not a loopback address and no TLS certificate is configured; \
-                     set server.tls_cert and server.tls_key, or set server.allow_insecure_http = true \
-                     if a TLS-terminating proxy sits in front"
-                ),
-            ));
-        }
-        if !self.server.public_url.is_empty() {
-            let url = &self.server.public_url;
-            let ok = (url.starts_with("https://") || url.starts_with("http://"))
-                && !url.ends_with('/')
-                && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty())
-                && url::Url::parse(url)
-                    .is_ok_and(|u| u.host().is_some() && u.path() == "/" && u.query().is_none());
-            if !ok {
-                return Err(invalid(
-                    "server.public_url",
-                    format!("`{url}` must look like https://broker.example.com (scheme and host, no path, no trailing slash): the broker's URLs (metadata, ACS) hang off it"),
-                ));
-            }
-        }
-        if self.server.public_url.is_empty() && !host.is_loopback() {
-            return Err(invalid(
-                "server.public_url",
-                format!(
-                    "is empty while server.host is {host}: people and AWS would be given \
-                     http://{host}:{port}/… URLs; set server.public_url to the address people use, \
-                     e.g. https://broker.example.com",
-                    port = self.server.port
-                ),
-            ));
-        }
+        self.check_listeners()?;
         self.check_files()?;
         let url = &self.database.url;
         if !(url.starts_with("sqlite:")
@@ -513,7 +452,9 @@ pub fn is_loopback_url(url: &str, scheme: &str) -> bool {
         // Non-special schemes such as ldap:// leave an IPv4 address as an opaque host name.
         Some(url::Host::Domain(name)) => {
             name.eq_ignore_ascii_case("localhost")
-                || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
         }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),

@@ -93,6 +93,11 @@ impl Settings {
             let key = format!("sources.oidc `{}` client_secret", o.id);
             read_secret_file(&key, &mut o.client_secret, &o.client_secret_file)?;
         }
+        read_secret_file(
+            "metrics.token",
+            &mut self.metrics.token,
+            &self.metrics.token_file,
+        )?;
         if !self.saml.key_encryption_key.is_empty() && !self.saml.key_encryption_key_file.is_empty()
         {
             return Err(ConfigError::Invalid {

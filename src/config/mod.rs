@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 mod check;
+mod listeners;
 mod load;
 
 pub use check::{check_template, is_loopback_url, TEMPLATE_FIELDS};
@@ -33,6 +34,7 @@ pub struct Settings {
     pub regions: RegionSettings,
     pub sts: StsSettings,
     pub audit: AuditSettings,
+    pub metrics: MetricsSettings,
     pub sources: SourcesSettings,
 }
 
@@ -97,6 +99,19 @@ pub struct DemoSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuditSettings {
     pub retention_days: i64,
+}
+
+/// `[metrics]`: who may read `/metrics`. It tells an outsider which Regions are down and how
+/// many sign-ins fail, so it is not open on the public listener: either a listener of its own
+/// (an address only the monitoring network reaches) or a bearer token, or both.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// `HOST:PORT` of a listener that serves only `/metrics`, without a token.
+    pub listen: String,
+    /// A bearer token that opens `/metrics` on the public listener.
+    pub token: crate::domain::secret::Secret,
+    pub token_file: String,
 }
 
 /// A setting that is missing, unknown or wrong; the message names the key and the fix.

@@ -43,13 +43,70 @@ pub enum DocumentError {
 }
 
 impl RulesDocument {
-    /// Parses and validates YAML; nothing is accepted unless all of it is valid.
+    /// Parses and validates YAML; nothing is accepted unless all of it is valid. Every problem
+    /// is reported at once, each with its line (block-style YAML, as exported) and its place.
     pub fn from_yaml(text: &str, partition: Partition) -> Result<RulesDocument, DocumentError> {
-        let de = serde_yaml::Deserializer::from_str(text);
-        let doc: RulesDocument = serde_path_to_error::deserialize(de)
-            .map_err(|e| DocumentError::Syntax(format!("at `{}`: {}", e.path(), e.inner())))?;
-        doc.validate(partition)?;
-        Ok(doc)
+        let raw: RawDocument =
+            serde_yaml::from_str(text).map_err(|e| DocumentError::Syntax(e.to_string()))?;
+        let lines = Lines::new(text);
+        let rule_lines = lines.items("rules");
+        let account_lines = lines.items("accounts");
+        let mut problems = Vec::new();
+        let version = match raw.version.as_u64().and_then(|v| u32::try_from(v).ok()) {
+            Some(v) => v,
+            None => {
+                problems.push(format!(
+                    "{}version: `{}` is not a number; write `version: {VERSION}`",
+                    lines.at(lines.top_key("version")),
+                    serde_yaml::to_string(&raw.version)
+                        .unwrap_or_default()
+                        .trim()
+                ));
+                VERSION
+            }
+        };
+        let mut rules = Vec::new();
+        for (i, value) in raw.rules.into_iter().enumerate() {
+            match parse_item::<RuleSpec>(value) {
+                Ok(rule) => rules.push(rule),
+                Err((field, e)) => {
+                    let line = lines.field_of(&rule_lines, i, field.as_deref());
+                    problems.push(format!("{}rules[{i}]: {e}", lines.at(line)));
+                }
+            }
+        }
+        let mut accounts = Vec::new();
+        for (i, value) in raw.accounts.into_iter().enumerate() {
+            match parse_item::<AccountAlias>(value) {
+                Ok(account) => accounts.push(account),
+                Err((field, e)) => {
+                    let line = lines.field_of(&account_lines, i, field.as_deref());
+                    problems.push(format!("{}accounts[{i}]: {e}", lines.at(line)));
+                }
+            }
+        }
+        let doc = RulesDocument {
+            version,
+            rules,
+            accounts,
+        };
+        // Items that did not parse are left out, so later indexes would shift: check the rest
+        // only when every item parsed, and say so otherwise.
+        if problems.is_empty() {
+            problems = doc.problems(partition, |list, i, field| {
+                let items = if list == "rules" {
+                    &rule_lines
+                } else {
+                    &account_lines
+                };
+                lines.at(lines.field_of(items, i, field))
+            });
+        }
+        if problems.is_empty() {
+            Ok(doc)
+        } else {
+            Err(DocumentError::Invalid(problems))
+        }
     }
 
     /// The YAML text.
@@ -62,6 +119,21 @@ impl RulesDocument {
 
     /// Checks the version, every rule and alias, and uniqueness of names and ids.
     pub fn validate(&self, partition: Partition) -> Result<(), DocumentError> {
+        let problems = self.problems(partition, |_, _, _| String::new());
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(DocumentError::Invalid(problems))
+        }
+    }
+
+    /// Every problem of the document, each prefixed by `place(list, index, field)` (the line,
+    /// when the text is known).
+    fn problems(
+        &self,
+        partition: Partition,
+        place: impl Fn(&str, usize, Option<&str>) -> String,
+    ) -> Vec<String> {
         let mut problems = Vec::new();
         if self.version != VERSION {
             problems.push(format!(
@@ -73,12 +145,14 @@ impl RulesDocument {
         for (i, rule) in self.rules.iter().enumerate() {
             if let Err(errors) = rule.compile(partition) {
                 for e in errors {
-                    problems.push(format!("rules[{i}] ({}): {e}", rule.name));
+                    let at = place("rules", i, Some(e.field));
+                    problems.push(format!("{at}rules[{i}] ({}): {e}", rule.name));
                 }
             }
             if !names.insert(rule.name.trim().to_string()) {
+                let at = place("rules", i, Some("name"));
                 problems.push(format!(
-                    "rules[{i}] ({}): name is used by an earlier rule; names must be unique",
+                    "{at}rules[{i}] ({}): name is used by an earlier rule; names must be unique",
                     rule.name
                 ));
             }
@@ -87,21 +161,19 @@ impl RulesDocument {
         for (i, account) in self.accounts.iter().enumerate() {
             if let Err(errors) = account.validate() {
                 for e in errors {
-                    problems.push(format!("accounts[{i}] ({}): {e}", account.id));
+                    let at = place("accounts", i, Some(e.field));
+                    problems.push(format!("{at}accounts[{i}] ({}): {e}", account.id));
                 }
             }
             if !ids.insert(account.id.clone()) {
+                let at = place("accounts", i, Some("id"));
                 problems.push(format!(
-                    "accounts[{i}] ({}): listed twice; keep one entry per account",
+                    "{at}accounts[{i}] ({}): listed twice; keep one entry per account",
                     account.id
                 ));
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(DocumentError::Invalid(problems))
-        }
+        problems
     }
 
     /// What importing `new` over `self` would change, one line each; empty when nothing would.
@@ -218,6 +290,116 @@ fn changed_fields(old: &RuleSpec, new: &RuleSpec) -> Vec<String> {
     out
 }
 
+/// The document as read before its items are checked one by one, so that one bad rule does
+/// not hide the problems of the next.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDocument {
+    version: serde_yaml::Value,
+    #[serde(default)]
+    rules: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    accounts: Vec<serde_yaml::Value>,
+}
+
+/// One list item as its type, or the field at fault (the unknown one, or the one whose value
+/// is wrong) and the message.
+fn parse_item<T: serde::de::DeserializeOwned>(
+    value: serde_yaml::Value,
+) -> Result<T, (Option<String>, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let message = e.inner().to_string();
+        let field = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
+            .or_else(|| {
+                let path = e.path().to_string();
+                (path != ".").then_some(path)
+            });
+        (field, message)
+    })
+}
+
+/// Where things are in a block-style YAML text, for messages: the line of each item of a
+/// top-level list and of a key inside an item. Flow style (`[{...}]`) has no item lines, and
+/// the messages then name the place by index only.
+struct Lines<'a> {
+    lines: Vec<&'a str>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Lines<'a> {
+        Lines {
+            lines: text.lines().collect(),
+        }
+    }
+
+    /// `line N: ` for a known line, else nothing.
+    fn at(&self, line: Option<usize>) -> String {
+        line.map(|n| format!("line {n}: ")).unwrap_or_default()
+    }
+
+    /// The 1-based line of a top-level key.
+    fn top_key(&self, key: &str) -> Option<usize> {
+        let prefix = format!("{key}:");
+        self.lines
+            .iter()
+            .position(|l| l.starts_with(&prefix))
+            .map(|i| i + 1)
+    }
+
+    /// The 1-based first line of each item of the top-level list `key`.
+    fn items(&self, key: &str) -> Vec<usize> {
+        let Some(start) = self.top_key(key) else {
+            return Vec::new();
+        };
+        let mut indent = None;
+        let mut out = Vec::new();
+        for (i, line) in self.lines.iter().enumerate().skip(start) {
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let column = line.len() - trimmed.len();
+            if column == 0 && !trimmed.starts_with('-') {
+                break;
+            }
+            if trimmed == "-" || trimmed.starts_with("- ") {
+                match indent {
+                    None => {
+                        indent = Some(column);
+                        out.push(i + 1);
+                    }
+                    Some(c) if c == column => out.push(i + 1),
+                    Some(_) => {}
+                }
+            }
+        }
+        out
+    }
+
+    /// The line of `field` inside item `index` (the item's first line without a field, or
+    /// when the field is not written there).
+    fn field_of(&self, items: &[usize], index: usize, field: Option<&str>) -> Option<usize> {
+        let first = *items.get(index)?;
+        let Some(field) = field else {
+            return Some(first);
+        };
+        let end = items
+            .get(index + 1)
+            .map_or(self.lines.len(), |next| next - 1);
+        let key = format!("{field}:");
+        (first..=end)
+            .find(|&n| {
+                let text = self.lines[n - 1].trim_start();
+                let text = text.strip_prefix("- ").unwrap_or(text).trim_start();
+                text.starts_with(&key)
+            })
+            .or(Some(first))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,17 +423,48 @@ mod tests {
             panic!("must be refused");
         };
         assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(problems[0].starts_with("rules[0] (a): match:"));
-        assert!(problems[1].starts_with("rules[1] (a): name is used"));
-        assert!(problems[2].starts_with("accounts[0] (1): id:"));
+        assert!(
+            problems[0].starts_with("line 4: rules[0] (a): match:"),
+            "{problems:?}"
+        );
+        assert!(problems[1].starts_with("line 6: rules[1] (a): name is used"));
+        assert!(problems[2].starts_with("line 10: accounts[0] (1): id:"));
     }
 
     #[test]
-    fn unknown_fields_are_syntax_errors_with_a_path() {
-        let text = "version: 1\nrules:\n  - name: a\n    match: ok\n    role: arn:aws:iam::123456789012:role/R\n    rolle: typo\n";
-        let err = RulesDocument::from_yaml(text, Partition::Aws).expect_err("typo");
-        assert!(err.to_string().contains("rules[0]"), "{err}");
-        assert!(err.to_string().contains("rolle"), "{err}");
+    fn every_schema_problem_is_reported_at_once_with_its_line() {
+        let text = "version: 1\n\
+                    rules:\n\
+                    - name: a\n  match: ok\n  role: arn:aws:iam::123456789012:role/R\n  rolle: typo\n\
+                    - name: b\n  match: ok\n  role: arn:aws:iam::123456789012:role/R\n\
+                    - name: c\n  match: ok\n  role: arn:aws:iam::123456789012:role/R\n  session_duration: long\n\
+                    accounts:\n\
+                    - id: '123456789012'\n  name: n\n  colour: mauve\n";
+        let Err(DocumentError::Invalid(problems)) = RulesDocument::from_yaml(text, Partition::Aws)
+        else {
+            panic!("must be refused");
+        };
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems[0].starts_with("line 6: rules[0]: unknown field `rolle`"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("line 13: rules[2]: invalid type"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[2].starts_with("line 17: accounts[0]: unknown variant `mauve`"),
+            "{problems:?}"
+        );
+        assert!(problems[2].contains("mauve"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_yaml_syntax_error_names_its_line() {
+        let err = RulesDocument::from_yaml("version: 1\nrules:\n  - name: [a\n", Partition::Aws)
+            .expect_err("broken YAML");
+        assert!(err.to_string().contains("line "), "{err}");
     }
 
     #[test]

@@ -307,6 +307,11 @@ impl RuleSet {
         }
     }
 
+    /// The compiled rules in order, and the partition and provider name they were compiled for.
+    pub(super) fn parts(&self) -> (&[CompiledRule], Partition, &str) {
+        (&self.rules, self.partition, &self.provider_name)
+    }
+
     /// How many rules are active.
     pub fn len(&self) -> usize {
         self.rules.len()

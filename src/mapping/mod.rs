@@ -4,6 +4,7 @@
 pub mod alias;
 pub mod document;
 pub mod engine;
+pub mod reach;
 pub mod rule;
 pub mod template;
 

@@ -165,19 +165,41 @@ impl Template {
     /// account id in the account field, a name elsewhere): used at save time to check that the
     /// template's fixed parts make an ARN of the right kind.
     pub fn sample(&self, partition: Partition) -> String {
+        self.fill(partition, |field| match field {
+            1 => partition.as_str(),
+            4 => "123456789012",
+            _ => "Sample",
+        })
+    }
+
+    /// Whether a capture stands in the account field (the fifth `:`-separated one).
+    pub fn account_from_capture(&self) -> bool {
+        let mut account = false;
+        self.fill(Partition::Aws, |field| {
+            account |= field == 4;
+            ""
+        });
+        account
+    }
+
+    /// The template as it reads for one account: captures in the account field become
+    /// `account`, every other capture `*` (any name a group may bring).
+    pub fn for_account(&self, partition: Partition, account: &str) -> String {
+        self.fill(partition, |field| if field == 4 { account } else { "*" })
+    }
+
+    /// The template with each capture replaced by `value(field)`, `field` being the index of
+    /// the `:`-separated ARN field the capture stands in (captures never contain `:`, so the
+    /// literals before a capture fix its field).
+    fn fill<'v>(&self, partition: Partition, mut value: impl FnMut(usize) -> &'v str) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
                 Part::Partition => out.push_str(partition.as_str()),
                 Part::Index(_) | Part::Name(_) => {
-                    // Captures never contain ':', so the field is fixed by the literals before.
                     let field = out.matches(':').count();
-                    out.push_str(match field {
-                        1 => partition.as_str(),
-                        4 => "123456789012",
-                        _ => "Sample",
-                    });
+                    out.push_str(value(field));
                 }
             }
         }

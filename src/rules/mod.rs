@@ -4,6 +4,8 @@
 pub mod cache;
 pub mod dry_run;
 pub mod role_list;
+pub mod trust;
 
 pub use cache::{compile, grantable_roles, session_duration, Compiled, RoleMapper};
 pub use dry_run::{dry_run, identity_for_dry_run, DryRun, DryRunSubject};
+pub use trust::trust_targets;

@@ -5,11 +5,9 @@
 //! SourceIdentity or session tags additionally needs `sts:SetSourceIdentity` / `sts:TagSession`.
 //! These prerequisites are otherwise discovered by failure; this generator states them.
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Value};
 
-use crate::domain::aws::RolePair;
+use crate::mapping::reach::AccountReach;
 
 /// The trust policy document for roles trusting `provider_arn`.
 pub fn trust_policy(
@@ -36,34 +34,29 @@ pub fn trust_policy(
     })
 }
 
-/// The trust policy of one account's SAML provider, with the roles that need it.
+/// The trust policy of one account's SAML provider, with the roles and rules that need it.
 #[derive(Debug, Clone)]
 pub struct ProviderPolicy {
     pub account: String,
     pub roles: Vec<String>,
+    pub rules: Vec<String>,
     pub policy: Value,
 }
 
-/// One policy per SAML provider (roles of an account share their provider), by account.
+/// One policy per account and SAML provider (roles of an account share their provider).
 pub fn policies_by_provider(
-    roles: &[RolePair],
+    targets: &[AccountReach],
     acs_urls: &[String],
     source_identity: bool,
     tags: bool,
 ) -> Vec<ProviderPolicy> {
-    let mut by_provider: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
-    for pair in roles {
-        by_provider
-            .entry((pair.provider.account(), pair.provider.as_str()))
-            .or_default()
-            .push(pair.role.to_string());
-    }
-    by_provider
-        .into_iter()
-        .map(|((account, provider), roles)| ProviderPolicy {
-            account: account.to_string(),
-            roles,
-            policy: trust_policy(provider, acs_urls, source_identity, tags),
+    targets
+        .iter()
+        .map(|t| ProviderPolicy {
+            account: t.account.clone(),
+            roles: t.roles.iter().cloned().collect(),
+            rules: t.rules.iter().cloned().collect(),
+            policy: trust_policy(&t.provider, acs_urls, source_identity, tags),
         })
         .collect()
 }

@@ -1,5 +1,7 @@
 //! The audit log: events appended, listed, pruned; the event types and their log line.
 
+use std::collections::BTreeMap;
+
 use super::{on_pool, Store, StoreError};
 
 /// An event to append.
@@ -165,8 +167,39 @@ pub mod event_kind {
     ];
 }
 
-/// The structured log line of an event.
+/// Events written since start, by type and outcome, for `/metrics`: every sign-in, assertion,
+/// STS call and refusal is an audit event, so counting them here counts each exactly once,
+/// whichever path recorded it. Labels come from fixed lists (anything else is `other`), so a
+/// stored value can never grow the series count.
+static EVENT_COUNTS: std::sync::Mutex<BTreeMap<(&'static str, &'static str), u64>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// `(event type, outcome, count)` of every event written since start.
+pub fn event_counts() -> Vec<(&'static str, &'static str, u64)> {
+    let counts = EVENT_COUNTS.lock().unwrap_or_else(|p| p.into_inner());
+    counts.iter().map(|(&(t, o), &n)| (t, o, n)).collect()
+}
+
+fn count_event(e: &NewAuditEvent) {
+    let kind = event_kind::ALL
+        .iter()
+        .copied()
+        .find(|k| *k == e.event_type)
+        .unwrap_or("other");
+    let outcome = ["success", "failure"]
+        .into_iter()
+        .find(|o| *o == e.outcome)
+        .unwrap_or("other");
+    *EVENT_COUNTS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry((kind, outcome))
+        .or_default() += 1;
+}
+
+/// The structured log line of an event (and its count for `/metrics`).
 pub fn emit_event(e: &NewAuditEvent) {
+    count_event(e);
     tracing::info!(
         target: "fedbroker::audit",
         event_type = %e.event_type,

@@ -42,7 +42,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{PgPool, SqlitePool};
 
 pub use accounts::AccountRecord;
-pub use audit::{emit_event, event_kind, AuditFilter, AuditRecord, NewAuditEvent};
+pub use audit::{emit_event, event_counts, event_kind, AuditFilter, AuditRecord, NewAuditEvent};
 pub use groups::{GroupRecord, Membership};
 pub use history::{Change, HistoryRecord};
 pub use keys::KeyRecord;

@@ -2,7 +2,9 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app, Backend};
+use fedbroker::domain::secret::Secret;
+
+use crate::helpers::{spawn_app, spawn_app_with, Backend};
 use crate::on_both_backends;
 
 async fn health_and_readiness_answer(backend: Backend) {
@@ -67,18 +69,40 @@ async fn readiness_fails_and_pages_explain_when_the_database_is_down(backend: Ba
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
+const SCRAPE_TOKEN: &str = "a-scrape-token-of-some-length";
+
+/// `/metrics` on the public listener with a bearer token: (status, body).
+async fn scrape(app: &crate::helpers::TestApp, token: Option<&str>) -> (StatusCode, String) {
+    let mut req = app.client.get(format!("{}/metrics", app.address));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let res = req.send().await.expect("metrics");
+    let status = res.status();
+    (status, res.text().await.expect("text"))
+}
+
 async fn metrics_count_requests_by_route_and_status(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_with(backend, |s| {
+        s.metrics.token = Secret::new(SCRAPE_TOKEN.into());
+    })
+    .await;
     app.get("/healthz").await;
     app.get("/healthz").await;
     app.get("/no/such/page").await;
-    let metrics = app.get("/metrics").await;
-    assert_eq!(metrics.status, StatusCode::OK);
-    assert!(metrics.headers["content-type"]
+    let res = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .bearer_auth(SCRAPE_TOKEN)
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
         .to_str()
         .unwrap_or("")
         .starts_with("text/plain"));
-    let body = &metrics.body;
+    let body = &res.text().await.expect("text");
     assert!(
         body.contains(
             "fedbroker_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
@@ -94,6 +118,81 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
         !body.contains("/no/such/page"),
         "raw paths never become labels"
     );
+}
+
+async fn metrics_are_not_open_on_the_public_listener(backend: Backend) {
+    let closed = spawn_app(backend).await;
+    let (status, body) = scrape(&closed, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body.contains("metrics.listen"),
+        "says how to open it: {body}"
+    );
+    assert!(!body.contains("fedbroker_"), "{body}");
+
+    let app = spawn_app_with(backend, |s| {
+        s.metrics.token = Secret::new(SCRAPE_TOKEN.into());
+    })
+    .await;
+    for wrong in [
+        None,
+        Some("wrong"),
+        Some(&SCRAPE_TOKEN[..SCRAPE_TOKEN.len() - 1]),
+    ] {
+        let (status, body) = scrape(&app, wrong).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{wrong:?}");
+        assert!(!body.contains("fedbroker_"), "{body}");
+    }
+    let (status, body) = scrape(&app, Some(SCRAPE_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("fedbroker_http_requests_total"), "{body}");
+}
+
+async fn metrics_on_their_own_listener_tell_sign_ins_regions_sts_and_key_age(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.metrics.listen = "127.0.0.1:0".into()).await;
+    let private = app.metrics_address.clone().expect("a metrics listener");
+    let (status, _) = scrape(&app, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not on the public listener");
+
+    // One failed sign-in and one successful one.
+    app.login("admin", "not-the-password").await;
+    app.login_as_admin().await;
+
+    let res = reqwest::get(format!("{private}/metrics"))
+        .await
+        .expect("scrape");
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.expect("text");
+    let value = |prefix: &str| -> f64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix}:\n{body}"))
+    };
+    assert!(value("fedbroker_events_total{type=\"signin\",outcome=\"failure\"}") >= 1.0);
+    assert!(value("fedbroker_events_total{type=\"signin\",outcome=\"success\"}") >= 1.0);
+    assert!(value("fedbroker_password_checks_total") >= 2.0);
+    let age = value("fedbroker_signing_key_age_seconds");
+    assert!(
+        (0.0..600.0).contains(&age),
+        "a key made at this start: {age}"
+    );
+    for region in app.settings.regions.acs.iter() {
+        let line = format!(
+            "fedbroker_signin_region_serving{{region=\"{}\"}}",
+            region.region
+        );
+        assert!(body.contains(&line), "{line}:\n{body}");
+    }
+    for endpoint in app.settings.sts.endpoints.iter() {
+        let line = format!(
+            "fedbroker_sts_endpoint_up{{region=\"{}\"}} 1",
+            endpoint.region
+        );
+        assert!(body.contains(&line), "{line}:\n{body}");
+    }
+    let other = reqwest::get(format!("{private}/login")).await.expect("get");
+    assert_eq!(other.status(), StatusCode::NOT_FOUND, "only /metrics there");
 }
 
 async fn every_response_carries_security_headers_and_a_request_id(backend: Backend) {
@@ -164,6 +263,8 @@ on_both_backends!(
     health_and_readiness_answer,
     readiness_fails_and_pages_explain_when_the_database_is_down,
     metrics_count_requests_by_route_and_status,
+    metrics_are_not_open_on_the_public_listener,
+    metrics_on_their_own_listener_tell_sign_ins_regions_sts_and_key_age,
     every_response_carries_security_headers_and_a_request_id,
     pages_have_no_inline_script,
     unknown_pages_get_a_404_page,

@@ -113,6 +113,8 @@ pub fn test_settings(database_url: &str) -> Settings {
 /// A running broker and a browser-like client for it.
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:PORT` of the `/metrics` listener, when `metrics.listen` is set.
+    pub metrics_address: Option<String>,
     pub regions: std::sync::Arc<fedbroker::aws::regions::RegionRouter>,
     pub store: Store,
     pub settings: Settings,
@@ -195,6 +197,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         "http"
     };
     let address = format!("{scheme}://localhost:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let store = app.store().clone();
     let regions = app.regions();
     tokio::spawn(app.run_until_stopped());
@@ -207,6 +212,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         .expect("client builds");
     TestApp {
         address,
+        metrics_address,
         regions,
         store,
         settings,
@@ -220,6 +226,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
 pub fn spawn_client_for(app: &TestApp) -> TestApp {
     TestApp {
         address: app.address.clone(),
+        metrics_address: app.metrics_address.clone(),
         regions: app.regions.clone(),
         store: app.store.clone(),
         settings: app.settings.clone(),

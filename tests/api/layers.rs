@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("cli", 0),
     ("startup", 0),
     ("telemetry", 0),
+    ("tls", 0),
     ("config", 0),
     // http: handlers, extractors, middleware, error pages, the shared state
     ("http", 1),

@@ -2,6 +2,7 @@
 //! commands, and graceful shutdown on SIGTERM.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,12 @@ use crate::helpers::{config_dir, hidden_field};
 
 pub(crate) fn fedbroker(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fedbroker"));
+    in_broker_env(&mut cmd, dir);
+    cmd
+}
+
+/// Runs `cmd` in `dir` with the test configuration and a SQLite database of its own there.
+fn in_broker_env(cmd: &mut Command, dir: &std::path::Path) {
     cmd.current_dir(dir)
         .env_remove("RUST_LOG")
         .env_remove("FEDBROKER_PROFILE")
@@ -21,7 +28,36 @@ pub(crate) fn fedbroker(dir: &std::path::Path) -> Command {
             "FEDBROKER__DATABASE__URL",
             format!("sqlite://{}/fb.db", dir.display()),
         );
-    cmd
+}
+
+/// A running `serve`: the process, its output lines (read on threads), the lines seen so far
+/// (up to the listening notice), and its URL.
+pub(crate) struct Serving {
+    pub child: Child,
+    pub rx: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+    pub url: String,
+}
+
+/// Starts `cmd` (a `serve`) on a free port with its stdout and stderr read line by line, and
+/// returns once it says where it listens.
+pub(crate) fn start_serving(cmd: &mut Command) -> Serving {
+    let mut child = cmd
+        .env("FEDBROKER__SERVER__PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let rx = lines_of(&mut child);
+    let mut seen = Vec::new();
+    let line = wait_for(&rx, &mut seen, "fedbroker is listening on");
+    let url = line.trim().rsplit(' ').next().expect("url").to_string();
+    Serving {
+        child,
+        rx,
+        seen,
+        url,
+    }
 }
 
 #[test]
@@ -297,17 +333,31 @@ fn user_and_group_commands_manage_the_local_directory() {
     assert!(!users.contains("(disabled)"), "{users}");
 }
 
-/// Reads the child's stdout on a thread so the test can wait for lines with a deadline.
+/// Marks a line that came from the child's stderr (human notices) rather than stdout (logs).
+pub(crate) const STDERR: &str = "stderr| ";
+
+/// Reads the child's stdout, and its stderr when piped (lines marked with [`STDERR`]), on
+/// threads, so the test can wait for lines with a deadline.
 pub(crate) fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().expect("stdout piped");
+    let out = tx.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
+            if out.send(line).is_err() {
                 break;
             }
         }
     });
+    if let Some(stderr) = child.stderr.take() {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(format!("{STDERR}{line}")).is_err() {
+                    break;
+                }
+            }
+        });
+    }
     rx
 }
 
@@ -391,29 +441,42 @@ fn session_cookie_of(res: &reqwest::Response) -> String {
         .to_string()
 }
 
-/// Runs `serve`, signs in with the printed password, stops with SIGTERM.
-/// Returns the output lines, the one-time password and the session cookie value.
+/// Runs `serve` without a terminal, signs in with the one-time password from the file the notice
+/// names, stops with SIGTERM. Returns the output lines, the one-time password and the session
+/// cookie value.
 fn serve_and_sign_in(format: &str) -> (Vec<String>, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = fedbroker(dir.path())
-        .arg("serve")
-        .env("FEDBROKER__SERVER__PORT", "0")
-        .env("FEDBROKER__SERVER__WORKERS", "1")
-        .env("FEDBROKER__LOG__FORMAT", format)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("serve starts");
-    let rx = lines_of(&mut child);
-    let mut seen = Vec::new();
-    let password_line = wait_for(&rx, &mut seen, "One-time password:");
-    let password = password_line
-        .rsplit(' ')
-        .next()
-        .expect("password")
+    let Serving {
+        mut child,
+        rx,
+        mut seen,
+        url,
+    } = start_serving(
+        fedbroker(dir.path())
+            .arg("serve")
+            .env("FEDBROKER__SERVER__WORKERS", "1")
+            .env("FEDBROKER__LOG__FORMAT", format),
+    );
+    let notice = seen
+        .iter()
+        .find(|l| l.contains("Its one-time password is in"))
+        .expect("the first-start notice comes before the listening one");
+    assert!(
+        notice.starts_with(STDERR),
+        "the notice is on stderr: {notice}"
+    );
+    let file = dir.path().join("admin-one-time-password");
+    assert!(notice.contains(&file.display().to_string()), "{notice}");
+    let mode = std::fs::metadata(&file)
+        .expect("password file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "only the broker's user reads it");
+    let password = std::fs::read_to_string(&file)
+        .expect("read")
+        .trim()
         .to_string();
-    let url_line = wait_for(&rx, &mut seen, "listening on");
-    let url = url_line.rsplit(' ').next().expect("url").to_string();
+    assert!(password.len() >= 16, "{password:?}");
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let session = runtime.block_on(async {
@@ -467,11 +530,15 @@ fn serve_and_sign_in(format: &str) -> (Vec<String>, String, String) {
 fn serve_prints_a_working_one_time_password_never_logs_secrets_and_stops_on_sigterm() {
     let (lines, password, session_value) = serve_and_sign_in("text");
     let logs: Vec<&String> = lines.iter().collect();
-    let mentions = logs.iter().filter(|l| l.contains(&password)).count();
-    assert_eq!(
-        mentions, 1,
-        "the one-time password appears once (the console notice), never in logs"
+    assert!(
+        logs.iter().all(|l| !l.contains(&password)),
+        "without a terminal the one-time password is only in its file, never in the output"
     );
+    let event = logs
+        .iter()
+        .find(|l| !l.starts_with(STDERR) && l.contains("first start"))
+        .expect("a log event for the first start");
+    assert!(event.contains("password_file="), "{event}");
     assert!(
         logs.iter().all(|l| !l.contains(&session_value)),
         "session id leaked into logs"
@@ -490,11 +557,25 @@ fn serve_prints_a_working_one_time_password_never_logs_secrets_and_stops_on_sigt
 #[test]
 fn json_logs_are_one_object_per_line_with_the_request_id() {
     let (lines, password, session) = serve_and_sign_in("json");
+    // Everything on stdout is JSON; the human notices are on stderr.
     let json_lines: Vec<serde_json::Value> = lines
         .iter()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
+        .filter(|l| !l.starts_with(STDERR))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
+    let first_start = json_lines
+        .iter()
+        .find(|v| v["event"] == "first_start")
+        .expect("the first start is a JSON event");
+    assert!(
+        first_start["password_file"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("admin-one-time-password")),
+        "{first_start}"
+    );
+    assert!(first_start["login_url"]
+        .as_str()
+        .is_some_and(|u| u.ends_with("/login")));
     let finished: Vec<_> = json_lines
         .iter()
         .filter(|v| v["message"] == "request finished")
@@ -512,6 +593,96 @@ fn json_logs_are_one_object_per_line_with_the_request_id() {
         .iter()
         .all(|v| !v.to_string().contains(&password)));
     assert!(lines.iter().all(|l| !l.contains(&session)));
+}
+
+#[test]
+fn on_a_terminal_the_one_time_password_is_shown_there_and_no_file_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `script` gives the broker a pseudo-terminal, as an operator's console would. When the
+    // terminal goes away `timeout` passes the hang-up on (the broker has no TLS to reload, so
+    // SIGHUP ends it), and it bounds the run should the test fail before stopping it.
+    let command = format!(
+        "exec timeout --foreground 120 {} serve",
+        env!("CARGO_BIN_EXE_fedbroker")
+    );
+    let mut script = Command::new("script");
+    in_broker_env(&mut script, dir.path());
+    let Serving {
+        mut child,
+        rx: _rx,
+        seen,
+        ..
+    } = start_serving(
+        script
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .env("FEDBROKER__SERVER__WORKERS", "1")
+            .stdin(Stdio::null()),
+    );
+    let line = seen
+        .iter()
+        .find(|l| l.contains("One-time password:"))
+        .expect("the password on the terminal, before the listening notice");
+    let password = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("password")
+        .to_string();
+    assert!(password.len() >= 16, "{line}");
+    assert!(
+        !dir.path().join("admin-one-time-password").exists(),
+        "no file when a terminal shows the password"
+    );
+    let logged = seen.iter().filter(|l| l.contains(&password)).count();
+    assert_eq!(logged, 1, "shown once, in the notice only: {seen:?}");
+    terminate(&child);
+    let _ = child.wait();
+}
+
+#[test]
+fn a_start_that_fails_leaves_no_admin_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let not_a_key = dir.path().join("key.pem");
+    std::fs::write(&not_a_key, "not a key").expect("write");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let cert_path = dir.path().join("cert.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).expect("write");
+    let failures: [(&[(&str, &str)], &str); 2] = [
+        (&[("FEDBROKER__SERVER__PORT", &port)], "cannot listen on"),
+        (
+            &[
+                ("FEDBROKER__SERVER__PORT", "0"),
+                (
+                    "FEDBROKER__SERVER__TLS_CERT",
+                    cert_path.to_str().expect("utf-8"),
+                ),
+                (
+                    "FEDBROKER__SERVER__TLS_KEY",
+                    not_a_key.to_str().expect("utf-8"),
+                ),
+            ],
+            "server.tls_key",
+        ),
+    ];
+    for (env, expected) in failures {
+        let out = fedbroker(dir.path())
+            .arg("serve")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{env:?} must not start");
+        assert!(stderr.contains(expected), "{env:?}: {stderr}");
+        assert!(!stderr.contains("First start"), "{stderr}");
+        assert!(!dir.path().join("admin-one-time-password").exists());
+        let (ok, users, err) = run_cli(dir.path(), &["user", "list"]);
+        assert!(ok, "{err}");
+        assert!(!users.contains("admin"), "no admin after {env:?}: {users}");
+    }
+    drop(taken);
 }
 
 /// Runs the binary in `dir` and returns (success, stdout, stderr).
@@ -636,23 +807,21 @@ fn credentials_never_reach_the_log_even_at_trace_level() {
         .expect("a runtime")
         .block_on(crate::sts::Peer::moto());
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = fedbroker(dir.path())
-        .args(["serve", "--demo"])
-        .env("FEDBROKER__SERVER__PORT", "0")
-        .env("FEDBROKER__SERVER__WORKERS", "1")
-        .env(
-            "FEDBROKER__STS__ENDPOINTS",
-            format!("[\"us-east-2={}\"]", moto.url()),
-        )
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("serve starts");
-    let rx = lines_of(&mut child);
-    let mut seen = Vec::new();
-    let url_line = wait_for(&rx, &mut seen, "listening on");
-    let url = url_line.rsplit(' ').next().expect("url").to_string();
+    let Serving {
+        mut child,
+        rx,
+        mut seen,
+        url,
+    } = start_serving(
+        fedbroker(dir.path())
+            .args(["serve", "--demo"])
+            .env("FEDBROKER__SERVER__WORKERS", "1")
+            .env(
+                "FEDBROKER__STS__ENDPOINTS",
+                format!("[\"us-east-2={}\"]", moto.url()),
+            )
+            .env("RUST_LOG", "trace"),
+    );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let page = runtime.block_on(async {
         // A timeout, so that a request racing the shutdown can never hang the test.

@@ -744,12 +744,16 @@ async fn trust_policies_for_every_account_come_as_json_or_one_file_each() {
             .output()
             .expect("runs")
     };
-    let out = run(&["trust-policy", "--all"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let succeed = |args: &[&str]| {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let out = succeed(&["trust-policy", "--all"]);
     let documents: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pure JSON");
     let accounts: Vec<&str> = documents
         .as_array()
@@ -759,17 +763,12 @@ async fn trust_policies_for_every_account_come_as_json_or_one_file_each() {
         .collect();
     assert_eq!(accounts, ["123456789012", "210987654321"]);
     let folder = dir.path().join("policies");
-    let out = run(&[
+    let out = succeed(&[
         "trust-policy",
         "--all",
         "--out-dir",
         folder.to_str().expect("utf-8"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(out.stdout.is_empty());
     let written: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(folder.join("210987654321.json")).expect("one file per account"),
@@ -779,4 +778,53 @@ async fn trust_policies_for_every_account_come_as_json_or_one_file_each() {
         written["Statement"][0]["Principal"]["Federated"],
         "arn:aws:iam::210987654321:saml-provider/fedbroker"
     );
+
+    // Accounts nobody in the database has a group for yet (people of upstream sources bring
+    // theirs at sign-in) are covered from the rules: a rule's own account, and each named
+    // account for a rule that takes the account from the group name.
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "version: 1\nrules:\n\
+         - name: AD FS convention\n  match: AWS-(?P<account>[0-9]{12})-(?P<role>[A-Za-z]+)\n  \
+         role: arn:${partition}:iam::${account}:role/${role}\n\
+         - name: Auditors\n  match: auditors\n  role: arn:aws:iam::444455556666:role/Audit\n\
+         accounts:\n- id: '777788889999'\n  name: Sandbox\n",
+    )
+    .expect("write");
+    succeed(&["rules", "import", rules.to_str().expect("utf-8")]);
+    let out = succeed(&["trust-policy", "--all"]);
+    let documents: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pure JSON");
+    let by_account = |id: &str| {
+        documents
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|d| d["account"] == id)
+            .unwrap_or_else(|| panic!("no policy for {id}: {documents:#}"))
+            .clone()
+    };
+    let auditors = by_account("444455556666");
+    assert_eq!(
+        auditors["roles"],
+        serde_json::json!(["arn:aws:iam::444455556666:role/Audit"])
+    );
+    assert_eq!(auditors["rules"], serde_json::json!(["Auditors"]));
+    let sandbox = by_account("777788889999");
+    assert_eq!(
+        sandbox["roles"],
+        serde_json::json!(["arn:aws:iam::777788889999:role/*"])
+    );
+    assert_eq!(sandbox["rules"], serde_json::json!(["AD FS convention"]));
+    assert_eq!(
+        sandbox["policy"]["Statement"][0]["Principal"]["Federated"],
+        "arn:aws:iam::777788889999:saml-provider/fedbroker"
+    );
+    // Roles granted to groups already known stay listed.
+    let known = by_account("123456789012");
+    assert!(known["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .any(|r| r == "arn:aws:iam::123456789012:role/Admin"));
 }

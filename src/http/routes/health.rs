@@ -1,9 +1,12 @@
 //! Liveness, readiness and metrics for orchestrators and monitoring.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::domain::token::secrets_equal;
 use crate::http::state::AppState;
+use crate::metrics::Operations;
 
 /// `/healthz`: the process is up and serving.
 pub async fn get_healthz() -> HttpResponse {
@@ -61,15 +64,77 @@ pub async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// `/metrics`: Prometheus text format.
-pub async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
+/// `/metrics` on the public listener: only with the bearer token of `metrics.token`. Without a
+/// token configured it does not exist here (it may have a listener of its own).
+pub async fn get_metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let token = state.settings.metrics.token.expose();
+    if token.is_empty() {
+        return HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body(
+                "/metrics is not served here: set metrics.listen for a listener of its own, or \
+                 metrics.token to open it here with a bearer token.\n",
+            );
+    }
+    let sent = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !secrets_equal(sent, token) {
+        return HttpResponse::Unauthorized()
+            .insert_header((
+                header::WWW_AUTHENTICATE,
+                "Bearer realm=\"fedbroker metrics\"",
+            ))
+            .content_type("text/plain; charset=utf-8")
+            .body("Send the token of metrics.token as `Authorization: Bearer TOKEN`.\n");
+    }
+    metrics_page(&state).await
+}
+
+/// `/metrics` on the listener of `metrics.listen`, which only the monitoring network reaches.
+pub async fn get_private_metrics(state: web::Data<AppState>) -> HttpResponse {
+    metrics_page(&state).await
+}
+
+async fn metrics_page(state: &AppState) -> HttpResponse {
+    let now = crate::clock::now();
+    let sign_in_regions = state
+        .regions
+        .status()
+        .await
+        .map(|regions| {
+            regions
+                .into_iter()
+                .map(|r| (r.endpoint.region.to_string(), r.health.healthy, r.serving))
+                .collect()
+        })
+        .unwrap_or_default();
+    let signing_key_age_secs = match state.keys.list().await {
+        Ok(keys) => keys
+            .iter()
+            .find(|k| k.state == "active")
+            .map(|k| now - k.created_at),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: the key ring could not be read");
+            None
+        }
+    };
+    let operations = Operations {
+        events: crate::store::event_counts(),
+        password_checks: crate::directory::local::password_checks(),
+        sign_in_regions,
+        sts_endpoints: state
+            .sts
+            .status()
+            .into_iter()
+            .map(|e| (e.endpoint.region.to_string(), e.down_until <= now))
+            .collect(),
+        signing_key_age_secs,
+    };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(format!(
-            "{}# HELP fedbroker_password_checks_total Passwords checked against a stored hash.\n\
-             # TYPE fedbroker_password_checks_total counter\n\
-             fedbroker_password_checks_total {}\n",
-            state.metrics.render(),
-            crate::directory::local::password_checks()
-        ))
+        .body(format!("{}{}", state.metrics.render(), operations.render()))
 }

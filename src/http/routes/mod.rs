@@ -6,7 +6,7 @@ mod api;
 mod credentials;
 pub mod csrf;
 mod extract;
-mod health;
+pub(crate) mod health;
 mod login;
 mod oidc;
 mod portal;

@@ -358,22 +358,16 @@ fn serve_binary(
     Vec<String>,
     String,
 ) {
-    let mut child = crate::process::fedbroker(dir)
-        .arg("serve")
-        .env("FEDBROKER__SERVER__PORT", "0")
-        .env("FEDBROKER__SERVER__WORKERS", "2")
-        .env("FEDBROKER__SERVER__TRUSTED_PROXIES", r#"["127.0.0.1"]"#)
-        .env("FEDBROKER__LOG__FORMAT", format)
-        .env("FEDBROKER_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("serve starts");
-    let rx = crate::process::lines_of(&mut child);
-    let mut seen = Vec::new();
-    let line = crate::process::wait_for(&rx, &mut seen, "listening on");
-    let url = line.rsplit(' ').next().expect("url").to_string();
-    (child, rx, seen, url)
+    let served = crate::process::start_serving(
+        crate::process::fedbroker(dir)
+            .arg("serve")
+            .env("FEDBROKER__SERVER__WORKERS", "2")
+            .env("FEDBROKER__SERVER__TRUSTED_PROXIES", r#"["127.0.0.1"]"#)
+            .env("FEDBROKER__LOG__FORMAT", format)
+            .env("FEDBROKER_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("FEDBROKER__METRICS__TOKEN", METRICS_TOKEN),
+    );
+    (served.child, served.rx, served.seen, served.url)
 }
 
 /// Resident memory of a process, in MiB.
@@ -386,10 +380,13 @@ fn rss_mib(pid: u32) -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
+const METRICS_TOKEN: &str = "limiter-test-scrape-token";
+
 /// `fedbroker_password_checks_total` from `/metrics`.
 async fn password_checks(client: &reqwest::Client, url: &str) -> u64 {
     let text = client
         .get(format!("{url}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
         .send()
         .await
         .expect("metrics")

@@ -11,6 +11,7 @@ use crate::saml::trust_policy::policies_by_provider;
 struct AccountPolicy {
     account: String,
     roles: Vec<String>,
+    rules: Vec<String>,
     policy: String,
 }
 
@@ -19,6 +20,7 @@ struct AccountPolicy {
 struct TrustPage {
     nav: Option<Nav>,
     accounts: Vec<AccountPolicy>,
+    unplaced: Vec<crate::mapping::reach::Unplaced>,
     acs_urls: Vec<String>,
 }
 
@@ -27,7 +29,7 @@ pub async fn get_trust(
     state: web::Data<AppState>,
     admin: AdminUser,
 ) -> Result<HttpResponse, AppError> {
-    let roles = crate::rules::grantable_roles(&state.store, &state.rules).await?;
+    let (targets, unplaced) = crate::rules::trust_targets(&state.store, &state.rules).await?;
     let acs_urls: Vec<String> = state
         .regions
         .endpoints()
@@ -35,7 +37,7 @@ pub async fn get_trust(
         .map(|e| e.acs_url.clone())
         .collect();
     let accounts = policies_by_provider(
-        &roles,
+        &targets,
         &acs_urls,
         state.profile.sends_source_identity(),
         state.profile.sends_tags(),
@@ -44,12 +46,14 @@ pub async fn get_trust(
     .map(|p| AccountPolicy {
         account: p.account,
         roles: p.roles,
+        rules: p.rules,
         policy: serde_json::to_string_pretty(&p.policy).unwrap_or_default(),
     })
     .collect();
     render(&TrustPage {
         nav: Some(admin.0.nav()),
         accounts,
+        unplaced,
         acs_urls: state
             .regions
             .endpoints()
