@@ -81,6 +81,9 @@ pub enum KeysCommand {
     Activate { kid: String },
     /// Remove a key from the metadata (not the active one).
     Retire { kid: String },
+    /// Seal every key again with the current key-encryption key (after a rotation, while
+    /// saml.previous_key_encryption_key still opens the old ones).
+    Reseal,
 }
 
 /// `fedbroker user ...`
@@ -254,6 +257,18 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
                 })?;
             println!("key {kid} now signs; the previous key stays in the metadata until retired");
         }
+        KeysCommand::Reseal => {
+            let n = ring.reseal(&cli_actor(), now()).await.map_err(|e| {
+                match e.downcast::<StoreError>() {
+                    Ok(store) => explain(store, "key"),
+                    Err(other) => other,
+                }
+            })?;
+            println!(
+                "{n} key(s) resealed with the current key-encryption key; every key now opens \
+                 without saml.previous_key_encryption_key"
+            );
+        }
         KeysCommand::Retire { kid } => {
             ring.retire(&kid, &cli_actor(), now())
                 .await
@@ -289,7 +304,7 @@ async fn trust_policy_command(
     let profile = crate::saml::profile::AwsProfile::from_settings(
         &settings.saml,
         &settings.sources,
-        &settings.server.public_url,
+        &settings.base_url(settings.server.port),
     )?;
     let (targets, unplaced) = match (role, all) {
         (Some(arn), _) => {

@@ -91,6 +91,10 @@ impl Settings {
                 "saml.key_encryption_key_file",
                 self.saml.key_encryption_key_file.as_str(),
             ),
+            (
+                "saml.previous_key_encryption_key_file",
+                self.saml.previous_key_encryption_key_file.as_str(),
+            ),
         ];
         let ldap_keys: Vec<(String, &str)> = self
             .sources
@@ -206,6 +210,19 @@ impl Settings {
         let kek = saml.key_encryption_key.expose();
         if !kek.is_empty() {
             crate::saml::keys::parse_kek(kek).map_err(|m| invalid("saml.key_encryption_key", m))?;
+        }
+        let previous = saml.previous_key_encryption_key.expose();
+        if !previous.is_empty() {
+            crate::saml::keys::parse_kek(previous)
+                .map_err(|m| invalid("saml.previous_key_encryption_key", m))?;
+            if kek.is_empty() && saml.key_encryption_key_file.is_empty() {
+                return Err(invalid(
+                    "saml.previous_key_encryption_key",
+                    "is set but saml.key_encryption_key is not: a rotation needs the new key \
+                     as saml.key_encryption_key (or _file) and the old one here"
+                        .into(),
+                ));
+            }
         }
         if kek.is_empty()
             && saml.key_encryption_key_file.is_empty()

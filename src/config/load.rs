@@ -94,6 +94,11 @@ impl Settings {
             read_secret_file(&key, &mut o.client_secret, &o.client_secret_file)?;
         }
         read_secret_file(
+            "saml.previous_key_encryption_key",
+            &mut self.saml.previous_key_encryption_key,
+            &self.saml.previous_key_encryption_key_file,
+        )?;
+        read_secret_file(
             "metrics.token",
             &mut self.metrics.token,
             &self.metrics.token_file,

@@ -45,6 +45,60 @@ pub async fn load_kek(
     saml: &SamlSettings,
     database_url: &str,
     store: &Store,
+) -> anyhow::Result<SealingKeys> {
+    let current = load_current_kek(saml, database_url, store).await?;
+    let previous = saml.previous_key_encryption_key.expose();
+    let previous = if previous.is_empty() {
+        None
+    } else {
+        Some(
+            parse_kek(previous)
+                .map_err(|m| anyhow::anyhow!("saml.previous_key_encryption_key {m}"))?,
+        )
+    };
+    Ok(SealingKeys { current, previous })
+}
+
+/// The key-encryption keys of this instance: the current one seals, and both open during a
+/// rotation (`saml.previous_key_encryption_key`, until `fedbroker keys reseal` has run).
+#[derive(Clone, Copy)]
+pub struct SealingKeys {
+    current: [u8; 32],
+    previous: Option<[u8; 32]>,
+}
+
+impl From<[u8; 32]> for SealingKeys {
+    fn from(current: [u8; 32]) -> Self {
+        SealingKeys {
+            current,
+            previous: None,
+        }
+    }
+}
+
+impl SealingKeys {
+    fn seal(&self, plain: &[u8]) -> anyhow::Result<String> {
+        encrypt(&self.current, plain)
+    }
+
+    /// Opens with the current key, else the previous one; says which one opened it.
+    fn open(&self, sealed: &str) -> anyhow::Result<(Vec<u8>, bool)> {
+        match decrypt(&self.current, sealed) {
+            Ok(plain) => Ok((plain, true)),
+            Err(e) => match &self.previous {
+                Some(previous) => decrypt(previous, sealed)
+                    .map(|plain| (plain, false))
+                    .map_err(|_| e),
+                None => Err(e),
+            },
+        }
+    }
+}
+
+async fn load_current_kek(
+    saml: &SamlSettings,
+    database_url: &str,
+    store: &Store,
 ) -> anyhow::Result<[u8; 32]> {
     let inline = saml.key_encryption_key.expose();
     if !inline.is_empty() {
@@ -195,22 +249,28 @@ impl KeyInfo {
     }
 }
 
+/// Decryption keys opened from the stored records `(id, sealed value)` listed beside them.
+type OpenedKeys = (Vec<(String, String)>, Vec<PKey<Private>>);
+
 /// The keys of this installation, with the active one parsed and cached.
 pub struct KeyRing {
     store: Store,
-    kek: [u8; 32],
+    kek: SealingKeys,
     common_name: String,
     cache: Mutex<Option<Arc<XmlSigner>>>,
+    /// The opened decryption keys and the stored records they came from.
+    opened: Mutex<Option<OpenedKeys>>,
 }
 
 impl KeyRing {
     /// A key ring over the store.
-    pub fn new(store: Store, kek: [u8; 32], common_name: &str) -> Self {
+    pub fn new(store: Store, kek: impl Into<SealingKeys>, common_name: &str) -> Self {
         KeyRing {
             store,
-            kek,
+            kek: kek.into(),
             common_name: common_name.to_string(),
             cache: Mutex::new(None),
+            opened: Mutex::new(None),
         }
     }
 
@@ -262,7 +322,7 @@ impl KeyRing {
                 kid: kid.clone(),
                 state: "published".into(),
                 certificate_pem: pem,
-                private_key_enc: encrypt(&self.kek, &private)?,
+                private_key_enc: self.kek.seal(&private)?,
                 created_at: now,
                 activated_at: None,
                 retired_at: None,
@@ -275,7 +335,7 @@ impl KeyRing {
     pub async fn activate(&self, kid: &str, actor: &str, now: i64) -> anyhow::Result<()> {
         let records = self.store.list_keys().await?;
         if let Some(record) = records.iter().find(|k| k.kid == kid) {
-            decrypt(&self.kek, &record.private_key_enc).with_context(|| {
+            self.kek.open(&record.private_key_enc).with_context(|| {
                 format!("key {kid} cannot be activated: this instance's key-encryption key does not decrypt it")
             })?;
         }
@@ -294,19 +354,69 @@ impl KeyRing {
     /// Checks that this instance's key-encryption key decrypts every key not yet retired;
     /// the error names the first key it cannot read and the setting to fix.
     pub async fn check_kek(&self) -> anyhow::Result<()> {
+        self.published_private_keys().await.map(|_| ())
+    }
+
+    /// Every key not retired, the active one first, with its private half opened.
+    async fn published_private_keys(&self) -> anyhow::Result<Vec<(KeyRecord, Vec<u8>)>> {
+        self.open_published(self.store.list_keys().await?)
+    }
+
+    /// The records not retired, the active one first, each with its private half opened.
+    fn open_published(
+        &self,
+        mut records: Vec<KeyRecord>,
+    ) -> anyhow::Result<Vec<(KeyRecord, Vec<u8>)>> {
+        records.retain(|k| k.state != "retired");
+        records.sort_by_key(|k| k.state != "active");
+        records
+            .into_iter()
+            .map(|record| {
+                let (plain, _) = self.kek.open(&record.private_key_enc).with_context(|| {
+                    format!(
+                        "signing key {} cannot be decrypted with this instance's key-encryption \
+                         key: give it the same saml.key_encryption_key as the instance that \
+                         created the key",
+                        record.kid
+                    )
+                })?;
+                Ok((record, plain))
+            })
+            .collect()
+    }
+
+    /// Seals every key again with the current key-encryption key, in one transaction, so that
+    /// `saml.previous_key_encryption_key` can be removed. Retired keys are resealed when they
+    /// open, and left as they are when they do not (they are never used again). Returns how
+    /// many keys were resealed.
+    pub async fn reseal(&self, actor: &str, now: i64) -> anyhow::Result<usize> {
+        self.check_kek().await?;
+        let mut changes = Vec::new();
         for record in self.store.list_keys().await? {
-            if record.state == "retired" {
-                continue;
+            match self.kek.open(&record.private_key_enc) {
+                Ok((_, true)) => {}
+                Ok((plain, false)) => {
+                    let sealed = self.kek.seal(&plain)?;
+                    changes.push((record.kid, record.private_key_enc, sealed));
+                }
+                Err(_) => {}
             }
-            decrypt(&self.kek, &record.private_key_enc).with_context(|| {
-                format!(
-                    "signing key {} cannot be decrypted with this instance's key-encryption key: \
-                     give it the same saml.key_encryption_key as the instance that created the key",
-                    record.kid
-                )
-            })?;
         }
-        Ok(())
+        self.store.reseal_keys(&changes).await?;
+        let kids: Vec<&str> = changes.iter().map(|(kid, _, _)| kid.as_str()).collect();
+        if !changes.is_empty() {
+            self.store
+                .record_admin_change(
+                    actor,
+                    "signing_key",
+                    "all",
+                    "reseal",
+                    serde_json::json!({ "resealed": kids }),
+                    now,
+                )
+                .await;
+        }
+        Ok(changes.len())
     }
 
     /// The IdP metadata listing every published key (the active one and any waiting to be
@@ -343,17 +453,33 @@ impl KeyRing {
     /// The private keys of every published key, the active one first: assertions encrypted by
     /// an upstream identity provider to any certificate in the SP metadata can be read, also
     /// across a rotation.
+    /// Opened once per set of stored keys: every upstream SAML Response reaches this, and
+    /// opening and parsing RSA keys per post would cost more than verifying the Response.
     pub async fn decryption_keys(&self) -> anyhow::Result<Vec<PKey<Private>>> {
-        let mut records = self.store.list_keys().await?;
-        records.retain(|k| k.state != "retired");
-        records.sort_by_key(|k| k.state != "active");
-        records
+        let records = self.store.list_keys().await?;
+        let stamp: Vec<(String, String)> = records
             .iter()
-            .map(|r| {
-                let der = decrypt(&self.kek, &r.private_key_enc)?;
+            .filter(|k| k.state != "retired")
+            .map(|k| (k.kid.clone(), k.private_key_enc.clone()))
+            .collect();
+        if let Ok(cache) = self.opened.lock() {
+            if let Some((seen, keys)) = cache.as_ref() {
+                if *seen == stamp {
+                    return Ok(keys.clone());
+                }
+            }
+        }
+        let keys = self
+            .open_published(records)?
+            .into_iter()
+            .map(|(_, der)| {
                 PKey::private_key_from_pkcs8(&der).context("stored signing key is corrupt")
             })
-            .collect()
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if let Ok(mut cache) = self.opened.lock() {
+            *cache = Some((stamp, keys.clone()));
+        }
+        Ok(keys)
     }
 
     /// The signer of the active key. The database says which key is active (another instance
@@ -367,7 +493,7 @@ impl KeyRing {
                 return Ok(signer.clone());
             }
         }
-        let der = decrypt(&self.kek, &record.private_key_enc)?;
+        let (der, _) = self.kek.open(&record.private_key_enc)?;
         let pkey = PKey::private_key_from_pkcs8(&der).context("stored signing key is corrupt")?;
         let cert = X509::from_pem(record.certificate_pem.as_bytes())?;
         let signer = Arc::new(XmlSigner::new(record.kid.clone(), pkey, &cert.to_der()?));

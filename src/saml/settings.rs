@@ -23,4 +23,8 @@ pub struct SamlSettings {
     pub multi_role_chooser: bool,
     pub key_encryption_key: Secret,
     pub key_encryption_key_file: String,
+    /// The key-encryption key being rotated away from: keys it sealed stay readable until
+    /// `fedbroker keys reseal` seals them again with the current one.
+    pub previous_key_encryption_key: Secret,
+    pub previous_key_encryption_key_file: String,
 }

@@ -88,6 +88,36 @@ impl Store {
         })
     }
 
+    /// Replaces the sealed private halves `(kid, sealed as read, sealed anew)` in one
+    /// transaction. A key whose sealed value changed since it was read (another instance
+    /// resealed or rotated meanwhile) makes the whole change fail with nothing written.
+    pub async fn reseal_keys(
+        &self,
+        changes: &[(String, String, String)],
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for (kid, old, new) in changes {
+                let done = sqlx::query(
+                    "UPDATE signing_keys SET private_key_enc = $3 WHERE kid = $1 AND private_key_enc = $2",
+                )
+                .bind(kid)
+                .bind(old)
+                .bind(new)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if done == 0 {
+                    return Err(StoreError::Stale(format!(
+                        "key `{kid}` changed while it was being resealed; nothing was changed, run the command again"
+                    )));
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// Takes a published key out of the metadata. The active key cannot be retired.
     pub async fn retire_key(&self, kid: &str, now: i64) -> Result<(), StoreError> {
         on_pool!(self, |pool| {

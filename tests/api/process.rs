@@ -922,6 +922,52 @@ fn a_wrong_key_encryption_key_cannot_add_or_activate_keys() {
     assert!(ok, "{err}");
 }
 
+#[test]
+fn the_key_encryption_key_is_rotated_with_the_previous_one_and_a_reseal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let new = "bmV3LWtleS1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcyE=";
+    let keys = |kek: &str, previous: Option<&str>, args: &[&str]| {
+        let mut cmd = fedbroker(dir.path());
+        cmd.arg("keys")
+            .args(args)
+            .env("FEDBROKER__SAML__KEY_ENCRYPTION_KEY", kek)
+            .stdin(Stdio::null());
+        if let Some(previous) = previous {
+            cmd.env("FEDBROKER__SAML__PREVIOUS_KEY_ENCRYPTION_KEY", previous);
+        }
+        let out = cmd.output().expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, _, err) = keys(old, None, &["add"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = keys(new, None, &["add"]);
+    assert!(!ok, "the new key alone cannot read the ring yet");
+    assert!(err.contains("key-encryption key"), "{err}");
+
+    // Every instance gets the new key and keeps the old one as previous: both open.
+    let (ok, _, err) = keys(new, Some(old), &["add"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = keys(new, Some(old), &["reseal"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("1 key(s) resealed"), "{out}");
+    let (ok, out, err) = keys(new, Some(old), &["reseal"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("0 key(s) resealed"), "nothing left: {out}");
+
+    // The previous key can go; the old one alone no longer reads the ring.
+    let (ok, _, err) = keys(new, None, &["add"]);
+    assert!(ok, "every key opens with the new key alone: {err}");
+    let (ok, _, _) = keys(old, None, &["add"]);
+    assert!(!ok, "the old key no longer reads the ring");
+    let (_, list, _) = keys(new, None, &["list"]);
+    assert_eq!(list.lines().count(), 3, "{list}");
+}
+
 /// A command's result is its stdout, whatever it logs: `rules export > rules.yaml` must write
 /// a file that `rules import` reads, even at the most verbose log level.
 #[test]
