@@ -142,23 +142,15 @@ impl Application {
         });
 
         let cert = if settings.tls_enabled() {
-            let cert = ReloadableCert::load(&settings.server.tls_cert, &settings.server.tls_key)?;
-            cert.reload_on_sighup()?;
-            Some(cert)
+            Some(ReloadableCert::load(
+                &settings.server.tls_cert,
+                &settings.server.tls_key,
+            )?)
         } else {
             None
         };
-
-        // Last, once everything that can refuse to start has been read: a start that fails
-        // leaves no admin behind whose one-time password was never shown.
-        let bootstrap = bootstrap_admin(
-            &store,
-            &settings.admin.group,
-            options.bootstrap_admin_password.clone(),
-            now(),
-        )
-        .await
-        .context("cannot create the bootstrap admin")?;
+        // Always: SIGHUP's default action would end the process (`systemctl reload`).
+        crate::tls::reload_on_sighup(cert.clone())?;
         let demo_users = if settings.demo.enabled {
             seed_demo(&store, now())
                 .await
@@ -237,6 +229,17 @@ impl Application {
             }
             None => None,
         };
+
+        // Last, once everything that can refuse to start has succeeded: a start that fails
+        // leaves no admin behind whose one-time password was never shown.
+        let bootstrap = bootstrap_admin(
+            &store,
+            &settings.admin.group,
+            options.bootstrap_admin_password.clone(),
+            now(),
+        )
+        .await
+        .context("cannot create the bootstrap admin")?;
 
         Ok(Application {
             port,

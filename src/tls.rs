@@ -53,29 +53,33 @@ impl ReloadableCert {
                 .with_cert_resolver(self.clone()),
         )
     }
+}
 
-    /// Reloads on every SIGHUP for the life of the process.
-    pub fn reload_on_sighup(self: &Arc<Self>) -> anyhow::Result<()> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hangups =
-            signal(SignalKind::hangup()).context("cannot listen for SIGHUP (TLS reload)")?;
-        let cert = self.clone();
-        tokio::spawn(async move {
-            while hangups.recv().await.is_some() {
-                match cert.reload() {
-                    Ok(()) => tracing::info!(
-                        cert = %cert.cert_path,
-                        "SIGHUP: TLS certificate reloaded; new connections get it"
-                    ),
-                    Err(e) => tracing::error!(
-                        error = format!("{e:#}"),
-                        "SIGHUP: TLS certificate not reloaded; the one in use stays"
-                    ),
-                }
+/// Listens for SIGHUP for the life of the process: reloads the certificate when there is one,
+/// and otherwise only says so, because SIGHUP's default action would end the process
+/// (`systemctl reload` sends it).
+pub fn reload_on_sighup(cert: Option<Arc<ReloadableCert>>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let Some(cert) = &cert else {
+                tracing::info!("SIGHUP: no TLS certificate to reload (server.tls_cert is not set)");
+                continue;
+            };
+            match cert.reload() {
+                Ok(()) => tracing::info!(
+                    cert = %cert.cert_path,
+                    "SIGHUP: TLS certificate reloaded; new connections get it"
+                ),
+                Err(e) => tracing::error!(
+                    error = format!("{e:#}"),
+                    "SIGHUP: TLS certificate not reloaded; the one in use stays"
+                ),
             }
-        });
-        Ok(())
-    }
+        }
+    });
+    Ok(())
 }
 
 impl ResolvesServerCert for ReloadableCert {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod api_tokens;
+pub mod cli_sign_in;
 pub mod limiter;
 pub mod sessions;
 pub mod signin;

@@ -82,6 +82,16 @@ impl Settings {
                     ),
                 )
             })?;
+            if !address.ip().is_loopback() && self.metrics.token.is_empty() {
+                return Err(invalid(
+                    "metrics.listen",
+                    format!(
+                        "`{listen}` is reachable from other machines and metrics.token is empty: \
+                         anyone there could read which Regions are down and how many sign-ins \
+                         fail; set metrics.token too, or listen on 127.0.0.1"
+                    ),
+                ));
+            }
             if address.port() != 0
                 && address.port() == self.server.port
                 && (address.ip() == host || address.ip().is_unspecified() || host.is_unspecified())
@@ -94,6 +104,14 @@ impl Settings {
                     ),
                 ));
             }
+        }
+        let token = self.metrics.token.expose();
+        if !token.is_empty() && token.chars().count() < 24 {
+            return Err(invalid(
+                "metrics.token",
+                "is shorter than 24 characters; use a random one, e.g. `openssl rand -hex 24`"
+                    .into(),
+            ));
         }
         Ok(())
     }

@@ -457,10 +457,11 @@ impl KeyRing {
     /// opening and parsing RSA keys per post would cost more than verifying the Response.
     pub async fn decryption_keys(&self) -> anyhow::Result<Vec<PKey<Private>>> {
         let records = self.store.list_keys().await?;
+        // The state too: the active key comes first, and activation changes which that is.
         let stamp: Vec<(String, String)> = records
             .iter()
             .filter(|k| k.state != "retired")
-            .map(|k| (k.kid.clone(), k.private_key_enc.clone()))
+            .map(|k| (format!("{} {}", k.kid, k.state), k.private_key_enc.clone()))
             .collect();
         if let Ok(cache) = self.opened.lock() {
             if let Some((seen, keys)) = cache.as_ref() {

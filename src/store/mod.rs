@@ -17,6 +17,7 @@
 
 mod accounts;
 mod audit;
+mod cli_grants;
 mod engine;
 mod favourites;
 mod groups;
@@ -43,6 +44,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use accounts::AccountRecord;
 pub use audit::{emit_event, event_counts, event_kind, AuditFilter, AuditRecord, NewAuditEvent};
+pub use cli_grants::{CodeRecord, GrantRecord, Rotation};
 pub use groups::{GroupRecord, Membership};
 pub use history::{Change, HistoryRecord};
 pub use keys::KeyRecord;

@@ -47,6 +47,33 @@ impl Store {
         })
     }
 
+    /// Stores an access token of a command-line grant (hash only), revoked with the grant.
+    pub async fn create_cli_access_token(
+        &self,
+        grant: &super::GrantRecord,
+        token_hash: &str,
+        scopes: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<i64, StoreError> {
+        on_pool!(self, |pool| {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at, \
+                 cli_grant_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(grant.user_id)
+            .bind(format!("fedbroker-cli on {}", grant.device))
+            .bind(token_hash)
+            .bind(scopes)
+            .bind(now)
+            .bind(expires_at)
+            .bind(grant.id)
+            .fetch_one(pool)
+            .await?;
+            Ok(id)
+        })
+    }
+
     /// A token by the hash of its secret.
     pub async fn api_token_by_hash(
         &self,
@@ -59,10 +86,11 @@ impl Store {
             .await?))
     }
 
-    /// A user's tokens, newest first.
+    /// A person's own API tokens (not the ones command-line grants hand out), newest first.
     pub async fn api_tokens_of(&self, user_id: i64) -> Result<Vec<ApiTokenRecord>, StoreError> {
         let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 AND cli_grant_id IS NULL \
+             ORDER BY created_at DESC, id DESC"
         );
         on_pool!(self, |pool| Ok(sqlx::query_as::<_, ApiTokenRecord>(&sql)
             .bind(user_id)

@@ -101,10 +101,19 @@ where
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    let cli_grants = sqlx::query::<DB>(
+        "UPDATE cli_grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(change.at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     let mut details = serde_json::json!({
         "cause": cause,
         "sessions_ended": sessions,
         "tokens_revoked": tokens,
+        "cli_sign_ins_revoked": cli_grants,
         "kept_current_session": change.rotate.is_some(),
     });
     if let (Some(d), serde_json::Value::Object(extra)) = (details.as_object_mut(), extra) {

@@ -138,8 +138,11 @@ fn nginx(args: &[&str], dir: &Path, main: &Path) -> Command {
 
 #[tokio::test]
 async fn the_nginx_example_passes_nginx_t_and_proxies_the_broker() {
+    const SCRAPE_TOKEN: &str = "a-scrape-token-for-the-proxy-test";
     let app = spawn_app_with(Backend::Sqlite, |s| {
         s.server.trusted_proxies = vec!["127.0.0.1".parse().expect("cidr")];
+        // The broker would answer a scrape with this token: the 404 must come from nginx.
+        s.metrics.token = fedbroker::domain::secret::Secret::new(SCRAPE_TOKEN.into());
     })
     .await;
     let broker_port: u16 = app
@@ -213,10 +216,24 @@ async fn the_nginx_example_passes_nginx_t_and_proxies_the_broker() {
 
     let res = client
         .get(format!("{base}/metrics"))
+        .bearer_auth(SCRAPE_TOKEN)
         .send()
         .await
         .expect("metrics");
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "/metrics stays inside");
+    let body = res.text().await.expect("text");
+    assert!(!body.contains("fedbroker_"), "{body}");
+    let direct = reqwest::Client::new()
+        .get(format!("{}/metrics", app.address))
+        .bearer_auth(SCRAPE_TOKEN)
+        .send()
+        .await
+        .expect("direct scrape");
+    assert_eq!(
+        direct.status(),
+        StatusCode::OK,
+        "the broker itself would have answered"
+    );
 
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -154,24 +154,44 @@ async fn metrics_on_their_own_listener_tell_sign_ins_regions_sts_and_key_age(bac
     let (status, _) = scrape(&app, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "not on the public listener");
 
-    // One failed sign-in and one successful one.
+    let scrape_private = || async {
+        let res = reqwest::get(format!("{private}/metrics"))
+            .await
+            .expect("scrape");
+        assert_eq!(res.status(), StatusCode::OK);
+        res.text().await.expect("text")
+    };
+    let value = |body: &str, prefix: &str| -> f64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let failures = "fedbroker_events_total{type=\"signin\",outcome=\"failure\"}";
+    let successes = "fedbroker_events_total{type=\"signin\",outcome=\"success\"}";
+    let checks = "fedbroker_password_checks_total";
+    let before = scrape_private().await;
+
+    // One failed sign-in and one successful one: each counted once.
     app.login("admin", "not-the-password").await;
     app.login_as_admin().await;
 
-    let res = reqwest::get(format!("{private}/metrics"))
-        .await
-        .expect("scrape");
-    assert_eq!(res.status(), StatusCode::OK);
-    let body = res.text().await.expect("text");
+    let body = scrape_private().await;
+    for (name, grew) in [(failures, 1.0), (successes, 1.0)] {
+        assert_eq!(
+            value(&body, name) - value(&before, name),
+            grew,
+            "{name}:\n{body}"
+        );
+    }
+    // Two sign-ins, and the admin's forced password change checks the current one too.
+    assert!(value(&body, checks) - value(&before, checks) >= 2.0, "{body}");
     let value = |prefix: &str| -> f64 {
         body.lines()
             .find_map(|l| l.strip_prefix(prefix))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("no {prefix}:\n{body}"))
     };
-    assert!(value("fedbroker_events_total{type=\"signin\",outcome=\"failure\"}") >= 1.0);
-    assert!(value("fedbroker_events_total{type=\"signin\",outcome=\"success\"}") >= 1.0);
-    assert!(value("fedbroker_password_checks_total") >= 2.0);
     let age = value("fedbroker_signing_key_age_seconds");
     assert!(
         (0.0..600.0).contains(&age),

@@ -128,6 +128,26 @@ fn every_bad_setting_is_refused_before_anything_is_written() {
             "openssl rand -base64 32",
         ),
         (
+            &[("FEDBROKER__METRICS__LISTEN", "0.0.0.0:9464")],
+            "metrics.listen",
+            "set metrics.token too",
+        ),
+        (
+            &[("FEDBROKER__METRICS__LISTEN", "localhost:9464")],
+            "metrics.listen",
+            "127.0.0.1:9464",
+        ),
+        (
+            &[("FEDBROKER__METRICS__TOKEN", "short")],
+            "metrics.token",
+            "openssl rand -hex 24",
+        ),
+        (
+            &[("FEDBROKER__SAML__PREVIOUS_KEY_ENCRYPTION_KEY", "not base64")],
+            "saml.previous_key_encryption_key",
+            "base64",
+        ),
+        (
             &[("FEDBROKER__REGIONS__ACS", "[\"us-eats-1\"]")],
             "regions.acs",
             "did you mean `us-east-1`",
@@ -598,13 +618,10 @@ fn json_logs_are_one_object_per_line_with_the_request_id() {
 #[test]
 fn on_a_terminal_the_one_time_password_is_shown_there_and_no_file_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // `script` gives the broker a pseudo-terminal, as an operator's console would. When the
-    // terminal goes away `timeout` passes the hang-up on (the broker has no TLS to reload, so
-    // SIGHUP ends it), and it bounds the run should the test fail before stopping it.
-    let command = format!(
-        "exec timeout --foreground 120 {} serve",
-        env!("CARGO_BIN_EXE_fedbroker")
-    );
+    // `script` gives the broker a pseudo-terminal, as an operator's console would. `timeout`
+    // passes a SIGTERM on to the broker, and bounds the run should the test fail before
+    // stopping it.
+    let command = format!("exec timeout 120 {} serve", env!("CARGO_BIN_EXE_fedbroker"));
     let mut script = Command::new("script");
     in_broker_env(&mut script, dir.path());
     let Serving {
@@ -635,7 +652,12 @@ fn on_a_terminal_the_one_time_password_is_shown_there_and_no_file_is_written() {
     );
     let logged = seen.iter().filter(|l| l.contains(&password)).count();
     assert_eq!(logged, 1, "shown once, in the notice only: {seen:?}");
-    terminate(&child);
+    // SIGTERM to `timeout` (the child of `script`), which hands it to the broker.
+    let stopped = Command::new("pkill")
+        .args(["-TERM", "-P", &child.id().to_string()])
+        .status()
+        .expect("pkill runs");
+    assert!(stopped.success());
     let _ = child.wait();
 }
 

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::domain::token::secrets_equal;
+use crate::domain::token::{secrets_equal, token_hash};
 use crate::http::state::AppState;
 use crate::metrics::Operations;
 
@@ -67,8 +67,7 @@ pub async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
 /// `/metrics` on the public listener: only with the bearer token of `metrics.token`. Without a
 /// token configured it does not exist here (it may have a listener of its own).
 pub async fn get_metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let token = state.settings.metrics.token.expose();
-    if token.is_empty() {
+    if state.settings.metrics.token.is_empty() {
         return HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
             .body(
@@ -76,27 +75,46 @@ pub async fn get_metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
                  metrics.token to open it here with a bearer token.\n",
             );
     }
+    match refused_scrape(&req, &state) {
+        Some(refused) => refused,
+        None => metrics_page(&state).await,
+    }
+}
+
+/// `/metrics` on the listener of `metrics.listen`: open on loopback, and behind the token when
+/// one is set (the configuration check requires one off loopback).
+pub async fn get_private_metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match refused_scrape(&req, &state) {
+        Some(refused) => refused,
+        None => metrics_page(&state).await,
+    }
+}
+
+/// The 401 for a scrape without the configured token. Hashes are compared, so neither the
+/// token nor its length shows in the time taken.
+fn refused_scrape(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    let token = state.settings.metrics.token.expose();
+    if token.is_empty() {
+        return None;
+    }
     let sent = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if !secrets_equal(sent, token) {
-        return HttpResponse::Unauthorized()
+    if secrets_equal(&token_hash(sent), &token_hash(token)) {
+        return None;
+    }
+    Some(
+        HttpResponse::Unauthorized()
             .insert_header((
                 header::WWW_AUTHENTICATE,
                 "Bearer realm=\"fedbroker metrics\"",
             ))
             .content_type("text/plain; charset=utf-8")
-            .body("Send the token of metrics.token as `Authorization: Bearer TOKEN`.\n");
-    }
-    metrics_page(&state).await
-}
-
-/// `/metrics` on the listener of `metrics.listen`, which only the monitoring network reaches.
-pub async fn get_private_metrics(state: web::Data<AppState>) -> HttpResponse {
-    metrics_page(&state).await
+            .body("Send the token of metrics.token as `Authorization: Bearer TOKEN`.\n"),
+    )
 }
 
 async fn metrics_page(state: &AppState) -> HttpResponse {

@@ -8,6 +8,7 @@ pub mod csrf;
 mod extract;
 pub(crate) mod health;
 mod login;
+mod oauth;
 mod oidc;
 mod portal;
 mod saml;
@@ -100,6 +101,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/account/tokens/{id}/revoke",
             web::post().to(tokens::post_revoke),
         )
+        .route(
+            "/account/cli-sign-ins/{id}/revoke",
+            web::post().to(tokens::post_revoke_cli),
+        )
+        .route("/oauth/authorize", web::get().to(oauth::get_authorize))
+        .route("/oauth/authorize", web::post().to(oauth::post_authorize))
+        .route("/oauth/code", web::get().to(oauth::get_code))
+        .route("/oauth/token", web::post().to(oauth::post_token))
         .service(
             web::scope("/api/v1")
                 .app_data(

@@ -21,11 +21,22 @@ struct TokenRow {
     status: &'static str,
 }
 
+struct GrantRow {
+    id: i64,
+    device: String,
+    created: String,
+    expires: String,
+    last_used: String,
+    status: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "account/tokens.html")]
 struct TokensPage {
     nav: Option<Nav>,
     rows: Vec<TokenRow>,
+    /// Sign-ins of the command-line client.
+    grants: Vec<GrantRow>,
     scopes: Vec<&'static str>,
     max_days: i64,
     error: String,
@@ -63,9 +74,30 @@ async fn page(
             last_used: when(t.last_used_at),
         })
         .collect();
+    let grants = state
+        .store
+        .cli_grants_of(user.identity.user_id)
+        .await?
+        .into_iter()
+        .map(|g| GrantRow {
+            status: if g.revoked_at.is_some() {
+                "revoked"
+            } else if g.expires_at <= at {
+                "expired"
+            } else {
+                "active"
+            },
+            id: g.id,
+            device: g.device,
+            created: when(Some(g.created_at)),
+            expires: when(Some(g.expires_at)),
+            last_used: when(g.last_used_at),
+        })
+        .collect();
     Ok(TokensPage {
         nav: Some(user.nav()),
         rows,
+        grants,
         scopes: SCOPES.to_vec(),
         max_days: state.settings.sts.api_token_max_days,
         error,
@@ -143,6 +175,23 @@ pub async fn post_revoke(
     if !revoke(&state.store, owner(&user), id, now()).await? {
         return Err(AppError::BadRequest(
             "That token is not one of your active tokens.".into(),
+        ));
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/account/tokens"))
+        .finish())
+}
+
+/// `POST /account/cli-sign-ins/{id}/revoke`: ends a command-line sign-in and its access tokens.
+pub async fn post_revoke_cli(
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    CsrfForm { user, .. }: CsrfForm<RevokeForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    if !crate::auth::cli_sign_in::revoke(&state.store, user.identity.user_id, id, now()).await? {
+        return Err(AppError::BadRequest(
+            "That is not one of your active command-line sign-ins.".into(),
         ));
     }
     Ok(HttpResponse::SeeOther()

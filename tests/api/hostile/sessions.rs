@@ -491,8 +491,16 @@ async fn everything_that_a_post_can_change(app: &TestApp) -> String {
         .into_iter()
         .map(|t| format!("{} {:?}", t.id, t.revoked_at))
         .collect();
+    let grants: Vec<_> = s
+        .cli_grants_of(admin.id)
+        .await
+        .expect("grants")
+        .into_iter()
+        .map(|g| format!("{} {:?}", g.id, g.revoked_at))
+        .collect();
+    let codes = app.count("SELECT COUNT(*) FROM oauth_codes").await;
     format!(
-        "{rules:?}\n{keys:?}\n{:?}\n{:?}\n{tokens:?}\n{:?}\n{:?}\n{} {}",
+        "{grants:?} {codes}\n{rules:?}\n{keys:?}\n{:?}\n{:?}\n{tokens:?}\n{:?}\n{:?}\n{} {}",
         s.list_accounts().await.expect("accounts"),
         s.region_controls().await.expect("regions"),
         s.favourites(admin.id).await.expect("favourites"),
@@ -541,6 +549,11 @@ async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(
         .expect("admin")
         .id;
     let token_id = app.store.api_tokens_of(admin_id).await.expect("tokens")[0].id;
+    let grant_id = app
+        .store
+        .create_cli_grant(admin_id, "laptop", "a-grant-hash", 1, i64::MAX / 2)
+        .await
+        .expect("grant");
     let rule = app.store.list_rules().await.expect("rules")[0].clone();
     let rule_fields = |name: &'static str| -> Vec<(&'static str, String)> {
         vec![
@@ -586,6 +599,28 @@ async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(
             "/account/tokens/{id}/revoke",
             format!("/account/tokens/{token_id}/revoke"),
             vec![],
+        ),
+        (
+            "/account/cli-sign-ins/{id}/revoke",
+            format!("/account/cli-sign-ins/{grant_id}/revoke"),
+            vec![],
+        ),
+        (
+            "/oauth/authorize",
+            "/oauth/authorize".into(),
+            vec![
+                ("decision", "approve".into()),
+                ("response_type", "code".into()),
+                ("client_id", "fedbroker-cli".into()),
+                ("redirect_uri", "http://127.0.0.1:5555/callback".into()),
+                (
+                    "code_challenge",
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+                ),
+                ("code_challenge_method", "S256".into()),
+                ("state", "s".into()),
+                ("device", "evil".into()),
+            ],
         ),
         (
             "/admin/keys",
@@ -635,6 +670,9 @@ async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(
     // token: it is accepted only as a signed response answering this browser's own request
     // (tests/api/upstream_saml.rs refuses the unsolicited and mismatched ones).
     covered.push("/saml/sp/{id}/acs".into());
+    // The command-line client's token endpoint reads no cookie: a code needs its PKCE
+    // verifier and a refresh token is itself the secret (tests/api/cli_sign_in.rs).
+    covered.push("/oauth/token".into());
     covered.sort();
     assert_eq!(
         covered,
@@ -983,6 +1021,8 @@ fn every_post_handler_takes_its_form_through_the_csrf_extractor() {
         // A signed SAML response from an upstream provider, bound to the request this
         // browser started (see the CSRF table test).
         "saml_sp::post_acs",
+        // The command-line client's token endpoint: no cookie is read (see the CSRF table).
+        "oauth::post_token",
     ];
     let mut checked = 0;
     for (i, _) in table.match_indices("web::post().to(") {
