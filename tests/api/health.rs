@@ -185,7 +185,10 @@ async fn metrics_on_their_own_listener_tell_sign_ins_regions_sts_and_key_age(bac
         );
     }
     // Two sign-ins, and the admin's forced password change checks the current one too.
-    assert!(value(&body, checks) - value(&before, checks) >= 2.0, "{body}");
+    assert!(
+        value(&body, checks) - value(&before, checks) >= 2.0,
+        "{body}"
+    );
     let value = |prefix: &str| -> f64 {
         body.lines()
             .find_map(|l| l.strip_prefix(prefix))

@@ -8,6 +8,7 @@ mod api_v1;
 mod audit;
 mod aws_guide;
 mod browser;
+mod cli_client;
 mod cli_sign_in;
 mod deployment;
 mod health;

@@ -11,6 +11,7 @@ use crate::auth::cli_sign_in::{
 };
 use crate::clock::now;
 use crate::http::error::AppError;
+use crate::http::middleware::CSP;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::state::AppState;
 
@@ -47,13 +48,28 @@ pub async fn get_authorize(
     let params = query.into_inner();
     let checked = check_authorize(&params, &state.url, max_lifetime(&state))
         .map_err(|e| AppError::BadRequest(format!("{e}.")))?;
-    render(&ConsentPage {
+    let mut res = render(&ConsentPage {
         nav: Some(user.nav()),
         device: checked.device,
         lifetime: duration_text(checked.lifetime_secs),
         paste: !checked.redirect_uri.starts_with("http://"),
         params,
-    })
+    })?;
+    // The approval is a form whose answer redirects to the client's loopback address, and
+    // browsers hold redirects after a form post to `form-action`: widen it for this page, to
+    // that one checked origin only.
+    let origin = url::Url::parse(&checked.redirect_uri)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let csp = CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&csp) {
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    Ok(res)
 }
 
 /// The consent form: the request again (checked again), and the decision.
