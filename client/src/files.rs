@@ -79,6 +79,16 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> 
 
 /// Writes JSON with mode 0600, replacing the file in one step.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
+    write_bytes(path, &bytes)
+}
+
+/// Writes text with mode 0600, replacing the file in one step.
+pub fn write_text(path: &Path, text: &str) -> Result<(), String> {
+    write_bytes(path, text.as_bytes())
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -89,7 +99,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
             .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
-        file.write_all(&serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?)?;
+        file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     };

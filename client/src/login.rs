@@ -104,7 +104,7 @@ pub fn login(options: &Options, now: impl Fn() -> i64) -> Result<(), Failure> {
     Ok(())
 }
 
-fn open_browser(url: &str) -> bool {
+pub fn open_browser(url: &str) -> bool {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else {

@@ -291,6 +291,66 @@ async fn after_one_browser_sign_in_the_aws_cli_gets_credentials_that_refresh_the
     assert_eq!(keys.len(), 1, "every caller got the one fetch");
     assert_eq!(sts_calls().await, 3);
 
+    // Profiles for every role; foreign profiles (`fb` above) are never touched.
+    let config = aws.join("config");
+    let foreign = std::fs::read_to_string(&config).expect("config");
+    let out = laptop.client(&["configure", "--dry-run", "--region", "eu-west-1"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("+ [profile 123456789012-admin]"), "{said}");
+    assert!(said.contains("dry run"), "{said}");
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), foreign);
+    let out = laptop.client(&["configure", "--region", "eu-west-1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(&config).expect("config");
+    assert!(written.starts_with(&foreign), "{written}");
+    assert!(written.contains("[profile 123456789012-admin]\n# managed by fedbroker-cli"));
+    let out = laptop.client(&["configure", "--region", "eu-west-1"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is up to date"));
+    assert_eq!(
+        std::fs::read_to_string(&config).expect("config"),
+        written,
+        "idempotent"
+    );
+
+    // One command with the credentials of a profile in its environment.
+    let out = laptop.client(&[
+        "exec",
+        "--profile",
+        "123456789012-admin",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$AWS_ACCESS_KEY_ID $AWS_REGION\"",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    let key = keys.iter().next().expect("a key");
+    assert_eq!(said.trim(), format!("{key} eu-west-1"));
+
+    // A role the person does not have: the broker's reason, exit code 1.
+    let out = laptop.client(&[
+        "console",
+        "--role",
+        "arn:aws:iam::123456789012:role/NotMine",
+        "--print",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("is not one of your roles"), "{said}");
+
     // Revoked on the broker: the next fetch says to sign in again, with exit code 2.
     let grant = app.count("SELECT MAX(id) FROM cli_grants").await;
     let alice = app
