@@ -114,6 +114,9 @@ pub enum UserCommand {
     Disable { username: String },
     /// Enable a disabled user.
     Enable { username: String },
+    /// End a user's sessions, API tokens and command-line sign-ins (a lost laptop), without
+    /// disabling the account.
+    Signout { username: String },
     /// List users.
     List,
 }

@@ -99,6 +99,14 @@ pub(super) async fn user_command(
             set_disabled(store, &username, false).await?;
             cli_audit(store, "user", &username, "enable").await;
         }
+        UserCommand::Signout { username } => {
+            let username = Username::parse(&username)?;
+            let revoked = store
+                .sign_out_everywhere(username.as_str(), &AccountChange::by(&cli_actor(), now()))
+                .await
+                .map_err(|e| explain(e, "user"))?;
+            println!("user `{username}` signed out; {}", revoked_text(&revoked));
+        }
         UserCommand::List => {
             for u in store.list_users().await? {
                 // Where an admin's right comes from, so that an unexpected admin stands out.
@@ -145,8 +153,8 @@ async fn set_disabled(store: &Store, username: &str, disabled: bool) -> anyhow::
 /// What a change ended, for the operator.
 fn revoked_text(revoked: &Revoked) -> String {
     format!(
-        "{} session(s) ended, {} API token(s) revoked",
-        revoked.sessions, revoked.tokens
+        "{} session(s) ended, {} API token(s) and {} command-line sign-in(s) revoked",
+        revoked.sessions, revoked.tokens, revoked.cli_sign_ins
     )
 }
 

@@ -65,6 +65,7 @@ pub struct SessionRotation<'a> {
 pub struct Revoked {
     pub sessions: u64,
     pub tokens: u64,
+    pub cli_sign_ins: u64,
 }
 
 /// Inside the caller's transaction: ends a user's sessions (but `keep`), revokes their live
@@ -141,7 +142,11 @@ where
     .await?;
     tx.commit().await?;
     super::emit_event(&event);
-    Ok(Revoked { sessions, tokens })
+    Ok(Revoked {
+        sessions,
+        tokens,
+        cli_sign_ins: cli_grants,
+    })
 }
 
 /// A user to create.
@@ -320,6 +325,36 @@ impl Store {
                 revoke_access(tx, user_id, username, change, "disabled", "", serde_json::json!({}))
                     .await
                     .map(Some)
+            }
+            .await
+        });
+        done?.ok_or_else(|| StoreError::NotFound(format!("user `{username}`")))
+    }
+
+    /// Ends a user's sessions, API tokens and command-line sign-ins without disabling the
+    /// account (a lost laptop), in one transaction, with the audit event saying so.
+    pub async fn sign_out_everywhere(
+        &self,
+        username: &str,
+        change: &AccountChange<'_>,
+    ) -> Result<Revoked, StoreError> {
+        let done = on_pool!(self, |pool| {
+            async {
+                let Some(user) = self.user_by_username(username).await? else {
+                    return Ok::<_, StoreError>(None);
+                };
+                let tx = pool.begin().await?;
+                revoke_access(
+                    tx,
+                    user.id,
+                    username,
+                    change,
+                    "signed_out",
+                    "",
+                    serde_json::json!({}),
+                )
+                .await
+                .map(Some)
             }
             .await
         });

@@ -205,7 +205,9 @@ fn the_client_links_none_of_the_servers_libraries() {
     }
 }
 
-#[tokio::test]
+// Several threads: the test waits for the client and the AWS CLI synchronously, and the broker's
+// database pool must keep being served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_one_browser_sign_in_the_aws_cli_gets_credentials_that_refresh_themselves() {
     let moto = Peer::moto().await;
     let app = app_with_sts(Backend::Sqlite, vec![format!("us-east-2={}", moto.url())]).await;
@@ -351,19 +353,26 @@ async fn after_one_browser_sign_in_the_aws_cli_gets_credentials_that_refresh_the
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("is not one of your roles"), "{said}");
 
-    // Revoked on the broker: the next fetch says to sign in again, with exit code 2.
-    let grant = app.count("SELECT MAX(id) FROM cli_grants").await;
-    let alice = app
-        .store
-        .user_by_username("alice")
-        .await
-        .expect("db")
-        .expect("alice");
-    assert!(app
-        .store
-        .revoke_cli_grant(alice.id, grant, fedbroker::clock::now())
-        .await
-        .expect("revoked"));
+    // Signed out by an admin (a lost laptop): the next fetch says to sign in again, with exit
+    // code 2.
+    let out = Command::new(env!("CARGO_BIN_EXE_fedbroker"))
+        .args(["user", "signout", "alice"])
+        .env("FEDBROKER_CONFIG_DIR", crate::helpers::config_dir())
+        .env("FEDBROKER__DATABASE__URL", &app.settings.database.url)
+        .env(
+            "FEDBROKER__SAML__KEY_ENCRYPTION_KEY",
+            app.settings.saml.key_encryption_key.expose(),
+        )
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("fedbroker runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("1 command-line sign-in(s) revoked"), "{said}");
     for f in laptop.cached_credentials() {
         std::fs::remove_file(f).expect("rm");
     }

@@ -184,7 +184,7 @@ async fn an_admin_reset_from_the_command_line_ends_every_session_and_token(backe
     let (ok, out, err) = cli(&app, &["user", "passwd", "alice"], None);
     assert!(ok, "{err}");
     assert!(
-        out.contains("2 session(s) ended, 1 API token(s) revoked"),
+        out.contains("2 session(s) ended, 1 API token(s) and 0 command-line sign-in(s) revoked"),
         "{out}"
     );
     assert!(signed_out(&app.get("/").await));
@@ -209,7 +209,10 @@ async fn disabling_a_user_revokes_their_tokens_for_good(backend: Backend) {
     let (phone, token) = alice_with_two_sessions_and_a_token(&app).await;
     let (ok, out, err) = cli(&app, &["user", "disable", "alice"], None);
     assert!(ok, "{err}");
-    assert!(out.contains("1 API token(s) revoked"), "{out}");
+    assert!(
+        out.contains("1 API token(s) and 0 command-line sign-in(s) revoked"),
+        "{out}"
+    );
     assert!(signed_out(&phone.get("/").await));
     let (ok, _, err) = cli(&app, &["user", "enable", "alice"], None);
     assert!(ok, "{err}");
@@ -233,7 +236,7 @@ async fn removing_a_user_from_a_group_ends_their_sessions_and_tokens(backend: Ba
     let (ok, out, err) = cli(&app, &["group", "member", "ops", "alice", "--remove"], None);
     assert!(ok, "{err}");
     assert!(
-        out.contains("2 session(s) ended, 1 API token(s) revoked"),
+        out.contains("2 session(s) ended, 1 API token(s) and 0 command-line sign-in(s) revoked"),
         "{out}"
     );
     assert!(signed_out(&phone.get("/").await));
