@@ -352,6 +352,10 @@ async fn after_one_browser_sign_in_the_aws_cli_gets_credentials_that_refresh_the
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("is not one of your roles"), "{said}");
+    assert!(
+        said.contains("ask your AWS administrators"),
+        "whom to ask: {said}"
+    );
 
     // Signed out by an admin (a lost laptop): the next fetch says to sign in again, with exit
     // code 2.

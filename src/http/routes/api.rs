@@ -54,6 +54,16 @@ impl ResponseError for ApiError {
     }
 }
 
+impl ApiError {
+    /// A refused role says whom to ask (`admin.contact`), as the portal does.
+    fn with_contact(mut self, contact: &str) -> ApiError {
+        if self.status == StatusCode::FORBIDDEN && !contact.trim().is_empty() {
+            self.message = format!("{}; to get it, ask {}", self.message, contact.trim());
+        }
+        self
+    }
+}
+
 fn api_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError {
         status,
@@ -289,7 +299,8 @@ pub async fn post_credentials(
         &body.role,
         &origin(&req, &state.settings),
     )
-    .await?;
+    .await
+    .map_err(|e| ApiError::from(e).with_contact(&state.settings.admin.contact))?;
     Ok(HttpResponse::Ok().json(credential_process_json(&creds)))
 }
 
@@ -307,7 +318,8 @@ pub async fn post_console_url(
         &body.role,
         &origin(&req, &state.settings),
     )
-    .await?;
+    .await
+    .map_err(|e| ApiError::from(e).with_contact(&state.settings.admin.contact))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "url": url })))
 }
 
