@@ -317,6 +317,12 @@ fn spawn_pruning(store: Store, settings: &Settings) {
             if let Err(e) = store.prune_oidc_logins(t - 600).await {
                 tracing::warn!(error = %e, "pruning abandoned OIDC sign-ins failed");
             }
+            if let Err(e) = store.prune_oauth_codes(t).await {
+                tracing::warn!(error = %e, "pruning expired command-line sign-in codes failed");
+            }
+            if let Err(e) = store.prune_cli_access_tokens(t).await {
+                tracing::warn!(error = %e, "pruning expired command-line access tokens failed");
+            }
             if let Err(e) = store.prune_saml(t - 600, t, t - absolute).await {
                 tracing::warn!(error = %e, "pruning SAML sign-ins and assertion IDs failed");
             }

@@ -62,6 +62,8 @@ impl Section {
     }
 }
 
+/// The sections of a config file. Comments and blank lines between two sections belong to the
+/// one below them (they usually describe it), so that replacing a section never takes them.
 pub fn parse(text: &str) -> Vec<Section> {
     let mut sections = vec![Section {
         header: String::new(),
@@ -70,15 +72,89 @@ pub fn parse(text: &str) -> Vec<Section> {
     for line in text.lines() {
         let trimmed = line.trim();
         if trimmed.starts_with('[') && trimmed.ends_with(']') {
+            let mut lead = Vec::new();
+            if let Some(last) = sections.last_mut().filter(|s| !s.header.is_empty()) {
+                while last.lines.len() > 1
+                    && last.lines.last().is_some_and(|l| {
+                        let t = l.trim();
+                        (t.is_empty() || t.starts_with('#') || t.starts_with(';')) && t != MARK
+                    })
+                {
+                    lead.insert(0, last.lines.pop().unwrap_or_default());
+                }
+            }
+            lead.push(line.to_string());
             sections.push(Section {
                 header: trimmed[1..trimmed.len() - 1].trim().to_string(),
-                lines: vec![line.to_string()],
+                lines: lead,
             });
         } else if let Some(last) = sections.last_mut() {
             last.lines.push(line.to_string());
         }
     }
     sections
+}
+
+impl Section {
+    /// The lines before the `[header]` line (comments about the section).
+    fn lead(&self) -> &[String] {
+        if self.header.is_empty() {
+            return &self.lines[..0];
+        }
+        let at = self
+            .lines
+            .iter()
+            .position(|l| l.trim().starts_with('['))
+            .unwrap_or(0);
+        &self.lines[..at]
+    }
+
+    /// Settings a person added to a marked profile, kept when it is rewritten.
+    fn extra(&self) -> Vec<String> {
+        let at = self.lead().len() + 1;
+        self.lines[at.min(self.lines.len())..]
+            .iter()
+            .filter(|l| {
+                let key = l.split('=').next().unwrap_or("").trim();
+                l.trim() != MARK
+                    && !l.trim().is_empty()
+                    && key != "credential_process"
+                    && key != "region"
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// Lines without the blank ones at the end (separators, which move between sections).
+fn without_blank_end(lines: &[String]) -> &[String] {
+    let end = lines
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map_or(0, |i| i + 1);
+    &lines[..end]
+}
+
+/// Whether `arn` is an IAM role ARN that is safe on a config line (no spaces, no newlines).
+fn is_role_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws")
+        && arn.contains(":iam::")
+        && arn.contains(":role/")
+        && arn
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-:/".contains(c))
+}
+
+/// The program as a `credential_process` word: quoted when it has spaces or quotes.
+fn program_word(program: &str) -> String {
+    if program
+        .chars()
+        .any(|c| c.is_whitespace() || c == '\'' || c == '"')
+    {
+        format!("\"{}\"", program.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        program.to_string()
+    }
 }
 
 pub fn render(sections: &[Section]) -> String {
@@ -135,39 +211,59 @@ pub struct Plan {
     pub text: String,
 }
 
-/// The config with our profiles replaced by one per role (foreign sections untouched, in place).
+/// The config with our profiles replaced by one per role: foreign sections untouched and in
+/// place, the comments above our profiles kept where they were, settings a person added to one
+/// of ours carried over; values that could break the file (an ARN with a newline, a strange
+/// Region) are never written.
 pub fn plan(current: &str, roles: &[Value], prefix: &str, region: &str, program: &str) -> Plan {
     let sections = parse(current);
     let foreign: Vec<&Section> = sections.iter().filter(|s| !s.is_ours()).collect();
     let ours_before: Vec<&Section> = sections.iter().filter(|s| s.is_ours()).collect();
+    let region = if !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        region
+    } else {
+        "us-east-1"
+    };
     let mut plan = Plan::default();
     let mut wanted: Vec<Section> = Vec::new();
     for role in roles {
         let name = profile_name(prefix, role);
         let arn = role["role_arn"].as_str().unwrap_or("");
-        if name.is_empty() || arn.is_empty() || wanted.iter().any(|w| w.profile() == Some(&name)) {
+        if name.is_empty() || !is_role_arn(arn) || wanted.iter().any(|w| w.profile() == Some(&name))
+        {
             continue;
         }
         if foreign.iter().any(|s| s.profile() == Some(name.as_str())) {
             plan.skipped.push(name);
             continue;
         }
-        wanted.push(Section {
-            header: format!("profile {name}"),
-            lines: vec![
-                format!("[profile {name}]"),
-                MARK.to_string(),
-                format!("credential_process = {program} credential-process --role {arn}"),
-                format!("region = {region}"),
-                String::new(),
-            ],
-        });
+        let header = format!("profile {name}");
+        let mut lines = vec![
+            format!("[profile {name}]"),
+            MARK.to_string(),
+            format!(
+                "credential_process = {} credential-process --role {arn}",
+                program_word(program)
+            ),
+            format!("region = {region}"),
+        ];
+        if let Some(before) = ours_before.iter().find(|o| o.header == header) {
+            lines.extend(before.extra());
+        }
+        lines.push(String::new());
+        wanted.push(Section { header, lines });
     }
     wanted.sort_by(|a, b| a.header.cmp(&b.header));
     for w in &wanted {
         match ours_before.iter().find(|o| o.header == w.header) {
             None => plan.added.push(w.profile().unwrap_or("").to_string()),
-            Some(o) if o.lines != w.lines => {
+            Some(o)
+                if without_blank_end(&o.lines[o.lead().len()..]) != without_blank_end(&w.lines) =>
+            {
                 plan.changed.push(w.profile().unwrap_or("").to_string())
             }
             Some(_) => {}
@@ -178,8 +274,26 @@ pub fn plan(current: &str, roles: &[Value], prefix: &str, region: &str, program:
             plan.removed.push(o.profile().unwrap_or("").to_string());
         }
     }
-    let mut out: Vec<Section> = foreign.into_iter().cloned().collect();
-    if let Some(last) = out.last_mut() {
+    let mut out: Vec<Section> = sections
+        .iter()
+        .map(|s| {
+            if s.is_ours() {
+                Section {
+                    header: String::new(),
+                    // The comments above it; its blank separators are written anew.
+                    lines: s
+                        .lead()
+                        .iter()
+                        .filter(|l| !l.trim().is_empty())
+                        .cloned()
+                        .collect(),
+                }
+            } else {
+                s.clone()
+            }
+        })
+        .collect();
+    if let Some(last) = out.iter_mut().rev().find(|s| !s.lines.is_empty()) {
         if !wanted.is_empty() && last.lines.last().is_some_and(|l| !l.trim().is_empty()) {
             last.lines.push(String::new());
         }
@@ -238,6 +352,54 @@ mod tests {
         assert_eq!(p.skipped, ["payments-prod-admin"]);
         assert!(p.text.starts_with(mine));
         assert_eq!(p.text.matches("[profile payments-prod-admin]").count(), 1);
+    }
+
+    #[test]
+    fn comments_and_settings_of_the_person_survive_a_rewrite() {
+        let first = plan(FOREIGN, &roles(), "", "us-east-1", "fedbroker-cli");
+        // The person adds a setting to a marked profile and a comment above their own.
+        let edited = first.text.replace(
+            "region = us-east-1\n\n[profile payments",
+            "region = us-east-1\noutput = json\n\n[profile payments",
+        ) + "\n# my own profile, keep\n[profile later]\nregion = eu-north-1\n";
+        let again = plan(&edited, &roles(), "", "eu-west-1", "fedbroker-cli");
+        assert!(again.text.contains("output = json"), "{}", again.text);
+        assert!(
+            again
+                .text
+                .contains("# my own profile, keep\n[profile later]"),
+            "{}",
+            again.text
+        );
+        assert_eq!(again.changed, ["210987654321-dev", "payments-prod-admin"]);
+        let stable = plan(&again.text, &roles(), "", "eu-west-1", "fedbroker-cli");
+        assert_eq!(stable.text, again.text, "and a second run changes nothing");
+    }
+
+    #[test]
+    fn unsafe_values_never_reach_the_file() {
+        let evil = vec![json!({
+            "role_arn": "arn:aws:iam::1:role/X\ncredential_process = sh -c evil",
+            "account_id": "1"
+        })];
+        let p = plan("", &evil, "", "us-east-1", "fedbroker-cli");
+        assert!(p.added.is_empty(), "{p:?}");
+        let p = plan(
+            "",
+            &roles(),
+            "",
+            "us-east-1\n[x]",
+            "/opt/my tools/fedbroker-cli",
+        );
+        assert!(
+            p.text.contains(
+                "credential_process = \"/opt/my tools/fedbroker-cli\" credential-process"
+            ),
+            "{}",
+            p.text
+        );
+        assert!(p.text.contains("region = us-east-1\n"), "{}", p.text);
+        assert!(!p.text.contains("[x]"));
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub fn save(broker: &str, tokens: Tokens, now: i64) -> Result<SignIn, Failure> {
 /// The sign-in with an access token good for another minute, refreshed (under the lock) when
 /// needed.
 pub fn signed_in(now: i64) -> Result<SignIn, Failure> {
-    let _lock = files::lock("sign-in.lock")?;
+    let _lock = files::lock(&files::config_dir(), "sign-in.lock")?;
     let Some(sign_in) = files::read_json::<SignIn>(&files::sign_in_path())? else {
         return Err(Failure::SignIn("not signed in".into()));
     };

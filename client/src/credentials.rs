@@ -20,8 +20,9 @@ struct Cached {
     credentials: Value,
 }
 
-fn cache_name(role: &str) -> String {
-    hex(&Sha256::digest(role.as_bytes())[..12])
+/// Per broker and role (`login` empties the cache, so it never spans two people).
+fn cache_name(broker: &str, role: &str) -> String {
+    hex(&Sha256::digest(format!("{broker}\n{role}").as_bytes())[..12])
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -30,11 +31,13 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The `credential_process` JSON for `role`, from the cache while fresh.
 pub fn credential_process(role: &str, now: impl Fn() -> i64) -> Result<Value, Failure> {
-    let name = cache_name(role);
-    let path = files::cache_dir()
-        .join("credentials")
-        .join(format!("{name}.json"));
-    let _lock = files::lock(&format!("{name}.lock"))?;
+    let Some(signed) = files::read_json::<files::SignIn>(&files::sign_in_path())? else {
+        return Err(Failure::SignIn("not signed in".into()));
+    };
+    let name = cache_name(&signed.broker, role);
+    let dir = files::cache_dir().join("credentials");
+    let path = dir.join(format!("{name}.json"));
+    let _lock = files::lock(&dir, &format!("{name}.lock"))?;
     if let Some(cached) = files::read_json::<Cached>(&path)? {
         if cached.role == role && cached.expires_at > now() + RENEW_BEFORE_SECS {
             return Ok(cached.credentials);

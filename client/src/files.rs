@@ -110,9 +110,9 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), String> {
 /// what it wrote.
 pub struct Lock(#[allow(dead_code)] File);
 
-pub fn lock(name: &str) -> Result<Lock, String> {
-    let dir = cache_dir();
-    private_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+/// Locks `name` in `dir` (the sign-in's lock beside the sign-in, a role's beside its cache).
+pub fn lock(dir: &Path, name: &str) -> Result<Lock, String> {
+    private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join(name);
     let file = OpenOptions::new()
         .create(true)

@@ -96,7 +96,13 @@ pub fn login(options: &Options, now: impl Fn() -> i64) -> Result<(), Failure> {
             ("redirect_uri", &redirect_uri),
         ],
     )?;
-    let saved = broker::save(&broker, tokens, now())?;
+    let saved = {
+        let _lock = crate::files::lock(&crate::files::config_dir(), "sign-in.lock")?;
+        // Credentials cached under an earlier sign-in (another person, another broker) must
+        // not be handed out under this one.
+        let _ = std::fs::remove_dir_all(crate::files::cache_dir().join("credentials"));
+        broker::save(&broker, tokens, now())?
+    };
     eprintln!(
         "Signed in to {broker} until {} (Unix time); credentials now refresh by themselves.",
         saved.refresh_expires_at
@@ -221,6 +227,17 @@ fn answer_callback(mut stream: TcpStream, state: &str) -> Option<Result<String, 
         return None;
     }
     let url = url::Url::parse(&format!("http://127.0.0.1{target}")).ok()?;
+    // Only an answer carrying this sign-in's state ends the wait: anything else on this
+    // port (another program, a web page probing loopback) is refused and ignored.
+    let state_matches = url.query_pairs().any(|(k, v)| k == "state" && v == state);
+    if !state_matches {
+        respond(
+            &stream,
+            "400 Bad Request",
+            "This is not the answer this sign-in waits for.",
+        );
+        return None;
+    }
     let outcome = code_from_query(&url, state);
     match &outcome {
         Ok(_) => respond(
@@ -228,9 +245,20 @@ fn answer_callback(mut stream: TcpStream, state: &str) -> Option<Result<String, 
             "200 OK",
             "Signed in. You can close this tab and go back to the terminal.",
         ),
-        Err(e) => respond(&stream, "400 Bad Request", &format!("Not signed in: {e}")),
+        Err(e) => respond(
+            &stream,
+            "400 Bad Request",
+            &format!("Not signed in: {}", escape_html(&e.to_string())),
+        ),
     }
     Some(outcome)
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

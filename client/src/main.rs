@@ -103,7 +103,7 @@ impl Target {
         }
         let name = self.profile.as_deref().unwrap_or_default();
         let path = aws_config::path();
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let text = read_config(&path)?;
         let section = aws_config::parse(&text)
             .into_iter()
             .find(|s| s.profile() == Some(name))
@@ -207,7 +207,7 @@ fn configure(prefix: &str, region: Option<String>, dry_run: bool) -> Result<(), 
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "fedbroker-cli".into());
     let path = aws_config::path();
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    let current = read_config(&path)?;
     let plan = aws_config::plan(&current, &roles, prefix, &region, &program);
     for (mark, names) in [
         ("+", &plan.added),
@@ -232,7 +232,9 @@ fn configure(prefix: &str, region: Option<String>, dry_run: bool) -> Result<(), 
         println!("(dry run: {} not written)", path.display());
         return Ok(());
     }
-    files::write_text(&path, &plan.text)?;
+    // Through a symlink (a dotfile manager's), the file it points to is the one rewritten.
+    let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    files::write_text(&target, &plan.text)?;
     println!("wrote {}", path.display());
     Ok(())
 }
@@ -274,4 +276,17 @@ fn console(target: &Target, print: bool) -> Result<(), Failure> {
         println!("{url}");
     }
     Ok(())
+}
+
+/// The AWS config file's text; empty when there is none. Any other failure (no permission, not
+/// UTF-8) stops the command: rewriting from an empty text would lose the person's profiles.
+fn read_config(path: &std::path::Path) -> Result<String, Failure> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(Failure::Other(format!(
+            "cannot read {} ({e}); nothing was changed",
+            path.display()
+        ))),
+    }
 }

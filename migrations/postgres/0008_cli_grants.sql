@@ -33,3 +33,4 @@ CREATE INDEX cli_grants_previous ON cli_grants(previous_hash);
 -- The short-lived API tokens a grant hands out belong to it: revoking the grant revokes them,
 -- and the token page lists the grant instead of each of them.
 ALTER TABLE api_tokens ADD COLUMN cli_grant_id BIGINT;
+CREATE INDEX api_tokens_cli_grant ON api_tokens(cli_grant_id);

@@ -26,6 +26,9 @@ pub const CODE_LIFETIME_SECS: i64 = 120;
 pub const ACCESS_LIFETIME_SECS: i64 = 3600;
 /// The shortest grant a client may ask for.
 pub const MIN_GRANT_SECS: i64 = 900;
+/// Seconds after a rotation in which the refresh token before may still be used once (a client
+/// whose answer was lost); see `Store::rotate_cli_grant`.
+pub const REFRESH_GRACE_SECS: i64 = 30;
 /// The path that shows a code to paste back, for clients on hosts without a browser.
 pub const PASTE_PATH: &str = "/oauth/code";
 
@@ -253,6 +256,10 @@ pub async fn redeem(
             "the PKCE verifier does not match the challenge",
         ));
     }
+    match store.user_by_id(record.user_id).await? {
+        Some(user) if !user.disabled && !user.must_change_password => {}
+        _ => return Err(not_signed_in("this account cannot sign in now")),
+    }
     let refresh = format!("{REFRESH_PREFIX}{}", random_token());
     let expires_at = now + record.lifetime_secs;
     let id = store
@@ -281,7 +288,12 @@ pub async fn redeem(
 pub async fn refresh(store: &Store, refresh_token: &str, now: i64) -> Result<Tokens, TokenError> {
     let next = format!("{REFRESH_PREFIX}{}", random_token());
     match store
-        .rotate_cli_grant(&token_hash(refresh_token), &token_hash(&next), now)
+        .rotate_cli_grant(
+            &token_hash(refresh_token),
+            &token_hash(&next),
+            now,
+            REFRESH_GRACE_SECS,
+        )
         .await?
     {
         Rotation::Unknown => Err(not_signed_in("this sign-in is unknown")),

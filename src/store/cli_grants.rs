@@ -119,14 +119,20 @@ impl Store {
         })
     }
 
-    /// Replaces a grant's refresh token, or recognises a replayed one and revokes its grant.
-    /// The replacement is conditional on the token presented, so of two concurrent refreshes
-    /// with one token only one succeeds; the other sees the token as replayed.
+    /// Replaces a live grant's refresh token, or recognises a replayed one and revokes its
+    /// grant. The replacement is conditional on the token presented and on the grant being
+    /// live, so of two concurrent refreshes with one token only one succeeds, and a grant
+    /// revoked meanwhile is not rotated.
+    ///
+    /// The token before the current one is accepted once more within `grace_secs` of the last
+    /// rotation: a client whose answer was lost (a proxy timeout, Ctrl-C before it saved the
+    /// new token) would otherwise revoke its own sign-in. Later, it is a replay.
     pub async fn rotate_cli_grant(
         &self,
         presented_hash: &str,
         new_hash: &str,
         now: i64,
+        grace_secs: i64,
     ) -> Result<Rotation, StoreError> {
         let by_current = format!("SELECT {GRANT_COLUMNS} FROM cli_grants WHERE refresh_hash = $1");
         let by_previous =
@@ -137,9 +143,13 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
             {
+                if grant.revoked_at.is_some() || grant.expires_at <= now {
+                    return Ok(Rotation::Rotated(grant));
+                }
                 let rotated = sqlx::query(
                     "UPDATE cli_grants SET previous_hash = refresh_hash, refresh_hash = $2, \
-                     last_used_at = $3 WHERE id = $4 AND refresh_hash = $1",
+                     last_used_at = $3 WHERE id = $4 AND refresh_hash = $1 \
+                     AND revoked_at IS NULL AND expires_at > $3",
                 )
                 .bind(presented_hash)
                 .bind(new_hash)
@@ -152,24 +162,56 @@ impl Store {
                     return Ok(Rotation::Rotated(grant));
                 }
             }
-            match sqlx::query_as::<_, GrantRecord>(&by_previous)
+            let Some(grant) = sqlx::query_as::<_, GrantRecord>(&by_previous)
                 .bind(presented_hash)
                 .fetch_optional(pool)
                 .await?
-            {
-                Some(grant) => {
-                    for sql in [
-                        "UPDATE cli_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                        "UPDATE api_tokens SET revoked_at = $2 WHERE cli_grant_id = $1 \
-                         AND revoked_at IS NULL",
-                    ] {
-                        sqlx::query(sql).bind(grant.id).bind(now).execute(pool).await?;
-                    }
-                    Ok(Rotation::Replayed(grant))
+            else {
+                return Ok(Rotation::Unknown);
+            };
+            let within_grace = grant.revoked_at.is_none()
+                && grant.last_used_at.is_some_and(|at| now - at <= grace_secs);
+            if within_grace {
+                let rotated = sqlx::query(
+                    "UPDATE cli_grants SET refresh_hash = $2, last_used_at = $3 \
+                     WHERE id = $4 AND previous_hash = $1 AND revoked_at IS NULL \
+                     AND expires_at > $3",
+                )
+                .bind(presented_hash)
+                .bind(new_hash)
+                .bind(now)
+                .bind(grant.id)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                if rotated == 1 {
+                    return Ok(Rotation::Rotated(grant));
                 }
-                None => Ok(Rotation::Unknown),
             }
+            for sql in [
+                "UPDATE cli_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                "UPDATE api_tokens SET revoked_at = $2 WHERE cli_grant_id = $1 \
+                 AND revoked_at IS NULL",
+            ] {
+                sqlx::query(sql)
+                    .bind(grant.id)
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+            }
+            Ok(Rotation::Replayed(grant))
         })
+    }
+
+    /// Forgets expired command-line access tokens (one per hour per device).
+    pub async fn prune_cli_access_tokens(&self, before: i64) -> Result<u64, StoreError> {
+        on_pool!(self, |pool| Ok(sqlx::query(
+            "DELETE FROM api_tokens WHERE cli_grant_id IS NOT NULL AND expires_at < $1"
+        )
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected()))
     }
 
     /// A person's grants, newest first.

@@ -79,7 +79,12 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<ApiTokenRecord>, StoreError> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1");
+        // A command-line grant's token lives only as long as its grant: checked here, at every
+        // use, so a token handed out while the grant was being revoked dies with it.
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1 AND (cli_grant_id IS NULL \
+             OR cli_grant_id IN (SELECT id FROM cli_grants WHERE revoked_at IS NULL))"
+        );
         on_pool!(self, |pool| Ok(sqlx::query_as::<_, ApiTokenRecord>(&sql)
             .bind(token_hash)
             .fetch_optional(pool)

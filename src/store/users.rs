@@ -110,6 +110,11 @@ where
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    // A code approved a moment ago must not become a new sign-in after this.
+    sqlx::query::<DB>("DELETE FROM oauth_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     let mut details = serde_json::json!({
         "cause": cause,
         "sessions_ended": sessions,

@@ -76,7 +76,12 @@ impl Laptop {
 
     fn cached_credentials(&self) -> Vec<PathBuf> {
         std::fs::read_dir(self.home.path().join(".cache/fedbroker/credentials"))
-            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
