@@ -393,6 +393,34 @@ async fn after_one_browser_sign_in_the_aws_cli_gets_credentials_that_refresh_the
 }
 
 #[test]
+fn an_unreachable_broker_is_named_with_what_to_check() {
+    let laptop = Laptop::new();
+    let config = laptop.home.path().join(".config/fedbroker");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let port = crate::peers::free_port();
+    std::fs::write(
+        config.join("sign-in.json"),
+        serde_json::json!({
+            "broker": format!("http://127.0.0.1:{port}"),
+            "refresh_token": "fbr_x", "refresh_expires_at": i64::MAX / 2,
+            "access_token": "fbt_x", "access_expires_at": i64::MAX / 2,
+        })
+        .to_string(),
+    )
+    .expect("write");
+    let out = laptop.client(&["credential-process", "--role", ROLE]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!(
+            "the broker at http://127.0.0.1:{port} cannot be reached"
+        )) && said.contains("check the address and your network"),
+        "{said}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn without_a_sign_in_every_command_says_to_log_in() {
     let laptop = Laptop::new();
     for args in [&["roles"][..], &["credential-process", "--role", ROLE][..]] {
