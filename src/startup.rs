@@ -67,9 +67,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 impl Application {
-    /// Connects to the database, migrates, binds the listener, reads the TLS certificate and the
-    /// keys, and only then creates the bootstrap admin (and demo users). Port 0 binds a free port
-    /// (tests).
+    /// Connects to the database, migrates, binds the listeners, reads the TLS certificate and the
+    /// keys, seeds the demo users, starts serving, and only then creates the bootstrap admin.
+    /// Port 0 binds a free port (tests).
     pub async fn build(settings: Settings, options: BuildOptions) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
         let address = format!("{}:{}", settings.server.host, settings.server.port);
