@@ -142,6 +142,7 @@ pub async fn console_post(
     )
     .await?;
     let choice = aws.regions.choose(region).await?;
+    let duration = console_duration(aws, &evaluation, &roles).await?;
     let issued = issue_assertion(
         aws,
         identity,
@@ -149,7 +150,7 @@ pub async fn console_post(
         roles,
         &choice.endpoint.acs_url,
         choice.endpoint.region.as_str(),
-        None,
+        Some(duration),
         origin,
     )
     .await?;
@@ -173,4 +174,26 @@ pub async fn console_post(
         roles: issued.roles.iter().map(|r| r.role.to_string()).collect(),
         assertion_id: issued.assertion_id,
     })
+}
+
+/// The SessionDuration of a console sign-in: the rules' duration, clamped to the shortest
+/// MaxSessionDuration STS has taught us for these roles. The console POST gets no answer from
+/// AWS to learn from (a too-long duration is AWS's own error page), so what the CLI path
+/// learned applies here, however old.
+async fn console_duration(
+    aws: AwsContext<'_>,
+    evaluation: &Evaluation,
+    roles: &[RolePair],
+) -> Result<SessionDuration, SignInError> {
+    let wanted = session_duration(aws.profile, evaluation, roles);
+    let mut secs = wanted.secs();
+    for pair in roles {
+        if let Some(limit) = aws.store.role_session_limit(pair.role.as_str()).await? {
+            secs = secs.min(u32::try_from(limit.max_duration).unwrap_or(secs));
+        }
+    }
+    if secs == wanted.secs() {
+        return Ok(wanted);
+    }
+    SessionDuration::parse(i64::from(secs)).map_err(|e| SignInError::Preflight(vec![e]))
 }

@@ -128,6 +128,9 @@ async fn exchange(
     Ok(result?)
 }
 
+/// After this long, a learned MaxSessionDuration is put to STS again (seconds).
+pub const REPROBE_AFTER_SECS: i64 = 86_400;
+
 /// Temporary credentials for one of the person's roles.
 pub async fn credentials(
     aws: AwsContext<'_>,
@@ -165,10 +168,26 @@ pub async fn credentials(
         .role_session_limit(pair.role.as_str())
         .await
         .map_err(SignInError::from)?;
-    let duration = known
+    // A limit learned more than a day ago is tried again: an administrator may have raised the
+    // role's MaxSessionDuration since. If STS then accepts more, the limit is forgotten (and the
+    // console path, which cannot learn by itself, stops clamping); if not, it is learned anew.
+    let stale = known
         .as_ref()
-        .map_or(wanted, |k| wanted.min(k.max_duration as u32));
-    match exchange(aws, identity, &evaluation, &pair, duration, origin).await {
+        .is_some_and(|k| now() - k.learned_at > REPROBE_AFTER_SECS);
+    let duration = match &known {
+        Some(k) if !stale => wanted.min(u32::try_from(k.max_duration).unwrap_or(wanted)),
+        _ => wanted,
+    };
+    let outcome = exchange(aws, identity, &evaluation, &pair, duration, origin).await;
+    if let (Ok(_), Some(k)) = (&outcome, &known) {
+        if i64::from(duration) > k.max_duration {
+            aws.store
+                .forget_role_session_limit(pair.role.as_str())
+                .await
+                .map_err(SignInError::from)?;
+        }
+    }
+    match outcome {
         Ok(issued) => Ok(RoleCredentials {
             issued,
             adjusted: (duration < wanted).then(|| {

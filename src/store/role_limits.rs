@@ -59,4 +59,15 @@ impl Store {
             Ok(())
         })
     }
+
+    /// Forgets a role's learned limit (STS accepted more than it).
+    pub async fn forget_role_session_limit(&self, role_arn: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM role_session_limits WHERE role_arn = $1")
+                .bind(role_arn)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
 }

@@ -455,7 +455,50 @@ async fn keys_rotate_without_breaking_sign_in(backend: Backend) {
     assert!(out.contains("SignatureError"), "{out}");
 }
 
+/// What STS taught about a role's MaxSessionDuration (on the CLI path) shortens console
+/// sign-ins too: AWS would otherwise refuse the SAML POST with its own error page. The pysaml2
+/// sign-in endpoint reads the SessionDuration the browser posts.
+async fn a_learned_max_session_duration_shortens_console_sign_ins(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metadata = dir.path().join("idp-metadata.xml");
+    let east = SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
+    let east_url = east.url.clone();
+    let app = spawn_app_with(backend, |s| {
+        s.regions.acs = crate::helpers::entries([format!("us-east-2={east_url}")]);
+        s.saml.session_duration_secs = 28_800;
+    })
+    .await;
+    std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    app.login("alice", "alice-password-1").await;
+    app.regions.probe_all(fedbroker::clock::now()).await;
+    let duration_posted = || async {
+        let page = console(&app, ADMIN_ROLE, "").await;
+        let (action, saml, relay) = autopost_form(&page.body);
+        let res = post_like_a_browser(&action, &saml, &relay)
+            .await
+            .expect("post");
+        assert_eq!(res.status(), StatusCode::OK);
+        let got = east.received();
+        got.last().expect("received")["attributes"]
+            ["https://aws.amazon.com/SAML/Attributes/SessionDuration"][0]
+            .clone()
+    };
+    assert_eq!(duration_posted().await, "28800", "the rules' duration");
+    app.store
+        .set_role_session_limit(ADMIN_ROLE, 3600, 28_800, fedbroker::clock::now())
+        .await
+        .expect("learned");
+    assert_eq!(
+        duration_posted().await,
+        "3600",
+        "clamped to what STS accepts"
+    );
+}
+
 on_both_backends!(
+    a_learned_max_session_duration_shortens_console_sign_ins,
     console_sign_in_fails_over_to_the_next_region,
     a_role_the_user_does_not_have_is_refused,
     admins_pin_and_drain_regions,

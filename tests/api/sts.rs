@@ -57,8 +57,24 @@ pub async fn audit_of(app: &TestApp, event_type: &str) -> Vec<fedbroker::store::
 async fn credentials_come_from_moto_through_the_sdk(backend: Backend) {
     let moto = Peer::moto().await;
     let app = app_with_sts(backend, vec![format!("us-east-2={}", moto.url())]).await;
+    // A limit learned two days ago is tried again; moto accepts the full hour, so it is
+    // forgotten.
+    let two_days_ago = fedbroker::clock::now() - 2 * 86_400;
+    app.store
+        .set_role_session_limit(ADMIN_ROLE, 900, 3600, two_days_ago)
+        .await
+        .expect("learned");
     let page = cli_credentials(&app, ADMIN_ROLE).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        app.store
+            .role_session_limit(ADMIN_ROLE)
+            .await
+            .expect("read")
+            .is_none(),
+        "STS accepted more than the old limit"
+    );
+    assert!(!page.body.contains("id=\"adjusted\""), "no shortening said");
     let bash = block(&page.body, "bash");
     let key_id = bash
         .lines()
@@ -230,6 +246,24 @@ async fn a_too_long_duration_is_retried_once_remembered_and_explained(backend: B
         .expect("read")
         .expect("remembered");
     assert_eq!((limit.max_duration, limit.refused_duration), (3600, 28800));
+
+    // A day later the longer duration is asked again (the role may have been raised); still
+    // refused here, so it is learned anew.
+    app.execute("UPDATE role_session_limits SET learned_at = learned_at - 90000")
+        .await;
+    let again = cli_credentials(&app, ADMIN_ROLE).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(asked(), vec![28800, 3600, 3600, 28800, 3600]);
+    let relearned = app
+        .store
+        .role_session_limit(ADMIN_ROLE)
+        .await
+        .expect("read")
+        .expect("remembered");
+    assert!(
+        relearned.learned_at >= limit.learned_at,
+        "learned anew (it was set back a day)"
+    );
 
     let admin = crate::helpers::spawn_client_for(&app);
     admin.login_as_admin().await;
