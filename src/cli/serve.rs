@@ -41,18 +41,10 @@ pub(super) async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// state directory under the systemd unit in `docs/`).
 pub fn one_time_password_path(database_url: &str) -> PathBuf {
     let name = "admin-one-time-password";
-    let Some(db) = database_url
-        .strip_prefix("sqlite://")
-        .or_else(|| database_url.strip_prefix("sqlite:"))
-    else {
-        return PathBuf::from(name);
-    };
-    let db = db.split('?').next().unwrap_or(db);
-    Path::new(db)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join(name)
+    match crate::store::sqlite_folder(database_url) {
+        Some(folder) => folder.join(name),
+        None => PathBuf::from(name),
+    }
 }
 
 fn announce_first_start(app: &Application, database_url: &str, on_terminal: bool) {
@@ -121,19 +113,12 @@ fn announce_first_start(app: &Application, database_url: &str, on_terminal: bool
 /// Writes a fresh file with mode 0600. An old file is removed first rather than opened, so a
 /// symlink planted in its place is never followed.
 fn write_owner_only(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(content.as_bytes())
+    crate::store::write_private_file(path, content)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! (AES-256-GCM): where it comes from (a setting, a file, or on SQLite a key file created beside
 //! the database on first start), and the previous one that still opens keys during a rotation.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use base64::engine::general_purpose::STANDARD;
@@ -118,7 +118,7 @@ async fn load_current_kek(
     }
     let mut bytes = [0u8; 32];
     openssl::rand::rand_bytes(&mut bytes)?;
-    write_private_file(&path, &STANDARD.encode(bytes)).with_context(|| {
+    crate::store::write_private_file(&path, &STANDARD.encode(bytes)).with_context(|| {
         format!(
             "cannot create the key-encryption key file {}",
             path.display()
@@ -128,29 +128,9 @@ async fn load_current_kek(
 }
 
 fn default_kek_path(sqlite_url: &str) -> PathBuf {
-    let db = sqlite_url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let db = db.split('?').next().unwrap_or(db);
-    let dir = Path::new(db)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    dir.join("saml-key-encryption.key")
-}
-
-fn write_private_file(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(content.as_bytes())
+    crate::store::sqlite_folder(sqlite_url)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("saml-key-encryption.key")
 }
 
 fn encrypt(kek: &[u8; 32], plain: &[u8]) -> anyhow::Result<String> {

@@ -56,7 +56,9 @@ pub use role_limits::RoleSessionLimit;
 pub use rules::RuleRecord;
 pub use saml_logins::{SamlLogin, SamlSession};
 pub use sessions::SessionRecord;
-pub use settings::{prepare_sqlite_path, redact_url, DatabaseSettings};
+pub use settings::{
+    prepare_sqlite_path, redact_url, sqlite_folder, write_private_file, DatabaseSettings,
+};
 pub use tokens::ApiTokenRecord;
 pub use users::{AccountChange, NewUser, Revoked, SessionRotation, UserRecord};
 

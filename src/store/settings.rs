@@ -1,7 +1,7 @@
 //! `[database]`: where the store lives, and how an SQLite file is prepared before it opens.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -54,10 +54,7 @@ pub fn redact_url(url: &str) -> String {
 /// mode). Files left readable by an older start are narrowed to `0600` too.
 pub fn prepare_sqlite_path(url: &str) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or(path);
+    let path = sqlite_file(url).unwrap_or("");
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
@@ -86,4 +83,42 @@ pub fn prepare_sqlite_path(url: &str) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The database file of an SQLite URL (`sqlite://PATH?options`); `None` for other engines.
+pub fn sqlite_file(url: &str) -> Option<&str> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(path.split('?').next().unwrap_or(path))
+}
+
+/// The folder of an SQLite database (`.` for a bare file name), where the files that belong
+/// with it live (its key-encryption key, a first start's one-time password); `None` for other
+/// engines.
+pub fn sqlite_folder(url: &str) -> Option<PathBuf> {
+    let file = sqlite_file(url)?;
+    Some(
+        Path::new(file)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf(),
+    )
+}
+
+/// Writes a new file readable by this user only (0600), creating its folder; fails if the file
+/// exists, so a file (or a symlink) put there by someone else is never written through.
+pub fn write_private_file(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(content.as_bytes())
 }
