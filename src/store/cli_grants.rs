@@ -137,7 +137,7 @@ impl Store {
         let by_current = format!("SELECT {GRANT_COLUMNS} FROM cli_grants WHERE refresh_hash = $1");
         let by_previous =
             format!("SELECT {GRANT_COLUMNS} FROM cli_grants WHERE previous_hash = $1");
-        on_pool!(self, |pool| {
+        let rotation: Rotation = on_pool!(self, |pool| {
             if let Some(grant) = sqlx::query_as::<_, GrantRecord>(&by_current)
                 .bind(presented_hash)
                 .fetch_optional(pool)
@@ -188,19 +188,13 @@ impl Store {
                     return Ok(Rotation::Rotated(grant));
                 }
             }
-            for sql in [
-                "UPDATE cli_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                "UPDATE api_tokens SET revoked_at = $2 WHERE cli_grant_id = $1 \
-                 AND revoked_at IS NULL",
-            ] {
-                sqlx::query(sql)
-                    .bind(grant.id)
-                    .bind(now)
-                    .execute(pool)
-                    .await?;
-            }
-            Ok(Rotation::Replayed(grant))
-        })
+            Ok::<_, StoreError>(Rotation::Replayed(grant))
+        })?;
+        // A replay ends the grant and its access tokens, as a revocation on the page does.
+        if let Rotation::Replayed(grant) = &rotation {
+            self.revoke_cli_grant(grant.user_id, grant.id, now).await?;
+        }
+        Ok(rotation)
     }
 
     /// Forgets expired command-line access tokens (one per hour per device).

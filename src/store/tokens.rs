@@ -30,21 +30,8 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<i64, StoreError> {
-        on_pool!(self, |pool| {
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(user_id)
-            .bind(name)
-            .bind(token_hash)
-            .bind(scopes)
-            .bind(now)
-            .bind(expires_at)
-            .fetch_one(pool)
-            .await?;
-            Ok(id)
-        })
+        self.insert_api_token(user_id, name, token_hash, scopes, now, expires_at, None)
+            .await
     }
 
     /// Stores an access token of a command-line grant (hash only), revoked with the grant.
@@ -56,18 +43,42 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<i64, StoreError> {
+        let name = format!("fedbroker-cli on {}", grant.device);
+        self.insert_api_token(
+            grant.user_id,
+            &name,
+            token_hash,
+            scopes,
+            now,
+            expires_at,
+            Some(grant.id),
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+        scopes: &str,
+        now: i64,
+        expires_at: i64,
+        cli_grant_id: Option<i64>,
+    ) -> Result<i64, StoreError> {
         on_pool!(self, |pool| {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at, expires_at, \
                  cli_grant_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
-            .bind(grant.user_id)
-            .bind(format!("fedbroker-cli on {}", grant.device))
+            .bind(user_id)
+            .bind(name)
             .bind(token_hash)
             .bind(scopes)
             .bind(now)
             .bind(expires_at)
-            .bind(grant.id)
+            .bind(cli_grant_id)
             .fetch_one(pool)
             .await?;
             Ok(id)
