@@ -56,8 +56,12 @@ impl Metrics {
             Err(poisoned) => poisoned.into_inner(),
         };
         let mut out = String::new();
-        out.push_str("# HELP fedbroker_http_requests_total HTTP requests served, by route pattern and status.\n");
-        out.push_str("# TYPE fedbroker_http_requests_total counter\n");
+        family(
+            &mut out,
+            "fedbroker_http_requests_total",
+            "counter",
+            "HTTP requests served, by route pattern and status.",
+        );
         for ((method, route, status), s) in map.iter() {
             let _ = writeln!(
                 out,
@@ -66,10 +70,12 @@ impl Metrics {
                 s.count
             );
         }
-        out.push_str(
-            "# HELP fedbroker_http_request_duration_seconds Time to answer HTTP requests.\n",
+        family(
+            &mut out,
+            "fedbroker_http_request_duration_seconds",
+            "histogram",
+            "Time to answer HTTP requests.",
         );
-        out.push_str("# TYPE fedbroker_http_request_duration_seconds histogram\n");
         for ((method, route, status), s) in map.iter() {
             let labels = format!(
                 "method=\"{method}\",route=\"{}\",status=\"{status}\"",

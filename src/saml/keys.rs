@@ -276,6 +276,7 @@ impl KeyRing {
     /// The private keys of every published key, the active one first: assertions encrypted by
     /// an upstream identity provider to any certificate in the SP metadata can be read, also
     /// across a rotation.
+    ///
     /// Opened once per set of stored keys: every upstream SAML Response reaches this, and
     /// opening and parsing RSA keys per post would cost more than verifying the Response.
     pub async fn decryption_keys(&self) -> anyhow::Result<Vec<PKey<Private>>> {
