@@ -34,6 +34,16 @@ pub async fn record(store: &Store, event: NewAuditEvent) {
     store.record_event(&event, now()).await;
 }
 
+/// Logs the event and stores it, or fails: for an action that must not happen unrecorded
+/// (an assertion leaving the broker). The caller acts only after this returns `Ok`.
+pub async fn record_before_acting(
+    store: &Store,
+    event: NewAuditEvent,
+) -> Result<(), crate::store::StoreError> {
+    crate::store::emit_event(&event);
+    store.append_audit_grouped(event, now()).await
+}
+
 /// Deletes the events older than `retention_days` (never a younger one); returns how many.
 pub async fn prune(
     store: &Store,

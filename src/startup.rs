@@ -19,7 +19,7 @@ use crate::config::Settings;
 use crate::directory::local::{bootstrap_admin, seed_demo, Bootstrap};
 use crate::domain::session::SessionPolicy;
 use crate::http::error::AppError;
-use crate::http::middleware::{record_metrics, response_policy};
+use crate::http::middleware::{record_metrics, response_policy, share_generations_read};
 use crate::http::routes;
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
@@ -193,6 +193,7 @@ impl Application {
                         ))
                         .into()
                     }))
+                    .wrap(from_fn(share_generations_read))
                     .wrap(from_fn(record_metrics))
                     .wrap(Compress::default())
                     .wrap(from_fn(response_policy))

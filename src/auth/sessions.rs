@@ -2,7 +2,7 @@
 //! timeouts. The id is rotated at every sign-in, so a session id planted before sign-in
 //! (session fixation) is worthless afterwards.
 
-use crate::domain::session::{SessionPolicy, SessionState, SessionTimes};
+use crate::domain::session::{SessionPolicy, SessionState};
 pub use crate::domain::token::{random_token, secrets_equal, token_hash};
 use crate::store::{SessionRecord, Store, StoreError};
 
@@ -88,18 +88,30 @@ impl SessionService {
         now: i64,
     ) -> Result<Option<ActiveSession>, StoreError> {
         let id_hash = token_hash(cookie_value);
-        let Some(record) = self.store.session_by_hash(&id_hash).await? else {
+        // From memory only when that copy alone proves the session active and fresh enough
+        // (its last-seen time can only be older than the stored one); every other decision
+        // (touch, expiry) is made on the stored row.
+        let (generation, remembered) = self.store.remembered_session(&id_hash).await?;
+        if let Some(record) = remembered {
+            if self.policy.evaluate(record.times(), now) == (SessionState::Active { touch: false })
+            {
+                return Ok(Some(ActiveSession {
+                    id_hash,
+                    user_id: record.user_id,
+                    csrf_token: record.csrf_token,
+                }));
+            }
+        }
+        let Some(mut record) = self.store.session_by_hash(&id_hash).await? else {
             return Ok(None);
         };
-        let times = SessionTimes {
-            created_at: record.created_at,
-            last_seen_at: record.last_seen_at,
-        };
-        match self.policy.evaluate(times, now) {
+        match self.policy.evaluate(record.times(), now) {
             SessionState::Active { touch } => {
                 if touch {
                     self.store.touch_session(&id_hash, now).await?;
+                    record.last_seen_at = now;
                 }
+                self.store.remember_session(generation, record.clone());
                 Ok(Some(ActiveSession {
                     id_hash,
                     user_id: record.user_id,

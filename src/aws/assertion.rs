@@ -78,7 +78,9 @@ pub async fn issue_assertion(
         Err(ResponseError::Crypto(e)) => return Err(SignInError::Internal(e.into())),
     };
     let role_names: Vec<String> = roles.iter().map(|r| r.role.to_string()).collect();
-    audit::record(
+    // No Response leaves unrecorded: when the event cannot be stored, the sign-in fails
+    // (503, the database is unavailable) and the signed Response is dropped.
+    audit::record_before_acting(
         aws.store,
         NewAuditEvent {
             event_type: audit::kind::ASSERTION.into(),
@@ -104,7 +106,7 @@ pub async fn issue_assertion(
             }),
         },
     )
-    .await;
+    .await?;
     let deep_link = match roles.as_slice() {
         [one] => evaluation
             .grant(one.role.as_str())

@@ -196,21 +196,20 @@ pub async fn authenticate(
 
 /// Loads the identity of a user id (for a session), `None` when the user is gone.
 pub async fn identity_of(store: &Store, user_id: i64) -> Result<Option<Identity>, StoreError> {
-    let Some(user) = store.user_by_id(user_id).await? else {
+    let Some(found) = store.user_with_memberships(user_id).await? else {
         return Ok(None);
     };
-    let memberships = store.memberships_of_user(user.id).await?;
-    let groups = memberships.iter().map(|m| m.group.clone()).collect();
+    let (user, memberships) = (&found.0, &found.1);
     Ok(Some(Identity {
         user_id: user.id,
-        username: user.username,
-        display_name: user.display_name,
-        email: user.email,
-        groups,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        email: user.email.clone(),
+        groups: memberships.iter().map(|m| m.group.clone()).collect(),
         must_change_password: user.must_change_password,
         attributes: serde_json::from_str(&user.attributes).unwrap_or_default(),
-        source: user.source,
-        memberships,
+        source: user.source.clone(),
+        memberships: memberships.clone(),
     }))
 }
 

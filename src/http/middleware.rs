@@ -6,6 +6,7 @@ use std::time::Instant;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
@@ -13,6 +14,7 @@ use tracing_actix_web::RequestId;
 
 use crate::http::error::AppError;
 use crate::http::state::AppState;
+use crate::store::Store;
 
 /// Permissions-Policy for every response: the broker uses no browser feature beyond forms, so
 /// none is granted, and a page injected or framed despite the CSP cannot ask for the camera,
@@ -129,6 +131,29 @@ fn render_error_page<B: MessageBody + 'static>(
             ServiceResponse::new(req, response)
         }
         None => res.map_into_boxed_body(),
+    }
+}
+
+/// The hot paths that write none of the cached tables (`store/cache.rs`): the portal and the
+/// console sign-in (which writes only its audit event). Their cached reads share one read of
+/// the generations per request. A path that writes users, groups, sessions, rules, Region
+/// controls, learned limits or keys must not be listed: its later reads would miss its own
+/// write.
+const ONE_GENERATIONS_READ: &[(Method, &str)] =
+    &[(Method::GET, "/"), (Method::POST, "/saml/aws/sso")];
+
+/// Runs the requests of [`ONE_GENERATIONS_READ`] with one read of the cached generations.
+pub async fn share_generations_read(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let listed = ONE_GENERATIONS_READ
+        .iter()
+        .any(|(method, path)| req.method() == method && req.path() == *path);
+    if listed {
+        Store::with_one_generations_read(next.call(req)).await
+    } else {
+        next.call(req).await
     }
 }
 

@@ -58,7 +58,7 @@ impl Store {
     /// it records has happened, and the log line is then its record.
     pub async fn record_event(&self, event: &NewAuditEvent, at: i64) {
         emit_event(event);
-        if let Err(e) = self.append_audit(event, at).await {
+        if let Err(e) = self.append_audit_grouped(event.clone(), at).await {
             tracing::error!(target: "fedbroker::audit", error = %e, event_type = %event.event_type,
                 "audit event could not be stored; the log line before this one is its record");
         }

@@ -138,6 +138,27 @@ impl Store {
         .await?))
     }
 
+    /// A person's row and memberships together, from memory while no user, group or
+    /// membership changed anywhere (the two queries behind every signed-in request).
+    pub async fn user_with_memberships(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<super::cache::CachedIdentity>, StoreError> {
+        let generation = self.generations().await?.identities;
+        if let Some(found) = self.cache.identities.get(generation, &user_id) {
+            return Ok(Some(found));
+        }
+        let Some(user) = self.user_by_id(user_id).await? else {
+            return Ok(None);
+        };
+        let memberships = self.memberships_of_user(user_id).await?;
+        let found = std::sync::Arc::new((user, memberships));
+        self.cache
+            .identities
+            .put(generation, user_id, found.clone());
+        Ok(Some(found))
+    }
+
     /// `(user id, granted by)` of every member of a group.
     pub async fn members_of_group(&self, group: &str) -> Result<Vec<(i64, String)>, StoreError> {
         on_pool!(self, |pool| Ok(sqlx::query_as::<_, (i64, String)>(

@@ -48,10 +48,16 @@ impl Store {
 
     /// The key that signs now.
     pub async fn active_key(&self) -> Result<Option<KeyRecord>, StoreError> {
+        let generation = self.generations().await?.signing_keys;
+        if let Some(key) = self.cache.active_key.get(generation) {
+            return Ok(key);
+        }
         let sql = format!("SELECT {KEY_COLUMNS} FROM signing_keys WHERE state = 'active'");
-        on_pool!(self, |pool| Ok(sqlx::query_as::<_, KeyRecord>(&sql)
+        let key: Option<KeyRecord> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .fetch_optional(pool)
-            .await?))
+            .await?);
+        self.cache.active_key.put(generation, key.clone());
+        Ok(key)
     }
 
     /// Makes `kid` the signing key; the previous one stays published. One transaction, so there

@@ -17,6 +17,8 @@
 
 mod accounts;
 mod audit;
+mod audit_queue;
+mod cache;
 mod cli_grants;
 mod engine;
 mod favourites;
@@ -36,14 +38,17 @@ mod tokens;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
 pub use accounts::AccountRecord;
 pub use audit::{emit_event, event_counts, event_kind, AuditFilter, AuditRecord, NewAuditEvent};
+use cache::Caches;
+pub use cache::Generations;
 pub use cli_grants::{CodeRecord, GrantRecord, Rotation};
 pub use groups::{GroupRecord, Membership};
 pub use history::{Change, HistoryRecord};
@@ -65,17 +70,27 @@ pub use users::{AccountChange, NewUser, Revoked, SessionRotation, UserRecord};
 /// Runs the same body against whichever pool the store holds.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+        match $store.pool() {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use on_pool;
 
-/// The database, whichever engine it is.
+/// The database, whichever engine it is, and this instance's memory of its hot rows.
+///
+/// Clones share the pool and the memory; a second `connect` (another instance, or a test's
+/// second broker) gets memory of its own, kept honest by the database's generations.
 #[derive(Clone, Debug)]
-pub enum Store {
+pub struct Store {
+    pool: Pool,
+    cache: Arc<Caches>,
+}
+
+/// The connection pool of one engine.
+#[derive(Clone, Debug)]
+pub enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -130,6 +145,18 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl Store {
+    fn new(pool: Pool) -> Store {
+        Store {
+            pool,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The pool, for the few callers (tests, migrations) that need the engine itself.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// Opens the database named by the settings (creating an SQLite file and its folder if needed).
     pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
         let acquire = Duration::from_secs(settings.acquire_timeout_secs.max(1));
@@ -138,6 +165,9 @@ impl Store {
             let options = SqliteConnectOptions::from_str(&settings.url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
+                // FULL, not NORMAL: an answered sign-in's audit event survives a power cut too;
+                // grouped audit inserts (`audit_queue.rs`) pay that sync once per wave.
+                .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
             let pool = SqlitePoolOptions::new()
@@ -145,22 +175,22 @@ impl Store {
                 .acquire_timeout(acquire)
                 .connect_with(options)
                 .await?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store::new(Pool::Sqlite(pool)))
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(acquire)
                 .connect(&settings.url)
                 .await?;
-            Ok(Store::Postgres(pool))
+            Ok(Store::new(Pool::Postgres(pool)))
         }
     }
 
     /// Applies pending migrations of this engine's folder.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        match self.pool() {
+            Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
@@ -175,9 +205,9 @@ impl Store {
 
     /// Engine name for logs and `/readyz`.
     pub fn engine(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
+        match self.pool() {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
         }
     }
 

@@ -1,5 +1,7 @@
 //! Admins' pins and drains of sign-in Regions, shared by every instance on the database.
 
+use std::sync::Arc;
+
 use super::{on_pool, Store, StoreError};
 
 /// An admin's pin or drain of a Region.
@@ -48,12 +50,19 @@ impl Store {
         })
     }
 
-    /// Current pins and drains.
-    pub async fn region_controls(&self) -> Result<Vec<RegionControl>, StoreError> {
-        on_pool!(self, |pool| Ok(sqlx::query_as::<_, RegionControl>(
+    /// Current pins and drains (from memory while no instance changed them).
+    pub async fn region_controls(&self) -> Result<Arc<Vec<RegionControl>>, StoreError> {
+        let generation = self.generations().await?.region_controls;
+        if let Some(controls) = self.cache.region_controls.get(generation) {
+            return Ok(controls);
+        }
+        let controls: Vec<RegionControl> = on_pool!(self, |pool| sqlx::query_as(
             "SELECT region, mode, changed_by, changed_at FROM region_controls ORDER BY region"
         )
         .fetch_all(pool)
-        .await?))
+        .await?);
+        let controls = Arc::new(controls);
+        self.cache.region_controls.put(generation, controls.clone());
+        Ok(controls)
     }
 }

@@ -1,5 +1,8 @@
 //! What STS taught the broker about roles' maximum session durations.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::{on_pool, Store, StoreError};
 
 /// What STS said about one role's MaxSessionDuration.
@@ -12,18 +15,29 @@ pub struct RoleSessionLimit {
 }
 
 impl Store {
-    /// What is known of a role's maximum session duration.
+    /// What is known of a role's maximum session duration (every learned limit is kept in
+    /// memory while none changes: one row per role STS ever refused, a small table).
     pub async fn role_session_limit(
         &self,
         role_arn: &str,
     ) -> Result<Option<RoleSessionLimit>, StoreError> {
-        on_pool!(self, |pool| Ok(sqlx::query_as::<_, RoleSessionLimit>(
-            "SELECT role_arn, max_duration, refused_duration, learned_at FROM role_session_limits \
-             WHERE role_arn = $1"
-        )
-        .bind(role_arn)
-        .fetch_optional(pool)
-        .await?))
+        let generation = self.generations().await?.role_session_limits;
+        let limits = match self.cache.role_session_limits.get(generation) {
+            Some(limits) => limits,
+            None => {
+                let all = self.role_session_limits().await?;
+                let limits = Arc::new(
+                    all.into_iter()
+                        .map(|l| (l.role_arn.clone(), l))
+                        .collect::<HashMap<_, _>>(),
+                );
+                self.cache
+                    .role_session_limits
+                    .put(generation, limits.clone());
+                limits
+            }
+        };
+        Ok(limits.get(role_arn).cloned())
     }
 
     /// Every role STS refused a duration for, for the admin page.

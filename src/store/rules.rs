@@ -157,14 +157,10 @@ impl Store {
             .await?))
     }
 
-    /// The rule-set generation; it changes whenever any rule does.
+    /// The rule-set generation; it changes whenever any rule does (read with the other
+    /// cached generations, see `cache.rs`).
     pub async fn rules_generation(&self) -> Result<i64, StoreError> {
-        on_pool!(self, |pool| {
-            let (g,): (i64,) = sqlx::query_as("SELECT generation FROM rule_set_state WHERE id = 1")
-                .fetch_one(pool)
-                .await?;
-            Ok(g)
-        })
+        Ok(self.generations().await?.mapping_rules)
     }
 
     /// Adds a rule at the end of the order. The spec must have been validated.

@@ -15,6 +15,15 @@ pub struct SessionRecord {
     pub user_agent: String,
 }
 
+impl SessionRecord {
+    pub fn times(&self) -> crate::domain::session::SessionTimes {
+        crate::domain::session::SessionTimes {
+            created_at: self.created_at,
+            last_seen_at: self.last_seen_at,
+        }
+    }
+}
+
 impl Store {
     /// Stores a new session.
     pub async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
@@ -50,6 +59,25 @@ impl Store {
         .fetch_optional(pool)
         .await?)
         })
+    }
+
+    /// A session as this instance last read it, if no session was ended or rotated anywhere
+    /// since, with the current sessions generation (to remember what is read next under).
+    /// Its `last_seen_at` may be older than the stored one (another instance's touch), never
+    /// newer: fit for "still active?", not for "expired?" (ask [`Store::session_by_hash`]).
+    pub async fn remembered_session(
+        &self,
+        id_hash: &str,
+    ) -> Result<(i64, Option<SessionRecord>), StoreError> {
+        let generation = self.generations().await?.sessions;
+        Ok((generation, self.cache.sessions.get(generation, id_hash)))
+    }
+
+    /// Remembers a session read from the database after `generation` was read.
+    pub fn remember_session(&self, generation: i64, record: SessionRecord) {
+        self.cache
+            .sessions
+            .put(generation, record.id_hash.clone(), record);
     }
 
     /// Records activity on a session.

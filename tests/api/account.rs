@@ -121,12 +121,12 @@ async fn changing_the_password_ends_other_sessions(backend: Backend) {
         StatusCode::OK,
         "this session stays"
     );
-    let (n,): (i64,) = match &app.store {
-        fedbroker::store::Store::Sqlite(p) => sqlx::query_as("SELECT COUNT(*) FROM sessions")
+    let (n,): (i64,) = match app.store.pool() {
+        fedbroker::store::Pool::Sqlite(p) => sqlx::query_as("SELECT COUNT(*) FROM sessions")
             .fetch_one(p)
             .await
             .expect("count"),
-        fedbroker::store::Store::Postgres(p) => sqlx::query_as("SELECT COUNT(*) FROM sessions")
+        fedbroker::store::Pool::Postgres(p) => sqlx::query_as("SELECT COUNT(*) FROM sessions")
             .fetch_one(p)
             .await
             .expect("count"),

@@ -284,12 +284,12 @@ async fn retention_prunes_only_older_events_and_events_never_change(backend: Bac
         .collect();
     assert_eq!(left, vec!["edge", "young"]);
     // Append-only: the database refuses to change an event.
-    let changed = match &app.store {
-        fedbroker::store::Store::Sqlite(pool) => sqlx::query("UPDATE audit_events SET actor = 'x'")
+    let changed = match app.store.pool() {
+        fedbroker::store::Pool::Sqlite(pool) => sqlx::query("UPDATE audit_events SET actor = 'x'")
             .execute(pool)
             .await
             .map(|_| ()),
-        fedbroker::store::Store::Postgres(pool) => {
+        fedbroker::store::Pool::Postgres(pool) => {
             sqlx::query("UPDATE audit_events SET actor = 'x'")
                 .execute(pool)
                 .await

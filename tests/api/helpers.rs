@@ -11,7 +11,7 @@ use fedbroker::config::{ConfigSource, Settings};
 use fedbroker::directory::local::hash_password;
 use fedbroker::domain::account::NewPassword;
 use fedbroker::startup::{Application, BuildOptions};
-use fedbroker::store::{NewUser, Store};
+use fedbroker::store::{NewUser, Pool, Store};
 use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};
 use reqwest::StatusCode;
 
@@ -370,9 +370,9 @@ impl TestApp {
 
     /// Runs a `SELECT COUNT(*) ...` against the test database.
     pub async fn count(&self, sql: &str) -> i64 {
-        let (n,): (i64,) = match &self.store {
-            Store::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await,
-            Store::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await,
+        let (n,): (i64,) = match self.store.pool() {
+            Pool::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await,
+            Pool::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await,
         }
         .expect("count query runs");
         n
@@ -380,11 +380,11 @@ impl TestApp {
 
     /// Runs one SQL statement against the test database (to age sessions, etc.).
     pub async fn execute(&self, sql: &str) {
-        match &self.store {
-            Store::Sqlite(pool) => {
+        match self.store.pool() {
+            Pool::Sqlite(pool) => {
                 sqlx::query(sql).execute(pool).await.expect("SQL runs");
             }
-            Store::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 sqlx::query(sql).execute(pool).await.expect("SQL runs");
             }
         }

@@ -1,6 +1,6 @@
 //! The storage interface behaves the same on SQLite and PostgreSQL.
 
-use fedbroker::store::{AccountChange, KeyStats, NewUser, Store, StoreError};
+use fedbroker::store::{AccountChange, KeyStats, NewUser, Pool, Store, StoreError};
 
 use crate::helpers::{fresh_database, test_settings, Backend};
 use crate::on_both_backends;
@@ -12,6 +12,19 @@ async fn open(backend: Backend) -> (Store, tempfile::TempDir) {
         .await
         .expect("store opens");
     (store, dir)
+}
+
+/// Two broker instances' stores (two pools, two memories) on one fresh database.
+async fn two_instances(backend: Backend) -> (Store, Store, tempfile::TempDir) {
+    let (url, dir) = fresh_database(backend).await;
+    let settings = test_settings(&url);
+    let first = fedbroker::startup::open_store(&settings)
+        .await
+        .expect("store opens");
+    let second = fedbroker::startup::open_store(&settings)
+        .await
+        .expect("second instance opens");
+    (first, second, dir)
 }
 
 fn user(name: &str) -> NewUser<'_> {
@@ -189,14 +202,7 @@ async fn login_attempts_are_counted_within_the_window_released_and_pruned(backen
 /// Two broker instances (two pools on one database) reserve concurrently against one budget:
 /// exactly the budget is granted, never more.
 async fn a_budget_holds_under_a_concurrent_burst_across_two_instances(backend: Backend) {
-    let (url, _dir) = fresh_database(backend).await;
-    let settings = test_settings(&url);
-    let first = fedbroker::startup::open_store(&settings)
-        .await
-        .expect("store opens");
-    let second = fedbroker::startup::open_store(&settings)
-        .await
-        .expect("second instance opens");
+    let (first, second, _dir) = two_instances(backend).await;
     let mut tasks = Vec::new();
     for i in 0..60 {
         let store = if i % 2 == 0 {
@@ -237,14 +243,175 @@ on_both_backends!(
     a_budget_holds_under_a_concurrent_burst_across_two_instances,
     migrations_can_run_twice,
     an_unknown_stored_value_is_refused_never_read_as_a_default,
+    what_one_instance_remembers_follows_every_write_of_another,
+    audit_events_written_together_are_all_stored,
 );
+
+/// Two instances on one database: what the first keeps in memory (Region controls, learned
+/// limits, the active key, a person's groups, a session) changes the moment the second, or a
+/// hand edit, changes the row.
+async fn what_one_instance_remembers_follows_every_write_of_another(backend: Backend) {
+    let (first, second, _dir) = two_instances(backend).await;
+
+    // Region controls.
+    assert!(first.region_controls().await.expect("read").is_empty());
+    second
+        .set_region_control("us-east-2", Some("drained"), "admin", 1)
+        .await
+        .expect("drain");
+    let controls = first.region_controls().await.expect("read");
+    assert_eq!(
+        controls.len(),
+        1,
+        "the drain made elsewhere is seen at once"
+    );
+    assert_eq!(controls[0].mode, "drained");
+
+    // Learned session limits.
+    let role = "arn:aws:iam::123456789012:role/Admin";
+    assert!(first
+        .role_session_limit(role)
+        .await
+        .expect("read")
+        .is_none());
+    second
+        .set_role_session_limit(role, 3600, 43200, 1)
+        .await
+        .expect("learn");
+    assert_eq!(
+        first
+            .role_session_limit(role)
+            .await
+            .expect("read")
+            .map(|l| l.max_duration),
+        Some(3600)
+    );
+    raw(&second, "DELETE FROM role_session_limits").await;
+    assert!(first
+        .role_session_limit(role)
+        .await
+        .expect("read")
+        .is_none());
+
+    // A person's groups.
+    let id = first
+        .create_user(&user("carol"), &["team-a"], 1)
+        .await
+        .expect("user");
+    let groups = |found: Option<
+        std::sync::Arc<(
+            fedbroker::store::UserRecord,
+            Vec<fedbroker::store::Membership>,
+        )>,
+    >| {
+        found
+            .expect("carol exists")
+            .1
+            .iter()
+            .map(|m| m.group.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        groups(first.user_with_memberships(id).await.expect("read")),
+        ["team-a"]
+    );
+    second.create_group("team-b", 2).await.expect("group");
+    second
+        .set_membership("team-b", "carol", true, &AccountChange::by("admin", 2))
+        .await
+        .expect("grant");
+    assert_eq!(
+        groups(first.user_with_memberships(id).await.expect("read")),
+        ["team-a", "team-b"]
+    );
+    raw(&second, "DELETE FROM group_members").await;
+    assert!(groups(first.user_with_memberships(id).await.expect("read")).is_empty());
+
+    // Sessions: remembered after a read, forgotten when another instance ends it.
+    let record = fedbroker::store::SessionRecord {
+        id_hash: "h1".into(),
+        user_id: id,
+        csrf_token: "c".into(),
+        created_at: 1,
+        last_seen_at: 1,
+        client_addr: String::new(),
+        user_agent: String::new(),
+    };
+    first.insert_session(&record).await.expect("session");
+    let (generation, remembered) = first.remembered_session("h1").await.expect("read");
+    assert!(
+        remembered.is_none(),
+        "nothing is remembered before it is read"
+    );
+    first.remember_session(generation, record.clone());
+    assert!(first
+        .remembered_session("h1")
+        .await
+        .expect("read")
+        .1
+        .is_some());
+    second.delete_session("h1").await.expect("end");
+    assert!(
+        first
+            .remembered_session("h1")
+            .await
+            .expect("read")
+            .1
+            .is_none(),
+        "a session ended by another instance is forgotten"
+    );
+
+    // The active signing key.
+    assert!(first.active_key().await.expect("read").is_none());
+    raw(
+        &second,
+        "INSERT INTO signing_keys (kid, state, certificate_pem, private_key_enc, created_at) \
+         VALUES ('k1', 'published', '', '', 1)",
+    )
+    .await;
+    second.activate_key("k1", 2).await.expect("activate");
+    assert_eq!(
+        first.active_key().await.expect("read").map(|k| k.kid),
+        Some("k1".to_string())
+    );
+}
+
+/// Events appended concurrently share grouped inserts, and every one of them is stored.
+async fn audit_events_written_together_are_all_stored(backend: Backend) {
+    let (store, _dir) = open(backend).await;
+    let writes = (0..300).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let event = fedbroker::store::NewAuditEvent {
+                event_type: "assertion.issued".into(),
+                actor: format!("user{i}"),
+                outcome: "success".into(),
+                details: serde_json::json!({ "n": i }),
+                ..Default::default()
+            };
+            store.append_audit_grouped(event, 10).await
+        })
+    });
+    for write in futures_util::future::join_all(writes).await {
+        write.expect("task").expect("stored");
+    }
+    let stored = store
+        .audit_events(&fedbroker::store::AuditFilter::default(), 1000)
+        .await
+        .expect("list");
+    assert_eq!(stored.len(), 300);
+    let mut actors: Vec<_> = stored.iter().map(|e| e.actor.clone()).collect();
+    actors.sort();
+    actors.dedup();
+    assert_eq!(actors.len(), 300, "each event once");
+}
 
 /// Runs raw SQL on the store's pool: what an operator's hand edit or a newer version's write
 /// could leave behind.
 async fn raw(store: &Store, sql: &str) {
-    match store {
-        Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-        Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+    match store.pool() {
+        Pool::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        Pool::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
     }
     .expect("raw SQL runs");
 }
@@ -270,9 +437,9 @@ async fn an_unknown_stored_value_is_refused_never_read_as_a_default(backend: Bac
     // value, a hand edit that bypassed the check) as an error: a deny rule read as an allow
     // would grant what it was written to refuse.
     let sql = format!("UPDATE mapping_rules SET effect = 'permit' WHERE id = {id}");
-    let refused = match &store {
-        Store::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
-        Store::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+    let refused = match store.pool() {
+        Pool::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+        Pool::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
     };
     assert!(refused.is_err(), "the database refuses an unknown effect");
     let read = fedbroker::mapping::Effect::try_from("permit".to_string())
