@@ -263,3 +263,24 @@ fn the_readme_layout_matches_src() {
         );
     }
 }
+
+/// `unsafe` is denied crate-wide; the one exception is the allocator tuning in `main.rs`, and
+/// it must stay the only one.
+#[test]
+fn unsafe_code_is_allowed_in_main_only() {
+    let mut found = Vec::new();
+    for (top, text) in sources() {
+        let allows = text.matches("allow(unsafe_code)").count();
+        let blocks = text.matches("unsafe {").count();
+        if top == "main" {
+            assert_eq!(
+                (allows, blocks),
+                (1, 1),
+                "main.rs: one allowed unsafe block"
+            );
+        } else if allows + blocks > 0 {
+            found.push(top);
+        }
+    }
+    assert!(found.is_empty(), "unsafe outside main.rs: {found:?}");
+}
