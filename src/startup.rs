@@ -59,10 +59,14 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
             crate::config::redact_url(&settings.database.url)
         )
     })?;
+    let lock = crate::store::lock_for_migrations(&settings.database.url)
+        .await
+        .context("cannot lock the database file for its migrations")?;
     store
         .migrate()
         .await
         .context("cannot apply database migrations")?;
+    drop(lock);
     Ok(store)
 }
 

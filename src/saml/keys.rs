@@ -99,10 +99,16 @@ impl KeyRing {
 
     /// On first start, generates and activates a key.
     pub async fn ensure_initial(&self, now: i64) -> anyhow::Result<()> {
-        if self.store.list_keys().await?.is_empty() {
-            let kid = self.generate_and_store(now).await?;
-            self.store.activate_key(&kid, now).await?;
-            tracing::info!(kid = %kid, "generated the first SAML signing key");
+        if !self.store.list_keys().await?.is_empty() {
+            return Ok(());
+        }
+        // Instances starting together on an empty database may all get here: the store keeps
+        // the first key only (`insert_first_key`), and the others' keys are dropped unused.
+        let key = self.generate(now, "active", Some(now)).await?;
+        if self.store.insert_first_key(&key).await? {
+            tracing::info!(kid = %key.kid, "generated the first SAML signing key");
+        } else {
+            tracing::info!("another instance generated the first SAML signing key");
         }
         Ok(())
     }
@@ -134,24 +140,33 @@ impl KeyRing {
     }
 
     async fn generate_and_store(&self, now: i64) -> anyhow::Result<String> {
+        let key = self.generate(now, "published", None).await?;
+        self.store.insert_key(&key).await?;
+        Ok(key.kid)
+    }
+
+    /// A new key pair and certificate, sealed, as a record in `state`.
+    async fn generate(
+        &self,
+        now: i64,
+        state: &str,
+        activated_at: Option<i64>,
+    ) -> anyhow::Result<KeyRecord> {
         let cn = self.common_name.clone();
         let (pkey, cert) = tokio::task::spawn_blocking(move || generate(&cn)).await??;
         let der = cert.to_der()?;
         let kid = hex::encode(&Sha256::digest(&der)[..8]);
         let pem = String::from_utf8(cert.to_pem()?)?;
         let private = pkey.private_key_to_pkcs8()?;
-        self.store
-            .insert_key(&KeyRecord {
-                kid: kid.clone(),
-                state: "published".into(),
-                certificate_pem: pem,
-                private_key_enc: self.kek.seal(&private)?,
-                created_at: now,
-                activated_at: None,
-                retired_at: None,
-            })
-            .await?;
-        Ok(kid)
+        Ok(KeyRecord {
+            kid,
+            state: state.into(),
+            certificate_pem: pem,
+            private_key_enc: self.kek.seal(&private)?,
+            created_at: now,
+            activated_at,
+            retired_at: None,
+        })
     }
 
     /// Makes a published key the signing key, recording who did it.

@@ -38,6 +38,34 @@ impl Store {
         })
     }
 
+    /// Stores the installation's first key, unless any key exists: `false` when another
+    /// instance stored one first. The check and the insert are one statement, and the unique
+    /// index on the active key (migration 0010) refuses a second concurrent first key.
+    pub async fn insert_first_key(&self, key: &KeyRecord) -> Result<bool, StoreError> {
+        let inserted = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, state, certificate_pem, private_key_enc, created_at, \
+                 activated_at, retired_at) SELECT $1, $2, $3, $4, $5, $6, $7 \
+                 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+            )
+            .bind(&key.kid)
+            .bind(&key.state)
+            .bind(&key.certificate_pem)
+            .bind(&key.private_key_enc)
+            .bind(key.created_at)
+            .bind(key.activated_at)
+            .bind(key.retired_at)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() == 1)
+        });
+        match inserted.map_err(StoreError::from) {
+            Ok(inserted) => Ok(inserted),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// All keys, oldest first.
     pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid");

@@ -62,7 +62,8 @@ pub use rules::RuleRecord;
 pub use saml_logins::{SamlLogin, SamlSession};
 pub use sessions::SessionRecord;
 pub use settings::{
-    prepare_sqlite_path, redact_url, sqlite_folder, write_private_file, DatabaseSettings,
+    lock_for_migrations, prepare_sqlite_path, redact_url, sqlite_folder, write_private_file,
+    DatabaseSettings,
 };
 pub use tokens::ApiTokenRecord;
 pub use users::{AccountChange, NewUser, Revoked, SessionRotation, UserRecord};

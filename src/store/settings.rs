@@ -93,6 +93,31 @@ pub fn sqlite_file(url: &str) -> Option<&str> {
     Some(path.split('?').next().unwrap_or(path))
 }
 
+/// Holds an exclusive lock on `<database file>.migrate.lock` while migrations run: sqlx locks
+/// PostgreSQL for its migrations but not SQLite, and two instances starting together on one
+/// new SQLite file would both apply the first migration (one then fails). `None` for other
+/// engines and for in-memory databases; the lock ends when the file is dropped. Waits without
+/// blocking the thread (another instance may be a task of this very process, as in tests).
+pub async fn lock_for_migrations(url: &str) -> std::io::Result<Option<std::fs::File>> {
+    let Some(file) = sqlite_file(url).filter(|f| !f.is_empty() && !f.contains(":memory:")) else {
+        return Ok(None);
+    };
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(format!("{file}.migrate.lock"))?;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(Some(lock)),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
 /// The folder of an SQLite database (`.` for a bare file name), where the files that belong
 /// with it live (its key-encryption key, a first start's one-time password); `None` for other
 /// engines.

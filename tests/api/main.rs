@@ -13,6 +13,7 @@ mod cli_sign_in;
 mod deployment;
 mod health;
 mod hostile;
+mod instances;
 mod layers;
 mod ldap;
 mod login;
