@@ -312,7 +312,63 @@ async fn only_admins_read_the_audit_log(backend: Backend) {
     );
 }
 
+/// A burst of concurrent console sign-ins: every answered one has its event (their inserts are
+/// grouped), each once; and a sign-in whose event cannot be stored hands out no Response.
+async fn every_console_sign_in_of_a_burst_is_recorded_before_it_is_answered(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metadata = dir.path().join("idp-metadata.xml");
+    let east =
+        crate::peers::sign_in_endpoint::SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
+    let east_url = east.url.clone();
+    let app = crate::helpers::spawn_app_with(backend, |s| {
+        s.regions.acs = crate::helpers::entries([format!("us-east-2={east_url}")]);
+    })
+    .await;
+    std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
+    app.regions.probe_all(fedbroker::clock::now()).await;
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    app.login("alice", "alice-password-1").await;
+    let token = app.get("/").await.csrf_token();
+    let fields = [
+        ("csrf_token", token.as_str()),
+        ("role", "arn:aws:iam::123456789012:role/Admin"),
+    ];
+    let burst = (0..40).map(|_| app.post_form("/saml/aws/sso", &fields));
+    let pages = futures_util::future::join_all(burst).await;
+    let answered = pages
+        .iter()
+        .filter(|p| p.status == StatusCode::OK && p.body.contains("SAMLResponse"))
+        .count();
+    assert_eq!(
+        answered,
+        40,
+        "{} {}",
+        pages[0].status,
+        &pages[0].body[..pages[0].body.len().min(600)]
+    );
+    let issued = app
+        .count("SELECT COUNT(*) FROM audit_events WHERE event_type = 'assertion.issued'")
+        .await;
+    assert_eq!(issued, 40, "one event per answered sign-in");
+    let ids = app
+        .count(
+            "SELECT COUNT(DISTINCT details) FROM audit_events WHERE event_type = 'assertion.issued'",
+        )
+        .await;
+    assert_eq!(ids, 40, "each event once (each names its own assertion id)");
+
+    // The audit log cannot be written: the sign-in fails and no Response leaves.
+    app.execute("ALTER TABLE audit_events RENAME TO audit_events_moved")
+        .await;
+    let refused = app.post_form("/saml/aws/sso", &fields).await;
+    assert!(refused.status.is_server_error(), "{}", refused.status);
+    assert!(!refused.body.contains("SAMLResponse"), "{}", refused.body);
+    assert!(!refused.body.contains("panicked"), "{}", refused.body);
+}
+
 on_both_backends!(
+    every_console_sign_in_of_a_burst_is_recorded_before_it_is_answered,
     each_action_writes_exactly_one_event,
     filters_and_exports_agree,
     retention_prunes_only_older_events_and_events_never_change,
