@@ -1,6 +1,7 @@
 //! Building and running the HTTP application.
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,9 @@ pub struct Application {
     server: Server,
     /// The port and server of `metrics.listen`, when set.
     metrics: Option<(u16, Server)>,
+    /// Shared with `/readyz`: set when SIGTERM starts the drain.
+    draining: Arc<AtomicBool>,
+    drain: Duration,
 }
 
 /// Opens the database and applies migrations (also `fedbroker migrate`).
@@ -123,6 +127,7 @@ impl Application {
             url.clone(),
             Duration::from_secs(settings.sts.attempt_timeout_secs),
         )?;
+        let draining = Arc::new(AtomicBool::new(false));
         let state = web::Data::new(AppState {
             sessions: SessionService::new(store.clone(), policy),
             limiter: LoginLimiter::new(store.clone(), settings.login.clone()),
@@ -143,6 +148,7 @@ impl Application {
                 .collect::<anyhow::Result<_>>()?,
             profile,
             url: url.clone(),
+            draining: draining.clone(),
         });
 
         let cert = if settings.tls_enabled() {
@@ -206,7 +212,9 @@ impl Application {
                     .default_service(web::to(routes::not_found))
             })
             .workers(workers)
-            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+            .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            // SIGTERM and Ctrl-C are handled by `run_until_stopped` (drain first).
+            .disable_signals();
 
         let server = if let Some(cert) = &cert {
             server.listen_rustls_0_23(listener, cert.server_config()?)?
@@ -228,6 +236,7 @@ impl Application {
                 })
                 .workers(1)
                 .shutdown_timeout(settings.server.shutdown_timeout_secs)
+                .disable_signals()
                 .listen(listener)?
                 .run();
                 Some((port, server))
@@ -255,6 +264,8 @@ impl Application {
             regions,
             server,
             metrics,
+            draining,
+            drain: Duration::from_secs(settings.server.drain_secs),
         })
     }
 
@@ -293,13 +304,48 @@ impl Application {
         self.metrics.as_ref().map(|(port, _)| *port)
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    /// Serves until SIGTERM or Ctrl-C. Then drains: `/readyz` answers 503 "draining" for
+    /// `server.drain_secs` while requests are still served (a load balancer's health check
+    /// takes the instance out first), then the listener closes and in-flight requests get
+    /// `server.shutdown_timeout_secs` to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let mut handles = vec![self.server.handle()];
+        if let Some((_, metrics)) = &self.metrics {
+            handles.push(metrics.handle());
+        }
+        let (draining, drain) = (self.draining.clone(), self.drain);
+        tokio::spawn(async move {
+            if let Err(e) = stop_signal().await {
+                tracing::error!(error = %e, "cannot listen for SIGTERM; stop the broker with SIGKILL");
+                return;
+            }
+            draining.store(true, Ordering::SeqCst);
+            tracing::info!(
+                drain_secs = drain.as_secs(),
+                "stopping: /readyz reports draining, then the listener closes"
+            );
+            tokio::time::sleep(drain).await;
+            for handle in handles {
+                handle.stop(true).await;
+            }
+        });
         match self.metrics {
             Some((_, metrics)) => tokio::try_join!(self.server, metrics).map(|_| ()),
             None => self.server.await,
         }
     }
+}
+
+/// The first SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
 }
 
 /// Deletes expired sessions and old failure counters every ten minutes.

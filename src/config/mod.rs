@@ -52,6 +52,8 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<crate::domain::client_addr::Cidr>,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
+    /// Seconds `/readyz` answers "draining" after SIGTERM before the listener closes.
+    pub drain_secs: u64,
 }
 
 /// `[log]`

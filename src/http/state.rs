@@ -43,6 +43,8 @@ pub struct AppState {
     pub federation: crate::aws::federation::Federation,
     /// The URL people use to reach this instance.
     pub url: String,
+    /// Set on SIGTERM: `/readyz` then says "draining" until the listener closes.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {

@@ -24,6 +24,8 @@ fn in_broker_env(cmd: &mut Command, dir: &std::path::Path) {
         .env_remove("FEDBROKER_PROFILE")
         .env_remove("FEDBROKER_BOOTSTRAP_ADMIN_PASSWORD")
         .env("FEDBROKER_CONFIG_DIR", config_dir())
+        // Stop at once on SIGTERM; `sigterm_drains_before_the_listener_closes` tests the drain.
+        .env("FEDBROKER__SERVER__DRAIN_SECS", "0")
         .env(
             "FEDBROKER__DATABASE__URL",
             format!("sqlite://{}/fb.db", dir.display()),
@@ -544,6 +546,77 @@ fn serve_and_sign_in(format: &str) -> (Vec<String>, String, String) {
         "{seen:?}"
     );
     (seen, password, session)
+}
+
+/// SIGTERM drains: `/readyz` says "draining" while requests are still served, so that a load
+/// balancer's health check takes the instance out before the listener closes; then it exits 0.
+#[test]
+fn sigterm_drains_before_the_listener_closes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `_rx` keeps reading the broker's output: a closed pipe would fail its log writes.
+    let Serving {
+        child,
+        url,
+        rx: _rx,
+        ..
+    } = start_serving(
+        fedbroker(dir.path())
+            .arg("serve")
+            .env("FEDBROKER__SERVER__DRAIN_SECS", "3"),
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("client");
+        let ready = client
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        assert_eq!(ready.status(), StatusCode::OK);
+        let signalled = Instant::now();
+        terminate(&child);
+        // Draining is reported at once...
+        let draining = loop {
+            let res = client
+                .get(format!("{url}/readyz"))
+                .send()
+                .await
+                .expect("readyz");
+            if res.status() == StatusCode::SERVICE_UNAVAILABLE {
+                break res.text().await.expect("body");
+            }
+            assert!(
+                signalled.elapsed() < Duration::from_secs(1),
+                "not draining 1 s after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(draining.contains("\"draining\""), "{draining}");
+        // ...while requests are still served, until the drain ends.
+        let served = client
+            .get(format!("{url}/healthz"))
+            .send()
+            .await
+            .expect("served");
+        assert_eq!(served.status(), StatusCode::OK);
+        assert!(
+            signalled.elapsed() < Duration::from_secs(3),
+            "the drain was cut short"
+        );
+    });
+    let mut child = child;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not stop after the drain");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status after the drain: {status:?}");
 }
 
 #[test]

@@ -13,10 +13,17 @@ pub async fn get_healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-/// `/readyz`: 200 when the database answers, 503 (with the reason) when it does not; each LDAP
-/// source `up` or `degraded`, nothing more.
+/// `/readyz`: 200 when the database answers, 503 (with the reason) when it does not or when the
+/// broker is draining before it stops; each LDAP source `up` or `degraded`, nothing more.
 pub async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
     let engine = state.store.engine();
+    // Stopping: requests are still served, but a load balancer should send no new ones.
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return HttpResponse::ServiceUnavailable().json(json!({
+            "status": "draining",
+            "reason": "the broker is stopping (SIGTERM); requests are still served until the listener closes",
+        }));
+    }
     match state.store.ping().await {
         Ok(()) => {
             // Without a signing key it can read, this instance cannot sign anyone in: not
