@@ -55,3 +55,97 @@ async fn two_instances_starting_together_create_one_key_and_one_admin(backend: B
 }
 
 on_both_backends!(two_instances_starting_together_create_one_key_and_one_admin,);
+
+/// PostgreSQL stopped and started under a running broker (a restart, a failover): requests
+/// in that window get a clear 503 page, never a 500 nor a wait past the pool's timeout, and no
+/// Response leaves unrecorded; the broker recovers by itself once the database is back,
+/// signed-in sessions included, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_gives_clear_503s_and_the_broker_recovers_by_itself() {
+    let pg = crate::peers::postgres::Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metadata = dir.path().join("idp-metadata.xml");
+    let east =
+        crate::peers::sign_in_endpoint::SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
+    let (pg_url, east_url) = (pg.url("postgres"), east.url.clone());
+    let app = crate::helpers::spawn_app_with(Backend::Postgres, |s| {
+        s.database.url = pg_url;
+        s.regions.acs = crate::helpers::entries([format!("us-east-2={east_url}")]);
+    })
+    .await;
+    std::fs::write(&metadata, app.get("/saml/metadata").await.body).expect("metadata");
+    app.regions.probe_all(fedbroker::clock::now()).await;
+    app.create_user("alice", "alice-password-1", &["AWS-123456789012-Admin"])
+        .await;
+    app.login("alice", "alice-password-1").await;
+    let token = app.get("/").await.csrf_token();
+    let fields = [
+        ("csrf_token", token.as_str()),
+        ("role", "arn:aws:iam::123456789012:role/Admin"),
+    ];
+    let console = || app.post_form("/saml/aws/sso", &fields);
+    assert_eq!(console().await.status, reqwest::StatusCode::OK);
+    let issued_before = app
+        .count("SELECT COUNT(*) FROM audit_events WHERE event_type = 'assertion.issued'")
+        .await;
+
+    pg.stop();
+    let timeout = std::time::Duration::from_secs(app.settings.database.acquire_timeout_secs);
+    for path in ["/saml/aws/sso", "/"] {
+        let started = std::time::Instant::now();
+        let page = if path == "/" {
+            app.get(path).await
+        } else {
+            console().await
+        };
+        let took = started.elapsed();
+        assert_eq!(
+            page.status,
+            reqwest::StatusCode::SERVICE_UNAVAILABLE,
+            "{path}: {}",
+            page.body
+        );
+        assert!(
+            page.body.contains("database"),
+            "{path} says what is wrong: {}",
+            page.body
+        );
+        assert!(
+            !page.body.contains("SAMLResponse"),
+            "no Response leaves unrecorded"
+        );
+        assert!(
+            took < timeout + std::time::Duration::from_secs(3),
+            "{path} answered after {took:?}, past the pool's {timeout:?} timeout"
+        );
+    }
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, reqwest::StatusCode::SERVICE_UNAVAILABLE);
+
+    pg.start_again();
+    // Recovers by itself: the pool reconnects; the same browser session still works.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = console().await;
+        if page.status == reqwest::StatusCode::OK {
+            assert!(page.body.contains("SAMLResponse"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not recovered 20 s after the database came back: {} {}",
+            page.status,
+            page.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.get("/readyz").await.status, reqwest::StatusCode::OK);
+    let issued_after = app
+        .count("SELECT COUNT(*) FROM audit_events WHERE event_type = 'assertion.issued'")
+        .await;
+    assert_eq!(
+        issued_after,
+        issued_before + 1,
+        "exactly the answered sign-ins are recorded"
+    );
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 pub mod aws;
 pub mod oidc_op;
+pub mod postgres;
 pub mod saml_idp;
 pub mod sign_in_endpoint;
 pub mod simplesamlphp;
