@@ -65,9 +65,9 @@ fn the_systemd_unit_verifies_cleanly_and_is_hardened() {
 
 /// nginx in the foreground with the example site, its ports and paths made local: listens
 /// `https_port`, forwards to `broker_port`.
-struct Nginx {
-    child: Child,
-    _dir: tempfile::TempDir,
+pub(crate) struct Nginx {
+    pub child: Child,
+    pub _dir: tempfile::TempDir,
 }
 
 impl Drop for Nginx {
@@ -124,7 +124,7 @@ fn nginx_prefix(https_port: u16, http_port: u16, broker_port: u16) -> (tempfile:
     (dir, main)
 }
 
-fn nginx(args: &[&str], dir: &Path, main: &Path) -> Command {
+pub(crate) fn nginx(args: &[&str], dir: &Path, main: &Path) -> Command {
     let mut cmd = Command::new("/usr/sbin/nginx");
     cmd.args(args)
         .arg("-p")

@@ -149,3 +149,198 @@ async fn a_postgres_restart_gives_clear_503s_and_the_broker_recovers_by_itself()
         "exactly the answered sign-ins are recorded"
     );
 }
+
+/// Two broker processes on one PostgreSQL behind Debian's nginx (retrying a failed request on
+/// the other instance, POSTs included). Under a steady load of console sign-ins one instance
+/// is killed with SIGKILL: no request fails (every answer is counted), the same browser
+/// session goes on through the survivor, and the killed instance, started again with the same
+/// command, serves that session at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_behind_nginx_loses_no_request_and_rejoins() {
+    use crate::process::{fedbroker, post_login, session_cookie_of, start_serving};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let (db_url, dir) = fresh_database(Backend::Postgres).await;
+    let metadata = dir.path().join("idp-metadata.xml");
+    let east =
+        crate::peers::sign_in_endpoint::SignInEndpoint::start(dir.path(), "us-east-2", &metadata);
+    let (port_a, port_b, proxy) = (
+        crate::peers::free_port(),
+        crate::peers::free_port(),
+        crate::peers::free_port(),
+    );
+    let public_url = format!("http://127.0.0.1:{proxy}");
+    let instance = |port: u16, demo: bool| {
+        let mut cmd = fedbroker(dir.path());
+        cmd.arg("serve")
+            .env("FEDBROKER__SERVER__PORT", port.to_string())
+            .env("FEDBROKER__SERVER__PUBLIC_URL", &public_url)
+            .env("FEDBROKER__DATABASE__URL", &db_url)
+            .env(
+                "FEDBROKER__SAML__KEY_ENCRYPTION_KEY",
+                "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
+            )
+            .env(
+                "FEDBROKER__REGIONS__ACS",
+                format!("[\"us-east-2={}\"]", east.url),
+            )
+            .env("FEDBROKER__LOG__LEVEL", "warn");
+        if demo {
+            cmd.arg("--demo");
+        }
+        start_serving(&mut cmd)
+    };
+    let first = instance(port_a, true);
+    let second = instance(port_b, false);
+
+    let nginx_dir = tempfile::tempdir().expect("tempdir");
+    let prefix = nginx_dir.path().to_path_buf();
+    let p = prefix.display();
+    let main = prefix.join("nginx.conf");
+    std::fs::write(
+        &main,
+        format!(
+            "daemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+             events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  \
+             proxy_temp_path {p}/proxy;\n  \
+             upstream brokers {{\n    server 127.0.0.1:{port_a} max_fails=1 fail_timeout=2s;\n    \
+             server 127.0.0.1:{port_b} max_fails=1 fail_timeout=2s;\n  }}\n  \
+             server {{\n    listen 127.0.0.1:{proxy};\n    location / {{\n      \
+             proxy_pass http://brokers;\n      proxy_connect_timeout 1s;\n      \
+             proxy_next_upstream error timeout http_502 non_idempotent;\n      \
+             proxy_next_upstream_tries 2;\n      proxy_set_header Host $http_host;\n    }}\n  }}\n}}\n"
+        ),
+    )
+    .expect("nginx.conf");
+    let child = crate::deployment::nginx(&[], &prefix, &main)
+        .spawn()
+        .expect("nginx starts");
+    let _nginx = crate::deployment::Nginx {
+        child,
+        _dir: nginx_dir,
+    };
+    crate::peers::wait_for_port(proxy, "nginx").await;
+    std::fs::write(
+        &metadata,
+        reqwest::get(format!("{public_url}/saml/metadata"))
+            .await
+            .expect("metadata")
+            .text()
+            .await
+            .expect("body"),
+    )
+    .expect("metadata file");
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let signed_in = post_login(&client, &public_url, "alice", "alice-demo-password").await;
+    assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+    let session = session_cookie_of(&signed_in);
+    let portal = client
+        .get(format!("{public_url}/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("portal")
+        .text()
+        .await
+        .expect("html");
+    let token = crate::helpers::hidden_field(&portal, "csrf_token").expect("token");
+    let console = {
+        let (client, session, token) = (client.clone(), session.clone(), token.clone());
+        move |base: String| {
+            let (client, session, token) = (client.clone(), session.clone(), token.clone());
+            async move {
+                client
+                    .post(format!("{base}/saml/aws/sso"))
+                    .header("cookie", session)
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("role", "arn:aws:iam::123456789012:role/Admin"),
+                    ])
+                    .send()
+                    .await
+            }
+        }
+    };
+
+    // Steady load: four clients in a loop until told to stop; every answer is counted.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (answered, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (stop, answered, failed, failures) = (
+            stop.clone(),
+            answered.clone(),
+            failed.clone(),
+            failures.clone(),
+        );
+        let (console, base) = (console.clone(), public_url.clone());
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                match console(base.clone()).await {
+                    Ok(res) if res.status() == reqwest::StatusCode::OK => {
+                        let body = res.text().await.unwrap_or_default();
+                        if body.contains("SAMLResponse") {
+                            answered.fetch_add(1, Ordering::SeqCst);
+                            continue;
+                        }
+                        failed.fetch_add(1, Ordering::SeqCst);
+                        failures.lock().expect("lock").push(body);
+                    }
+                    other => {
+                        failed.fetch_add(1, Ordering::SeqCst);
+                        failures.lock().expect("lock").push(format!("{other:?}"));
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before_kill = answered.load(Ordering::SeqCst);
+    let mut first = first;
+    first.child.kill().expect("SIGKILL");
+    first.child.wait().expect("reaped");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after_kill = answered.load(Ordering::SeqCst);
+
+    // Started again with the same command, it serves the same session directly.
+    let restarted = instance(port_a, false);
+    let direct = console(format!("http://127.0.0.1:{port_a}"))
+        .await
+        .expect("the restarted instance answers");
+    assert_eq!(direct.status(), reqwest::StatusCode::OK);
+    assert!(direct.text().await.expect("body").contains("SAMLResponse"));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::SeqCst);
+    for task in load {
+        task.await.expect("load task");
+    }
+
+    let (answered, failed) = (
+        answered.load(Ordering::SeqCst),
+        failed.load(Ordering::SeqCst),
+    );
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed: {:?}",
+        answered + failed,
+        failures.lock().expect("lock").first()
+    );
+    assert!(before_kill > 0, "load ran before the kill");
+    assert!(
+        after_kill > before_kill,
+        "sign-ins went on through the survivor ({before_kill} → {after_kill})"
+    );
+    for mut serving in [second, restarted] {
+        let _ = serving.child.kill();
+        let _ = serving.child.wait();
+    }
+}

@@ -44,8 +44,10 @@ pub(crate) struct Serving {
 /// Starts `cmd` (a `serve`) on a free port with its stdout and stderr read line by line, and
 /// returns once it says where it listens.
 pub(crate) fn start_serving(cmd: &mut Command) -> Serving {
+    if !cmd.get_envs().any(|(k, _)| k == "FEDBROKER__SERVER__PORT") {
+        cmd.env("FEDBROKER__SERVER__PORT", "0");
+    }
     let mut child = cmd
-        .env("FEDBROKER__SERVER__PORT", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -452,7 +454,7 @@ pub(crate) async fn post_login(
 }
 
 /// The session cookie (`name=value`) a sign-in response set.
-fn session_cookie_of(res: &reqwest::Response) -> String {
+pub(crate) fn session_cookie_of(res: &reqwest::Response) -> String {
     res.headers()
         .get_all("set-cookie")
         .iter()
