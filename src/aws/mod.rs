@@ -30,3 +30,16 @@ pub struct AwsContext<'a> {
     pub sts: &'a StsClient,
     pub federation: &'a Federation,
 }
+
+/// This instance's name where instances share state (the endpoint health, its probe lease):
+/// `host:pid:nonce`, the nonce telling apart two brokers in one process (tests) or a restart
+/// that got the same pid.
+pub fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let nonce: u16 = rand::random();
+    format!("{host}:{}:{nonce:04x}", std::process::id())
+}

@@ -7,12 +7,12 @@
 //! drains are in the database, so every instance obeys them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::aws::failover::{order, WhenAllDown};
 use crate::domain::aws::{Partition, Region, RegionEntry};
-use crate::store::{Store, StoreError};
+use crate::store::{EndpointHealth, Store, StoreError};
 
 /// One configured sign-in endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,20 @@ pub struct Health {
     pub last_probe: Option<i64>,
     pub latency_ms: Option<u64>,
     pub error: Option<String>,
+    /// The instance whose probe this is.
+    pub probed_by: Option<String>,
+}
+
+impl Health {
+    fn of(record: &EndpointHealth) -> Health {
+        Health {
+            healthy: Some(record.healthy),
+            last_probe: Some(record.checked_at),
+            latency_ms: record.latency_ms.and_then(|ms| u64::try_from(ms).ok()),
+            error: record.error.clone(),
+            probed_by: Some(record.checked_by.clone()),
+        }
+    }
 }
 
 /// Why no endpoint could be chosen.
@@ -111,10 +125,18 @@ pub struct RegionStatus {
     pub serving: bool,
 }
 
+/// `endpoint_health.kind` of sign-in Regions.
+const SIGNIN: &str = "signin";
+
+/// The lease of the instance that probes the sign-in endpoints for all.
+const PROBE_LEASE: &str = "signin-probes";
+
 /// The configured endpoints, their health, and the choice among them.
 pub struct RegionRouter {
     endpoints: Vec<RegionEndpoint>,
-    health: RwLock<HashMap<Region, Health>>,
+    /// This instance's name in the shared health (`host:pid:nonce`).
+    instance: String,
+    probe_timeout: Duration,
     client: reqwest::Client,
     store: Store,
 }
@@ -145,7 +167,8 @@ impl RegionRouter {
             .build()?;
         Ok(RegionRouter {
             endpoints,
-            health: RwLock::new(HashMap::new()),
+            instance: super::instance_name(),
+            probe_timeout: Duration::from_secs(settings.probe_timeout_secs),
             client,
             store,
         })
@@ -161,13 +184,19 @@ impl RegionRouter {
         self.endpoints.iter().find(|e| e.region.as_str() == region)
     }
 
-    /// Last known health of a Region.
-    pub fn health(&self, region: &Region) -> Health {
-        self.health
-            .read()
-            .ok()
-            .and_then(|h| h.get(region).cloned())
-            .unwrap_or_default()
+    /// Every Region's health as the instances share it (from memory while none went up or
+    /// down): the same on every instance, whichever probed.
+    async fn shared_health(&self) -> Result<HashMap<Region, Health>, StoreError> {
+        Ok(self
+            .store
+            .endpoint_health(SIGNIN)
+            .await?
+            .iter()
+            .filter_map(|h| {
+                let endpoint = self.endpoint(&h.name)?;
+                Some((endpoint.region.clone(), Health::of(h)))
+            })
+            .collect())
     }
 
     async fn probe(&self, endpoint: &RegionEndpoint, now: i64) -> Health {
@@ -179,18 +208,21 @@ impl RegionRouter {
                 healthy: Some(false),
                 last_probe: Some(now),
                 latency_ms,
+                probed_by: None,
                 error: Some(format!("answered HTTP {}", res.status().as_u16())),
             },
             Ok(_) => Health {
                 healthy: Some(true),
                 last_probe: Some(now),
                 latency_ms,
+                probed_by: None,
                 error: None,
             },
             Err(e) => Health {
                 healthy: Some(false),
                 last_probe: Some(now),
                 latency_ms,
+                probed_by: None,
                 error: Some(if e.is_timeout() {
                     "timed out".to_string()
                 } else if e.is_connect() {
@@ -202,22 +234,34 @@ impl RegionRouter {
         }
     }
 
-    /// Probes every endpoint once, concurrently, and records the results.
+    /// Probes every endpoint once, concurrently, and records the results for every instance
+    /// (a failure to record is logged: the next probe records again).
     pub async fn probe_all(&self, now: i64) {
+        let before = self.shared_health().await.unwrap_or_default();
         let results = futures_util::future::join_all(
             self.endpoints
                 .iter()
                 .map(|e| async move { (e.region.clone(), self.probe(e, now).await) }),
         )
         .await;
-        if let Ok(mut health) = self.health.write() {
-            for (region, h) in results {
-                if h.healthy == Some(false)
-                    && health.get(&region).and_then(|p| p.healthy) != Some(false)
-                {
-                    tracing::warn!(region = %region, error = h.error.as_deref().unwrap_or(""), "AWS sign-in endpoint is down");
-                }
-                health.insert(region, h);
+        for (region, h) in results {
+            if h.healthy == Some(false)
+                && before.get(&region).and_then(|p| p.healthy) != Some(false)
+            {
+                tracing::warn!(region = %region, error = h.error.as_deref().unwrap_or(""), "AWS sign-in endpoint is down");
+            }
+            let record = EndpointHealth {
+                kind: SIGNIN.into(),
+                name: region.to_string(),
+                healthy: h.healthy == Some(true),
+                latency_ms: h.latency_ms.and_then(|ms| i64::try_from(ms).ok()),
+                error: h.error,
+                checked_at: now,
+                checked_by: self.instance.clone(),
+                down_until: 0,
+            };
+            if let Err(e) = self.store.record_endpoint_health(&record).await {
+                tracing::warn!(region = %region, error = %e, "the probe's result could not be shared");
             }
         }
     }
@@ -245,7 +289,8 @@ impl RegionRouter {
                 .iter()
                 .any(|c| c.region == r.as_str() && c.mode == "drained")
         };
-        let down = |r: &Region| self.health(r).healthy == Some(false);
+        let health = self.shared_health().await?;
+        let down = |r: &Region| health.get(r).and_then(|h| h.healthy) == Some(false);
         if let Some(name) = requested {
             let endpoint = self
                 .endpoint(name)
@@ -323,11 +368,17 @@ impl RegionRouter {
     pub async fn status(&self) -> Result<Vec<RegionStatus>, RegionError> {
         let controls = self.store.region_controls().await?;
         let serving = self.choose(None).await.ok().map(|c| c.endpoint.region);
+        // Read now, not from memory: the page shows each probe's time, latency and prober.
+        let health = self.store.endpoint_health_now(Some(SIGNIN)).await?;
         Ok(self
             .endpoints
             .iter()
             .map(|e| RegionStatus {
-                health: self.health(&e.region),
+                health: health
+                    .iter()
+                    .find(|h| h.name == e.region.as_str())
+                    .map(Health::of)
+                    .unwrap_or_default(),
                 control: controls
                     .iter()
                     .find(|c| c.region == e.region.as_str())
@@ -340,11 +391,26 @@ impl RegionRouter {
 
     /// Probes in the background every `interval`, for as long as the process runs.
     pub fn spawn_prober(self: Arc<Self>, interval: Duration) {
+        // One instance probes for all, under a lease it renews each round; when it stops,
+        // the lease runs out after two missed rounds and another instance takes over.
+        let ttl = i64::try_from(interval.as_secs().saturating_mul(2)).unwrap_or(i64::MAX / 4)
+            + i64::try_from(self.probe_timeout.as_secs()).unwrap_or(0);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             loop {
                 tick.tick().await;
-                self.probe_all(crate::clock::now()).await;
+                let now = crate::clock::now();
+                match self
+                    .store
+                    .take_lease(PROBE_LEASE, &self.instance, now, ttl)
+                    .await
+                {
+                    Ok(true) => self.probe_all(now).await,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot take the probe lease; not probing this round")
+                    }
+                }
             }
         });
     }

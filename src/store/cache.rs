@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{
-    on_pool, KeyRecord, Membership, RegionControl, RoleSessionLimit, SessionRecord, Store,
-    StoreError, UserRecord,
+    on_pool, EndpointHealth, KeyRecord, Membership, RegionControl, RoleSessionLimit, SessionRecord,
+    Store, StoreError, UserRecord,
 };
 
 /// The generation of each cached table group, as the database counts them.
@@ -34,6 +34,8 @@ pub struct Generations {
     pub identities: i64,
     /// Sessions ended or rotated (not new ones, nor a session's last-seen time).
     pub sessions: i64,
+    /// An endpoint going up or down (not each probe's time and latency).
+    pub endpoint_health: i64,
 }
 
 impl Generations {
@@ -49,6 +51,7 @@ impl Generations {
                 "signing_keys" => &mut g.signing_keys,
                 "identities" => &mut g.identities,
                 "sessions" => &mut g.sessions,
+                "endpoint_health" => &mut g.endpoint_health,
                 _ => continue,
             };
             *slot = *value;
@@ -165,6 +168,7 @@ pub(crate) struct Caches {
     pub region_controls: Slot<Arc<Vec<RegionControl>>>,
     pub role_session_limits: Slot<Arc<HashMap<String, RoleSessionLimit>>>,
     pub active_key: Slot<Option<KeyRecord>>,
+    pub endpoint_health: Slot<Arc<Vec<EndpointHealth>>>,
     pub identities: Keyed<i64, CachedIdentity>,
     pub sessions: Keyed<String, SessionRecord>,
     /// Not a cache: the audit events waiting for their grouped insert (`audit_queue.rs`).

@@ -344,3 +344,105 @@ async fn a_killed_instance_behind_nginx_loses_no_request_and_rejoins() {
         let _ = serving.child.wait();
     }
 }
+
+/// An endpoint that answers every request with 200: a sign-in endpoint that is up.
+async fn answering_endpoint() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}/saml")
+}
+
+/// Sign-in Region health lives in the database: what one instance probed, every instance
+/// chooses from (the second never probes, yet passes over the dead Region), and only the
+/// holder of the probe lease probes until its lease runs out.
+async fn region_health_is_shared_and_one_instance_probes_for_all(backend: Backend) {
+    let (url, _dir) = fresh_database(backend).await;
+    let settings = test_settings(&url);
+    let open = || fedbroker::startup::open_store(&settings);
+    let (first_store, second_store) = (open().await.expect("store"), open().await.expect("store"));
+    let dead = format!("http://127.0.0.1:{}/saml", crate::peers::free_port());
+    let regions = fedbroker::aws::regions::RegionSettings {
+        acs: crate::helpers::entries([
+            format!("us-east-2={dead}"),
+            format!("us-west-2={}", answering_endpoint().await),
+        ]),
+        probe_interval_secs: 30,
+        probe_timeout_secs: 2,
+    };
+    let router = |store| {
+        fedbroker::aws::regions::RegionRouter::new(
+            &regions,
+            fedbroker::domain::aws::Partition::Aws,
+            store,
+        )
+        .expect("router")
+    };
+    let (first, second) = (router(first_store.clone()), router(second_store.clone()));
+    // Before any probe, both serve the first configured Region.
+    let chosen = second.choose(None).await.expect("choice");
+    assert_eq!(chosen.endpoint.region.as_str(), "us-east-2");
+
+    first.probe_all(fedbroker::clock::now()).await;
+    let chosen = second.choose(None).await.expect("choice");
+    assert_eq!(
+        chosen.endpoint.region.as_str(),
+        "us-west-2",
+        "the instance that did not probe passes over the Region the other found dead"
+    );
+    let status = second.status().await.expect("status");
+    let east = status
+        .iter()
+        .find(|s| s.endpoint.region.as_str() == "us-east-2")
+        .expect("us-east-2");
+    assert_eq!(east.health.healthy, Some(false));
+    let prober = east.health.probed_by.clone().expect("who probed");
+    assert!(
+        status
+            .iter()
+            .all(|s| s.health.probed_by.as_deref() == Some(prober.as_str())),
+        "{status:?}"
+    );
+
+    // The probe lease: one holder at a time, renewable by it, taken over once it expires.
+    let now = 1_000;
+    assert!(first_store
+        .take_lease("probes", "a", now, 60)
+        .await
+        .expect("lease"));
+    assert!(!second_store
+        .take_lease("probes", "b", now + 1, 60)
+        .await
+        .expect("lease"));
+    assert!(first_store
+        .take_lease("probes", "a", now + 30, 60)
+        .await
+        .expect("renewed"));
+    assert!(!second_store
+        .take_lease("probes", "b", now + 89, 60)
+        .await
+        .expect("lease"));
+    assert!(second_store
+        .take_lease("probes", "b", now + 91, 60)
+        .await
+        .expect("taken over"));
+    assert!(!first_store
+        .take_lease("probes", "a", now + 92, 60)
+        .await
+        .expect("lease"));
+}
+
+on_both_backends!(region_health_is_shared_and_one_instance_probes_for_all,);

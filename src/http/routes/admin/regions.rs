@@ -21,6 +21,7 @@ struct RegionRow {
     last_probe: String,
     latency: String,
     error: String,
+    probed_by: String,
     control: String,
     serving: bool,
 }
@@ -84,6 +85,7 @@ pub async fn get_regions(
                 .map(|ms| format!("{ms} ms"))
                 .unwrap_or_default(),
             error: s.health.error.unwrap_or_default(),
+            probed_by: s.health.probed_by.unwrap_or_default(),
             control: s.control.unwrap_or_default(),
             serving: s.serving,
         })
