@@ -137,7 +137,11 @@ impl Application {
             keys,
             regions: regions.clone(),
             rules: RoleMapper::new(profile.clone()),
-            sts: crate::aws::sts::StsClient::new(&settings.sts, settings.saml.partition)?,
+            sts: crate::aws::sts::StsClient::new(
+                &settings.sts,
+                settings.saml.partition,
+                store.clone(),
+            )?,
             federation,
             sources: crate::directory::Sources::new(&settings.sources, &url)?,
             upstream_saml: settings

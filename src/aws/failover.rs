@@ -74,6 +74,22 @@ impl DownMarks {
         )
     }
 
+    /// Takes over another instance's mark when it reaches further: that instance already paid
+    /// for finding the endpoint down.
+    pub fn adopt(&self, i: usize, down_until: i64, error: Option<String>) {
+        if let Ok(mut marks) = self.marks.lock() {
+            if let Some(m) = marks.get_mut(i).filter(|m| m.down_until < down_until) {
+                m.down_until = down_until;
+                m.last_error = error;
+            }
+        }
+    }
+
+    /// Seconds a failure takes an endpoint out.
+    pub fn down_for_secs(&self) -> i64 {
+        self.down_for_secs
+    }
+
     /// Records the outcome of a call: `error` marks the endpoint down, `None` clears it.
     pub fn record(&self, i: usize, now: i64, error: Option<String>) {
         if let Ok(mut marks) = self.marks.lock() {

@@ -18,6 +18,7 @@ use secrecy::SecretString;
 
 use crate::aws::failover::DownMarks;
 use crate::domain::aws::{Partition, Region, RegionEntry};
+use crate::store::{EndpointHealth, Store, StoreError};
 
 /// `[sts]`: CLI credentials and console federation URLs.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -84,8 +85,15 @@ impl StsError {
 pub struct StsClient {
     endpoints: Vec<StsEndpoint>,
     clients: Vec<aws_sdk_sts::Client>,
+    /// This instance's marks, merged with the other instances' (shared through the store:
+    /// an endpoint one instance found down is passed over by all, its timeout paid once).
     marks: DownMarks,
+    store: Store,
+    instance: String,
 }
+
+/// `endpoint_health.kind` of STS endpoints.
+const STS: &str = "sts";
 
 /// The status of one endpoint, for the admin pages.
 #[derive(Debug, Clone)]
@@ -93,6 +101,8 @@ pub struct EndpointStatus {
     pub endpoint: StsEndpoint,
     pub down_until: i64,
     pub last_error: Option<String>,
+    /// The instance that last saw it fail or recover, when any did.
+    pub seen_by: Option<String>,
 }
 
 enum Failure {
@@ -137,7 +147,7 @@ use Failure::Failover;
 
 impl StsClient {
     /// Builds one client per configured endpoint.
-    pub fn new(s: &StsSettings, partition: Partition) -> anyhow::Result<StsClient> {
+    pub fn new(s: &StsSettings, partition: Partition, store: Store) -> anyhow::Result<StsClient> {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::Ring,
@@ -171,20 +181,90 @@ impl StsClient {
             marks: DownMarks::new(endpoints.len(), s.down_for_secs as i64),
             endpoints,
             clients,
+            store,
+            instance: super::instance_name(),
         })
     }
 
-    /// Every endpoint with its remembered health.
-    pub fn status(&self) -> Vec<EndpointStatus> {
-        self.endpoints
+    /// Takes over the marks other instances shared. A database that does not answer leaves
+    /// this instance on its own marks (the call itself does not need the database).
+    async fn adopt_shared_marks(&self, now: i64) {
+        match self.store.endpoint_health(STS).await {
+            Ok(shared) => {
+                for (i, e) in self.endpoints.iter().enumerate() {
+                    if let Some(h) = shared
+                        .iter()
+                        .find(|h| h.name == e.url && h.down_until > now)
+                    {
+                        self.marks.adopt(i, h.down_until, h.error.clone());
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the STS endpoint health other instances shared")
+            }
+        }
+    }
+
+    /// Records a call's outcome here and, when it changes the endpoint's state, for every
+    /// instance: a failure always, a success only after a failure (no write per call).
+    async fn record(&self, i: usize, now: i64, error: Option<String>) {
+        let was_failing = self
+            .marks
+            .marks()
+            .get(i)
+            .is_some_and(|m| m.last_error.is_some());
+        self.marks.record(i, now, error.clone());
+        if error.is_none() && !was_failing {
+            return;
+        }
+        let health = EndpointHealth {
+            kind: STS.into(),
+            name: self.endpoints[i].url.clone(),
+            healthy: error.is_none(),
+            latency_ms: None,
+            down_until: if error.is_some() {
+                now + self.marks.down_for_secs()
+            } else {
+                0
+            },
+            error,
+            checked_at: now,
+            checked_by: self.instance.clone(),
+        };
+        if let Err(e) = self.store.record_endpoint_health(&health).await {
+            tracing::warn!(error = %e, "cannot share the STS endpoint health");
+        }
+    }
+
+    /// Every endpoint with its health: this instance's marks and what the others shared,
+    /// whichever reaches further.
+    pub async fn status(&self) -> Result<Vec<EndpointStatus>, StoreError> {
+        let shared = self.store.endpoint_health_now(Some(STS)).await?;
+        Ok(self
+            .endpoints
             .iter()
             .zip(self.marks.marks())
-            .map(|(e, m)| EndpointStatus {
-                endpoint: e.clone(),
-                down_until: m.down_until,
-                last_error: m.last_error,
+            .map(|(e, m)| {
+                let theirs = shared.iter().find(|h| h.name == e.url);
+                match theirs {
+                    Some(h) if h.down_until > m.down_until || m.last_error.is_none() => {
+                        EndpointStatus {
+                            endpoint: e.clone(),
+                            down_until: h.down_until,
+                            last_error: h.error.clone(),
+                            seen_by: Some(h.checked_by.clone()),
+                        }
+                    }
+                    _ => EndpointStatus {
+                        endpoint: e.clone(),
+                        down_until: m.down_until,
+                        last_error: m.last_error,
+                        seen_by: m.down_until.gt(&0).then(|| self.instance.clone()),
+                    },
+                }
             })
-            .collect()
+            .collect())
     }
 
     /// Exchanges a signed assertion for credentials.
@@ -197,6 +277,7 @@ impl StsClient {
         now: i64,
     ) -> Result<Issued, StsError> {
         let mut failed = Vec::new();
+        self.adopt_shared_marks(now).await;
         for i in self.marks.order(now) {
             let endpoint = &self.endpoints[i];
             let result = self.clients[i]
@@ -209,7 +290,7 @@ impl StsClient {
                 .await;
             match result {
                 Ok(out) => {
-                    self.marks.record(i, now, None);
+                    self.record(i, now, None).await;
                     let Some(creds) = out.credentials() else {
                         failed.push((endpoint.url.clone(), "answer without credentials".into()));
                         continue;
@@ -237,7 +318,7 @@ impl StsClient {
                 Err(err) => match classify(&err) {
                     Failover(why) => {
                         tracing::warn!(endpoint = %endpoint.url, error = %why, "STS endpoint failed; trying the next");
-                        self.marks.record(i, now, Some(why.clone()));
+                        self.record(i, now, Some(why.clone())).await;
                         failed.push((endpoint.url.clone(), why));
                     }
                     Failure::Final { code, message } => {

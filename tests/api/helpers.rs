@@ -183,6 +183,16 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let (url, dir) = fresh_database(backend).await;
     let mut settings = test_settings(&url);
     adjust(&mut settings);
+    start_app(settings, Some(dir)).await
+}
+
+/// Another broker instance on the database of `app`, with the same settings: what a second
+/// machine behind the same load balancer would run.
+pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
+    start_app(app.settings.clone(), None).await
+}
+
+async fn start_app(settings: Settings, dir: Option<tempfile::TempDir>) -> TestApp {
     let app = Application::build(
         settings.clone(),
         BuildOptions {
@@ -218,7 +228,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         settings,
         client,
         cookies: Mutex::new(BTreeMap::new()),
-        _dir: Some(dir),
+        _dir: dir,
     }
 }
 

@@ -446,3 +446,58 @@ async fn region_health_is_shared_and_one_instance_probes_for_all(backend: Backen
 }
 
 on_both_backends!(region_health_is_shared_and_one_instance_probes_for_all,);
+
+/// STS endpoint health is shared too: the instance that found an endpoint dead paid for it,
+/// and another instance's next call goes straight to the healthy one; either instance's
+/// Regions page says which instance saw it fail.
+async fn sts_endpoint_health_is_shared_between_instances(backend: Backend) {
+    use crate::sts::{app_with_sts, audit_of, cli_credentials, Peer, ADMIN_ROLE};
+    let moto = Peer::moto().await;
+    let dead = format!("http://127.0.0.1:{}", crate::peers::free_port());
+    let first = app_with_sts(
+        backend,
+        vec![
+            format!("us-east-2={dead}"),
+            format!("us-west-2={}", moto.url()),
+        ],
+    )
+    .await;
+    let second = crate::helpers::spawn_second_instance(&first).await;
+    second.login("alice", "alice-password-1").await;
+
+    let page = cli_credentials(&first, ADMIN_ROLE).await;
+    assert_eq!(page.status, reqwest::StatusCode::OK, "{}", page.body);
+    let found = &audit_of(&first, "sts.assume_role").await[0];
+    assert!(
+        found.details.contains(&dead),
+        "the first instance tried it: {}",
+        found.details
+    );
+
+    let page = cli_credentials(&second, ADMIN_ROLE).await;
+    assert_eq!(page.status, reqwest::StatusCode::OK, "{}", page.body);
+    let latest = &audit_of(&second, "sts.assume_role").await[0];
+    assert_ne!(latest.id, found.id);
+    assert!(
+        !latest.details.contains(&dead),
+        "the second instance never tried the endpoint the first found dead: {}",
+        latest.details
+    );
+
+    let admin = crate::helpers::spawn_client_for(&second);
+    admin.login_as_admin().await;
+    let regions = admin.get("/admin/regions").await;
+    let row = regions
+        .body
+        .split(&format!("data-url=\"{dead}\""))
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .expect("dead endpoint listed");
+    assert!(row.contains(">down<"), "{row}");
+    assert!(
+        row.contains("<code>") && row.contains(':'),
+        "who saw it: {row}"
+    );
+}
+
+on_both_backends!(sts_endpoint_health_is_shared_between_instances,);

@@ -64,7 +64,8 @@ impl Parts {
             rules: RoleMapper::new(profile.clone()),
             regions: RegionRouter::new(&settings.regions, settings.saml.partition, store.clone())
                 .expect("Regions"),
-            sts: StsClient::new(&settings.sts, settings.saml.partition).expect("STS"),
+            sts: StsClient::new(&settings.sts, settings.saml.partition, store.clone())
+                .expect("STS"),
             federation: Federation::new(
                 Vec::new(),
                 profile.partition,

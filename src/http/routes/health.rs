@@ -151,12 +151,16 @@ async fn metrics_page(state: &AppState) -> HttpResponse {
         events: crate::store::event_counts(),
         password_checks: crate::directory::local::password_checks(),
         sign_in_regions,
-        sts_endpoints: state
-            .sts
-            .status()
-            .into_iter()
-            .map(|e| (e.endpoint.region.to_string(), e.down_until <= now))
-            .collect(),
+        sts_endpoints: match state.sts.status().await {
+            Ok(endpoints) => endpoints
+                .into_iter()
+                .map(|e| (e.endpoint.region.to_string(), e.down_until <= now))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: the STS endpoint health could not be read");
+                Vec::new()
+            }
+        },
         signing_key_age_secs,
     };
     HttpResponse::Ok()

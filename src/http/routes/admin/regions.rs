@@ -31,6 +31,7 @@ struct StsRow {
     url: String,
     health: &'static str,
     error: String,
+    seen_by: String,
 }
 
 struct LimitRow {
@@ -94,6 +95,7 @@ pub async fn get_regions(
     let sts = state
         .sts
         .status()
+        .await?
         .into_iter()
         .map(|s| StsRow {
             region: s.endpoint.region.to_string(),
@@ -106,6 +108,7 @@ pub async fn get_regions(
                 "up"
             },
             error: s.last_error.unwrap_or_default(),
+            seen_by: s.seen_by.unwrap_or_default(),
         })
         .collect();
     let limits = state
