@@ -4,15 +4,17 @@
 # Starts a release broker on a throwaway database (demo data) whose only sign-in Region points
 # at a loopback endpoint, signs in the demo user alice, and has wrk POST the portal's Console
 # form (`/saml/aws/sso`: a Response and its Assertion signed, an audit event written, the
-# auto-POST page rendered) for DURATION with CONNS connections. Then measures the machine's raw
-# RSA-2048 signing rate with `openssl speed -multi $(nproc)` and prints requests/s, p99, errors,
-# the broker's resident memory after the load, its first start to ready, and the ratio to the RSA limit (two signatures
-# per sign-in).
+# auto-POST page rendered) for DURATION with CONNS connections, then counts the audit events
+# against the answers. Then measures the machine's raw RSA-2048 signing rate with
+# `openssl speed -multi $(nproc)` and prints requests/s, p99, errors, the broker's resident
+# memory after the load, its first start to ready, and the ratio to the RSA limit (two
+# signatures per sign-in).
 #
 #   bash benches/console.sh                     # SQLite, 16 connections, 20 s
 #   DB=postgres bash benches/console.sh         # a throwaway PostgreSQL (as the tests start it)
 #   CONNS=32 DURATION=30s bash benches/console.sh
 #   PERF=/tmp/console.perf bash benches/console.sh   # also `perf record -g` the broker under load
+#   FEDBROKER_BIN=/tmp/fedbroker-old bash benches/console.sh   # another build, side by side
 #
 # Not a timed test: CI does not run it. Numbers from it go in docs/scaling.md.
 set -euo pipefail
@@ -28,8 +30,13 @@ for tool in wrk openssl python3 curl; do
   command -v "$tool" >/dev/null || { echo "benches/console.sh needs $tool (apt-get install $tool)" >&2; exit 1; }
 done
 
-cargo build --release --quiet --bin fedbroker
-bin="$CARGO_TARGET_DIR/release/fedbroker"
+# FEDBROKER_BIN: measure another build (an earlier version, side by side) instead of this tree's.
+if [ -n "${FEDBROKER_BIN:-}" ]; then
+  bin=$FEDBROKER_BIN
+else
+  cargo build --release --quiet --bin fedbroker
+  bin="$CARGO_TARGET_DIR/release/fedbroker"
+fi
 
 work=$(mktemp -d "${BENCH_TMP:-/tmp}/fedbroker-bench.XXXXXX")
 pids=()
@@ -144,6 +151,14 @@ if [ -n "${PERF:-}" ]; then
 fi
 read -r _ total rps mean p99 errors < <(grep '^WRK ' "$work/wrk.out")
 rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$broker/status")
+# Every answered sign-in must have its audit event (the one before wrk included).
+query="SELECT COUNT(*) FROM audit_events WHERE event_type = 'assertion.issued'"
+if [ "$DB" = postgres ]; then
+  events=$(psql "$url" -tAc "$query")
+else
+  events=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' \
+    "$work/fedbroker.db" "$query")
+fi
 
 # The machine's RSA-2048 signing rate with every core busy; two signatures per sign-in.
 rsa=$(openssl speed -multi "$(nproc)" -seconds 3 rsa2048 2>/dev/null \
@@ -151,6 +166,6 @@ rsa=$(openssl speed -multi "$(nproc)" -seconds 3 rsa2048 2>/dev/null \
 limit=$(python3 -c "print(round($rsa / 2))")
 ratio=$(python3 -c "print(f'{$rps / ($rsa / 2):.2f}')")
 
-printf 'console sign-in (%s, %s conns, %s): %s req/s, mean %s ms, p99 %s ms, %s errors of %s, RSS %s MB, first start to ready %s ms; RSA limit %s/s (%s sign/s / 2), ratio %s\n' \
-  "$DB" "$CONNS" "$DURATION" "$rps" "$mean" "$p99" "$errors" "$total" "$((rss_kb / 1024))" \
-  "$ready_ms" "$limit" "$rsa" "$ratio"
+printf 'console sign-in (%s, %s conns, %s): %s req/s, mean %s ms, p99 %s ms, %s errors of %s, %s assertion.issued events for %s answers, RSS %s MB, first start to ready %s ms; RSA limit %s/s (%s sign/s / 2), ratio %s\n' \
+  "$DB" "$CONNS" "$DURATION" "$rps" "$mean" "$p99" "$errors" "$total" "$events" "$((total - errors + 1))" \
+  "$((rss_kb / 1024))" "$ready_ms" "$limit" "$rsa" "$ratio"

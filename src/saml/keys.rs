@@ -152,8 +152,18 @@ impl KeyRing {
         state: &str,
         activated_at: Option<i64>,
     ) -> anyhow::Result<KeyRecord> {
-        let cn = self.common_name.clone();
-        let (pkey, cert) = tokio::task::spawn_blocking(move || generate(&cn)).await??;
+        // Two generations race and the first wins: RSA key generation searches for random
+        // primes, so its time varies several-fold from run to run (measured 50-400 ms here),
+        // and a first start waits for it. The loser finishes unused on its blocking thread.
+        let race = |cn: String| tokio::task::spawn_blocking(move || generate(&cn));
+        let (a, b) = (
+            race(self.common_name.clone()),
+            race(self.common_name.clone()),
+        );
+        let (pkey, cert) = tokio::select! {
+            first = a => first??,
+            first = b => first??,
+        };
         let der = cert.to_der()?;
         let kid = hex::encode(&Sha256::digest(&der)[..8]);
         let pem = String::from_utf8(cert.to_pem()?)?;

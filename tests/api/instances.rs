@@ -151,10 +151,10 @@ async fn a_postgres_restart_gives_clear_503s_and_the_broker_recovers_by_itself()
 }
 
 /// Two broker processes on one PostgreSQL behind Debian's nginx (retrying a failed request on
-/// the other instance, POSTs included). Under a steady load of console sign-ins one instance
-/// is killed with SIGKILL: no request fails (every answer is counted), the same browser
-/// session goes on through the survivor, and the killed instance, started again with the same
-/// command, serves that session at once.
+/// the other instance, POSTs included). Under a steady load of console sign-ins and CLI
+/// credentials (STS: moto_server) one instance is killed with SIGKILL: no request fails (every
+/// answer is counted), the same browser session goes on through the survivor, and the killed
+/// instance, started again with the same command, serves that session at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_instance_behind_nginx_loses_no_request_and_rejoins() {
     use crate::process::{fedbroker, post_login, session_cookie_of, start_serving};
@@ -162,6 +162,7 @@ async fn a_killed_instance_behind_nginx_loses_no_request_and_rejoins() {
     use std::sync::Arc;
     use std::time::Duration;
 
+    let moto = crate::sts::Peer::moto().await;
     let (db_url, dir) = fresh_database(Backend::Postgres).await;
     let metadata = dir.path().join("idp-metadata.xml");
     let east =
@@ -185,6 +186,10 @@ async fn a_killed_instance_behind_nginx_loses_no_request_and_rejoins() {
             .env(
                 "FEDBROKER__REGIONS__ACS",
                 format!("[\"us-east-2={}\"]", east.url),
+            )
+            .env(
+                "FEDBROKER__STS__ENDPOINTS",
+                format!("[\"us-east-2={}\"]", moto.url()),
             )
             .env("FEDBROKER__LOG__LEVEL", "warn");
         if demo {
@@ -251,6 +256,43 @@ async fn a_killed_instance_behind_nginx_loses_no_request_and_rejoins() {
         .await
         .expect("html");
     let token = crate::helpers::hidden_field(&portal, "csrf_token").expect("token");
+    // An API token for CLI credentials, made on the tokens page like a person would.
+    let created = client
+        .post(format!("{public_url}/account/tokens"))
+        .header("cookie", &session)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("name", "laptop"),
+            ("days", "1"),
+            ("scope", "credentials"),
+        ])
+        .send()
+        .await
+        .expect("token page")
+        .text()
+        .await
+        .expect("html");
+    let secret = created
+        .split("id=\"token-secret\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("the new token is shown")
+        .to_string();
+    let credentials = {
+        let (client, secret, base) = (client.clone(), secret.clone(), public_url.clone());
+        move || {
+            let (client, secret, base) = (client.clone(), secret.clone(), base.clone());
+            async move {
+                client
+                    .post(format!("{base}/api/v1/credentials"))
+                    .header("authorization", format!("Bearer {secret}"))
+                    .header("content-type", "application/json")
+                    .body(r#"{"role": "arn:aws:iam::123456789012:role/Admin"}"#)
+                    .send()
+                    .await
+            }
+        }
+    };
     let console = {
         let (client, session, token) = (client.clone(), session.clone(), token.clone());
         move |base: String| {
@@ -269,25 +311,32 @@ async fn a_killed_instance_behind_nginx_loses_no_request_and_rejoins() {
         }
     };
 
-    // Steady load: four clients in a loop until told to stop; every answer is counted.
+    // Steady load: three console clients and one CLI-credentials client in a loop until told
+    // to stop; every answer is counted.
     let stop = Arc::new(AtomicBool::new(false));
     let (answered, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut load = Vec::new();
-    for _ in 0..4 {
+    for n in 0..4 {
         let (stop, answered, failed, failures) = (
             stop.clone(),
             answered.clone(),
             failed.clone(),
             failures.clone(),
         );
-        let (console, base) = (console.clone(), public_url.clone());
+        let (console, credentials, base) =
+            (console.clone(), credentials.clone(), public_url.clone());
         load.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
-                match console(base.clone()).await {
+                let (answer, expected) = if n == 0 {
+                    (credentials().await, "AccessKeyId")
+                } else {
+                    (console(base.clone()).await, "SAMLResponse")
+                };
+                match answer {
                     Ok(res) if res.status() == reqwest::StatusCode::OK => {
                         let body = res.text().await.unwrap_or_default();
-                        if body.contains("SAMLResponse") {
+                        if body.contains(expected) {
                             answered.fetch_add(1, Ordering::SeqCst);
                             continue;
                         }
