@@ -14,7 +14,8 @@
 #   DB=postgres bash benches/console.sh         # a throwaway PostgreSQL (as the tests start it)
 #   CONNS=32 DURATION=30s bash benches/console.sh
 #   PERF=/tmp/console.perf bash benches/console.sh   # also `perf record -g` the broker under load
-#   FEDBROKER_BIN=/tmp/fedbroker-old bash benches/console.sh   # another build, side by side
+#   FEDBROKER_BIN=/tmp/fedbroker-old FEDBROKER_CONFIG_DIR=/tmp/old/config bash benches/console.sh
+#                                               # another build (with its own config), side by side
 #
 # Not a timed test: CI does not run it. Numbers from it go in docs/scaling.md.
 set -euo pipefail
@@ -70,7 +71,7 @@ fi
 
 port=$(free_port)
 started=$(date +%s%N)
-FEDBROKER_CONFIG_DIR="$PWD/config" \
+FEDBROKER_CONFIG_DIR="${FEDBROKER_CONFIG_DIR:-$PWD/config}" \
 FEDBROKER__DATABASE__URL="$url" \
 FEDBROKER__SERVER__PORT="$port" \
 FEDBROKER__SERVER__PUBLIC_URL="http://127.0.0.1:$port" \
