@@ -27,7 +27,9 @@ DB=${DB:-sqlite}
 THREADS=${THREADS:-2}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
-for tool in wrk openssl python3 curl; do
+tools="wrk openssl python3 curl"
+[ "$DB" = postgres ] && tools="$tools psql"
+for tool in $tools; do
   command -v "$tool" >/dev/null || { echo "benches/console.sh needs $tool (apt-get install $tool)" >&2; exit 1; }
 done
 
@@ -60,7 +62,7 @@ pids+=($!)
 
 if [ "$DB" = postgres ]; then
   # The tests' throwaway PostgreSQL (fsync off: this measures the broker, not the disk).
-  source .ci/postgres >/dev/null
+  source .ci/postgres >/dev/null || { cleanup; exit 1; }
   trap 'cleanup; pg_stop' EXIT
   url="$FEDBROKER_TEST_PG_URL"
   export FEDBROKER__SAML__KEY_ENCRYPTION_KEY
@@ -167,6 +169,12 @@ rsa=$(openssl speed -multi "$(nproc)" -seconds 3 rsa2048 2>/dev/null \
 limit=$(python3 -c "print(round($rsa / 2))")
 ratio=$(python3 -c "print(f'{$rps / ($rsa / 2):.2f}')")
 
+answers=$((total - errors + 1))
 printf 'console sign-in (%s, %s conns, %s): %s req/s, mean %s ms, p99 %s ms, %s errors of %s, %s assertion.issued events for %s answers, RSS %s MB, first start to ready %s ms; RSA limit %s/s (%s sign/s / 2), ratio %s\n' \
-  "$DB" "$CONNS" "$DURATION" "$rps" "$mean" "$p99" "$errors" "$total" "$events" "$((total - errors + 1))" \
+  "$DB" "$CONNS" "$DURATION" "$rps" "$mean" "$p99" "$errors" "$total" "$events" "$answers" \
   "$((rss_kb / 1024))" "$ready_ms" "$limit" "$rsa" "$ratio"
+# Every answered sign-in has its event (more events: requests wrk abandoned in flight).
+if [ "$events" -lt "$answers" ]; then
+  echo "audit incomplete: $events assertion.issued events for $answers answered sign-ins" >&2
+  exit 1
+fi

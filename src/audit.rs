@@ -40,8 +40,19 @@ pub async fn record_before_acting(
     store: &Store,
     event: NewAuditEvent,
 ) -> Result<(), crate::store::StoreError> {
-    crate::store::emit_event(&event);
-    store.append_audit_grouped(event, now()).await
+    // Logged once stored: a refused action must not leave a log line saying it happened.
+    let line = event.clone();
+    match store.append_audit_grouped(event, now()).await {
+        Ok(()) => {
+            crate::store::emit_event(&line);
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(target: "fedbroker::audit", error = %e, event_type = %line.event_type,
+                actor = %line.actor, "audit event could not be stored; the action was refused");
+            Err(e)
+        }
+    }
 }
 
 /// Deletes the events older than `retention_days` (never a younger one); returns how many.

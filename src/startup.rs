@@ -328,9 +328,24 @@ impl Application {
                 drain_secs = drain.as_secs(),
                 "stopping: /readyz reports draining, then the listener closes"
             );
-            tokio::time::sleep(drain).await;
-            for handle in handles {
-                handle.stop(true).await;
+            // A second SIGTERM or Ctrl-C cuts the drain and the grace period short.
+            let graceful = tokio::select! {
+                () = tokio::time::sleep(drain) => true,
+                second = stop_signal() => second.is_err(),
+            };
+            let stopping = async {
+                for handle in &handles {
+                    handle.stop(graceful).await;
+                }
+            };
+            tokio::select! {
+                () = stopping => {}
+                Ok(()) = stop_signal(), if graceful => {
+                    tracing::info!("stopping now: a second signal");
+                    for handle in &handles {
+                        handle.stop(false).await;
+                    }
+                }
             }
         });
         match self.metrics {

@@ -5,6 +5,6 @@
 UPDATE signing_keys SET state = 'published'
 WHERE state = 'active' AND kid <> (
     SELECT kid FROM signing_keys WHERE state = 'active'
-    ORDER BY activated_at DESC, kid DESC LIMIT 1
+    ORDER BY COALESCE(activated_at, 0) DESC, kid DESC LIMIT 1
 );
 CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (state) WHERE state = 'active';

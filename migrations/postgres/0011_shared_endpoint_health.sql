@@ -26,7 +26,7 @@ CREATE TABLE probe_leases (
 -- Instances keep the health in memory (src/store/cache.rs) until a change that matters.
 INSERT INTO cache_generations (name, generation) VALUES ('endpoint_health', 1);
 CREATE TRIGGER endpoint_health_insert_generation AFTER INSERT OR DELETE ON endpoint_health
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_generation('endpoint_health');
+    FOR EACH ROW EXECUTE FUNCTION bump_cache_generation('endpoint_health');
 CREATE TRIGGER endpoint_health_update_generation AFTER UPDATE ON endpoint_health FOR EACH ROW
     WHEN (NEW.healthy <> OLD.healthy OR NEW.down_until <> OLD.down_until)
     EXECUTE FUNCTION bump_cache_generation('endpoint_health');

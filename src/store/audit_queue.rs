@@ -42,6 +42,25 @@ impl std::fmt::Debug for AuditQueue {
     }
 }
 
+/// Resets the queue when its writer ends without emptying it.
+struct WriterGuard<'a> {
+    queue: &'a AuditQueue,
+    finished: bool,
+}
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Ok(mut queue) = self.queue.0.lock() {
+            queue.writing = false;
+            // Dropping the senders tells each waiting request to write its event alone.
+            queue.pending.clear();
+        }
+    }
+}
+
 impl Store {
     /// Stores an event, sharing one insert with the events of concurrent requests; returns
     /// once it is committed (or with the error of writing it).
@@ -51,6 +70,8 @@ impl Store {
         at: i64,
     ) -> Result<(), StoreError> {
         let (done, stored) = oneshot::channel();
+        // Kept to write it alone should the writer go away with it.
+        let fallback = event.clone();
         let start_writer = {
             let mut queue = self
                 .cache
@@ -68,15 +89,20 @@ impl Store {
         match stored.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(event)) => self.append_audit(&event, at).await.map(|_| ()),
-            // The writer went away with the event (the runtime is shutting down).
-            Err(_) => Err(StoreError::Invalid(
-                "the audit event was not written: the broker is shutting down".into(),
-            )),
+            // The writer went away with the event (its worker stopped, or it panicked).
+            Err(_) => self.append_audit(&fallback, at).await.map(|_| ()),
         }
     }
 
     /// Writes the queue in batches until it is empty.
     async fn write_queued_audit(&self) {
+        // Should this task end early (dropped with its worker's runtime, or a panic), the
+        // guard lets the next request start a writer and sends the waiting events' requests
+        // to write them alone; they are never left waiting.
+        let mut guard = WriterGuard {
+            queue: &self.cache.audit,
+            finished: false,
+        };
         loop {
             let batch: Vec<Pending> = {
                 let Ok(mut queue) = self.cache.audit.0.lock() else {
@@ -84,6 +110,7 @@ impl Store {
                 };
                 if queue.pending.is_empty() {
                     queue.writing = false;
+                    guard.finished = true;
                     return;
                 }
                 let n = queue.pending.len().min(MAX_BATCH);

@@ -119,13 +119,13 @@ impl<K: std::hash::Hash + Eq, V: Clone> Keyed<K, V> {
 
     pub fn put(&self, generation: i64, key: K, value: V) {
         if let Ok(mut map) = self.0.lock() {
-            // A newer generation empties the map; an older one (a slow reader) keeps nothing.
-            if map.0 < generation || map.1.len() >= MAX_ENTRIES {
+            // Another generation empties the map: a newer one, or an older one (a slow reader,
+            // or a database restored to an earlier point, whose counters went back: what was
+            // read after that point must not be served when the counter climbs back).
+            if map.0 != generation || map.1.len() >= MAX_ENTRIES {
                 *map = (generation, HashMap::new());
             }
-            if map.0 == generation {
-                map.1.insert(key, value);
-            }
+            map.1.insert(key, value);
         }
     }
 }
@@ -135,8 +135,35 @@ impl<K: std::hash::Hash + Eq, V: Clone> Keyed<K, V> {
 pub(super) struct Coalescer {
     /// How many reads have started.
     started: AtomicU64,
-    /// The newest read: its sequence number and what it found.
-    last: tokio::sync::Mutex<Option<(u64, Generations)>>,
+    /// The newest read: its sequence number and what it found, or why it failed (shared too:
+    /// while the database is down, the waiting requests all get the failure of the one read
+    /// that started after they arrived, instead of each waiting out a timeout in turn).
+    last: tokio::sync::Mutex<Option<(u64, Result<Generations, Failure>)>>,
+}
+
+/// A failed generations read, as the requests that shared it are told.
+#[derive(Debug, Clone)]
+pub(super) struct Failure {
+    unavailable: bool,
+    message: String,
+}
+
+impl Failure {
+    fn of(e: &StoreError) -> Failure {
+        Failure {
+            unavailable: matches!(e, StoreError::Unavailable(_)),
+            message: e.to_string(),
+        }
+    }
+
+    fn error(&self) -> StoreError {
+        if self.unavailable {
+            // The kind is what callers act on (503); the pool's own words for it.
+            StoreError::Unavailable(sqlx::Error::PoolTimedOut)
+        } else {
+            StoreError::Invalid(self.message.clone())
+        }
+    }
 }
 
 impl Coalescer {
@@ -149,15 +176,15 @@ impl Coalescer {
     {
         let arrived = self.started.load(Ordering::SeqCst);
         let mut last = self.last.lock().await;
-        if let Some((seq, generations)) = *last {
-            if seq >= arrived {
-                return Ok(generations);
+        if let Some((seq, result)) = &*last {
+            if *seq >= arrived {
+                return result.clone().map_err(|f| f.error());
             }
         }
         let seq = self.started.fetch_add(1, Ordering::SeqCst);
-        let generations = load().await?;
-        *last = Some((seq, generations));
-        Ok(generations)
+        let result = load().await;
+        *last = Some((seq, result.as_ref().map(|g| *g).map_err(Failure::of)));
+        result
     }
 }
 
@@ -258,6 +285,28 @@ mod tests {
             .expect("read");
         assert_eq!(again.identities, 99);
         assert_eq!(loads.load(Ordering::SeqCst), n + 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_shared_not_waited_out_by_each_caller_in_turn() {
+        let coalescer = Arc::new(Coalescer::default());
+        let loads = Arc::new(AtomicUsize::new(0));
+        let calls = (0..10).map(|_| {
+            let (c, l) = (coalescer.clone(), loads.clone());
+            async move {
+                c.read(|| async move {
+                    l.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut))
+                })
+                .await
+            }
+        });
+        let results = futures_util::future::join_all(calls).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "two reads for ten callers");
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Err(StoreError::Unavailable(_)))));
     }
 
     #[test]

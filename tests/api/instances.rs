@@ -214,7 +214,11 @@ async fn a_killed_instance_behind_nginx_loses_no_request_and_rejoins() {
              server 127.0.0.1:{port_b} max_fails=1 fail_timeout=2s;\n  }}\n  \
              server {{\n    listen 127.0.0.1:{proxy};\n    location / {{\n      \
              proxy_pass http://brokers;\n      proxy_connect_timeout 1s;\n      \
-             proxy_next_upstream error timeout http_502 non_idempotent;\n      \
+             proxy_next_upstream error http_502;\n      \
+             proxy_next_upstream_tries 2;\n      proxy_set_header Host $http_host;\n    }}\n    \
+             location ~ ^/(saml/aws/sso|api/v1/credentials)$ {{\n      \
+             proxy_pass http://brokers;\n      proxy_connect_timeout 1s;\n      \
+             proxy_next_upstream error http_502 non_idempotent;\n      \
              proxy_next_upstream_tries 2;\n      proxy_set_header Host $http_host;\n    }}\n  }}\n}}\n"
         ),
     )
@@ -416,8 +420,8 @@ async fn answering_endpoint() -> String {
 }
 
 /// Sign-in Region health lives in the database: what one instance probed, every instance
-/// chooses from (the second never probes, yet passes over the dead Region), and only the
-/// holder of the probe lease probes until its lease runs out.
+/// chooses from (the second never probes, yet passes over the dead Region); and the lease
+/// that decides which instance probes has one holder at a time until it runs out.
 async fn region_health_is_shared_and_one_instance_probes_for_all(backend: Backend) {
     let (url, _dir) = fresh_database(backend).await;
     let settings = test_settings(&url);
