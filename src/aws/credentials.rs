@@ -225,3 +225,33 @@ pub async fn credentials(
         Err(e) => Err(e),
     }
 }
+
+/// An admin forgets what STS taught about a role's MaxSessionDuration (after raising it in
+/// IAM, say), so the rules' duration is asked for again at the next sign-in. Recorded in the
+/// audit log; `false` when nothing was learned for the role.
+pub async fn forget_learned_limit(
+    store: &crate::store::Store,
+    role_arn: &str,
+    actor: &str,
+    now: i64,
+) -> Result<bool, crate::store::StoreError> {
+    let Some(limit) = store.role_session_limit(role_arn).await? else {
+        return Ok(false);
+    };
+    store.forget_role_session_limit(role_arn).await?;
+    store
+        .record_admin_change(
+            actor,
+            "role_session_limit",
+            role_arn,
+            "forget",
+            serde_json::json!({
+                "max_duration": limit.max_duration,
+                "refused_duration": limit.refused_duration,
+                "learned_at": limit.learned_at,
+            }),
+            now,
+        )
+        .await;
+    Ok(true)
+}

@@ -349,7 +349,64 @@ async fn the_credentials_page_is_only_for_signed_in_users_with_a_form_token(back
     assert!(hidden_field(&forged.body, "csrf_token").is_none());
 }
 
+/// An admin forgets a learned MaxSessionDuration on the Regions page (after raising it in
+/// IAM): it is gone for the next sign-in, the change is audited, and forgetting a role with
+/// nothing learned says so.
+async fn an_admin_forgets_a_learned_session_limit(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    app.store
+        .set_role_session_limit(ADMIN_ROLE, 3600, 43_200, fedbroker::clock::now())
+        .await
+        .expect("learned");
+    app.login_as_admin().await;
+    let page = app.get("/admin/regions").await;
+    assert!(
+        page.body.contains(&format!("data-role=\"{ADMIN_ROLE}\"")),
+        "the learned limit is listed with its Forget button"
+    );
+    let token = page.csrf_token();
+    let forget = |role: &'static str| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            app.post_form(
+                "/admin/regions",
+                &[
+                    ("csrf_token", token.as_str()),
+                    ("action", "forget-limit"),
+                    ("role", role),
+                ],
+            )
+            .await
+        }
+    };
+    let done = forget(ADMIN_ROLE).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(app
+        .store
+        .role_session_limit(ADMIN_ROLE)
+        .await
+        .expect("read")
+        .is_none());
+    assert!(!app
+        .get("/admin/regions")
+        .await
+        .body
+        .contains(&format!("data-role=\"{ADMIN_ROLE}\"")));
+    let changes = audit_of(&app, "admin.change").await;
+    assert!(
+        changes
+            .iter()
+            .any(|e| e.details.contains("role_session_limit") && e.details.contains("forget")),
+        "{changes:?}"
+    );
+    let again = forget(ADMIN_ROLE).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(again.body.contains("Nothing was learned"), "{}", again.body);
+}
+
 on_both_backends!(
+    an_admin_forgets_a_learned_session_limit,
     credentials_come_from_moto_through_the_sdk,
     sts_fails_over_to_the_next_region_and_remembers_the_dead_one,
     every_sts_endpoint_down_gives_a_clear_page_and_an_audit_event,

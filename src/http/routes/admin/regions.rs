@@ -140,6 +140,9 @@ pub struct RegionForm {
     action: String,
     #[serde(default)]
     region: String,
+    /// For `forget-limit`: the role whose learned MaxSessionDuration is forgotten.
+    #[serde(default)]
+    role: String,
 }
 
 impl CsrfToken for RegionForm {
@@ -148,13 +151,28 @@ impl CsrfToken for RegionForm {
     }
 }
 
-/// `POST /admin/regions`: pin, drain, clear or probe now.
+/// `POST /admin/regions`: pin, drain, clear or probe now; or forget a learned session limit.
 pub async fn post_regions(
     state: web::Data<AppState>,
     CsrfForm { user: admin, form }: CsrfForm<RegionForm, AdminUser>,
 ) -> Result<HttpResponse, AppError> {
     if form.action == "probe" {
         state.regions.probe_all(now()).await;
+    } else if form.action == "forget-limit" {
+        let forgotten = crate::aws::credentials::forget_learned_limit(
+            &state.store,
+            &form.role,
+            &admin.0.identity.username,
+            now(),
+        )
+        .await?;
+        if !forgotten {
+            return Err(AppError::BadRequest(format!(
+                "Nothing was learned about `{}`: it is not in the list of roles with a short \
+                 MaxSessionDuration.",
+                form.role
+            )));
+        }
     } else {
         let control = RegionControlChange::parse(&form.action).ok_or_else(|| {
             AppError::BadRequest(format!("unknown Region action `{}`", form.action))
