@@ -20,50 +20,42 @@ const KEY_COLUMNS: &str =
 impl Store {
     /// Stores a new key in the given state.
     pub async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, state, certificate_pem, private_key_enc, created_at, \
-                 activated_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&key.kid)
-            .bind(&key.state)
-            .bind(&key.certificate_pem)
-            .bind(&key.private_key_enc)
-            .bind(key.created_at)
-            .bind(key.activated_at)
-            .bind(key.retired_at)
-            .execute(pool)
-            .await?;
-            Ok(())
-        })
+        self.insert_key_row(key, "").await.map(|_| ())
     }
 
     /// Stores the installation's first key, unless any key exists: `false` when another
     /// instance stored one first. The check and the insert are one statement, and the unique
     /// index on the active key (migration 0010) refuses a second concurrent first key.
     pub async fn insert_first_key(&self, key: &KeyRecord) -> Result<bool, StoreError> {
-        let inserted = on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, state, certificate_pem, private_key_enc, created_at, \
-                 activated_at, retired_at) SELECT $1, $2, $3, $4, $5, $6, $7 \
-                 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
-            )
-            .bind(&key.kid)
-            .bind(&key.state)
-            .bind(&key.certificate_pem)
-            .bind(&key.private_key_enc)
-            .bind(key.created_at)
-            .bind(key.activated_at)
-            .bind(key.retired_at)
-            .execute(pool)
+        match self
+            .insert_key_row(key, " WHERE NOT EXISTS (SELECT 1 FROM signing_keys)")
             .await
-            .map(|done| done.rows_affected() == 1)
-        });
-        match inserted.map_err(StoreError::from) {
+        {
             Ok(inserted) => Ok(inserted),
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// The one insert of a key row, under `condition` (empty: always); `true` when stored.
+    async fn insert_key_row(&self, key: &KeyRecord, condition: &str) -> Result<bool, StoreError> {
+        let sql = format!(
+            "INSERT INTO signing_keys (kid, state, certificate_pem, private_key_enc, created_at, \
+             activated_at, retired_at) SELECT $1, $2, $3, $4, $5, $6, $7{condition}"
+        );
+        on_pool!(self, |pool| {
+            let done = sqlx::query(&sql)
+                .bind(&key.kid)
+                .bind(&key.state)
+                .bind(&key.certificate_pem)
+                .bind(&key.private_key_enc)
+                .bind(key.created_at)
+                .bind(key.activated_at)
+                .bind(key.retired_at)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
     }
 
     /// All keys, oldest first.
