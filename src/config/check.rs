@@ -1,6 +1,7 @@
 //! The rules that types alone cannot express, each failure naming the setting and the fix.
 
 use super::{redact_url, ConfigError, Settings};
+use crate::mapping::session::check_template;
 
 impl Settings {
     /// Checks the rules that types alone cannot express.
@@ -420,38 +421,6 @@ impl Settings {
         }
         Ok(())
     }
-}
-
-/// Placeholders the attribute templates may use.
-pub const TEMPLATE_FIELDS: &[&str] = &["username", "email", "display_name"];
-
-/// Checks that a template only names known placeholders.
-pub fn check_template(template: &str) -> Result<(), String> {
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("`{template}` has a `{{` without its `}}`"))?;
-        let name = &after[..end];
-        let attribute = name.strip_prefix("attr:").is_some_and(|a| {
-            !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
-        });
-        if !TEMPLATE_FIELDS.contains(&name) && !attribute {
-            return Err(format!(
-                "`{{{name}}}` is not a known placeholder; use {} or {{attr:NAME}} (an attribute the identity source gives)",
-                TEMPLATE_FIELDS
-                    .iter()
-                    .map(|f| format!("{{{f}}}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        rest = &after[end + 1..];
-    }
-    Ok(())
 }
 
 /// Whether `url` is a `scheme://` URL whose host is a loopback address or exactly `localhost`.

@@ -11,7 +11,8 @@ mod check;
 mod listeners;
 mod load;
 
-pub use check::{check_template, is_loopback_url, TEMPLATE_FIELDS};
+pub use crate::mapping::session::{check_template, TEMPLATE_FIELDS};
+pub use check::is_loopback_url;
 
 /// The configuration built into the binary; also the documentation of every key.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/default.toml");

@@ -5,7 +5,8 @@
 //!   (unique), `match` (regex over one group name, whole-name match), `role` (ARN template, or a
 //!   glob for deny rules) and optionally `description`, `enabled` (default true), `effect`
 //!   (`allow` default, or `deny`), `case_sensitive` (default false), `provider`,
-//!   `session_duration`, `relay_state`.
+//!   `session_duration`, `relay_state`, and `session` (`policy_arns`, `policy`, `tags` as a map of
+//!   key to value template, `transitive_tag_keys`, `role_session_name`: see `mapping::session`).
 //! - `accounts`: a list of `id`, `name`, optional `environment` and `colour`.
 //!
 //! Import replaces everything with the document, in one transaction; export writes fields only
@@ -287,6 +288,14 @@ fn changed_fields(old: &RuleSpec, new: &RuleSpec) -> Vec<String> {
         old.relay_state.clone().unwrap_or_default(),
         new.relay_state.clone().unwrap_or_default(),
     );
+    let session = |s: &super::SessionSpec| {
+        if s.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(s).unwrap_or_default()
+        }
+    };
+    field("session", session(&old.session), session(&new.session));
     out
 }
 

@@ -38,6 +38,8 @@ pub struct Grant {
     pub pair: RolePair,
     pub duration: Option<SessionDuration>,
     pub relay_state: Option<String>,
+    /// The granting rule's session policies, tags and session name.
+    pub session: std::sync::Arc<super::SessionShape>,
     pub cause: Cause,
     /// Other rules/groups that produced the same pair (first one wins).
     pub also: Vec<Cause>,
@@ -392,6 +394,7 @@ impl RuleSet {
                         pair,
                         duration: rule.duration,
                         relay_state: rule.relay_state.clone(),
+                        session: rule.session.clone(),
                         cause: cause(),
                         also: Vec::new(),
                     });

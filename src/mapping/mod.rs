@@ -6,12 +6,14 @@ pub mod document;
 pub mod engine;
 pub mod reach;
 pub mod rule;
+pub mod session;
 pub mod template;
 
 pub use alias::{AccountAlias, Colour};
 pub use document::RulesDocument;
 pub use engine::{Cause, Denial, Evaluation, Grant, RuleSet, Skipped};
 pub use rule::{CompiledRule, Effect, FieldError, RuleSpec};
+pub use session::{SessionShape, SessionSpec};
 
 /// Starting points offered by the admin UI's "new rule" form.
 pub struct Preset {

@@ -7,6 +7,9 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::Hir;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use super::session::{SessionShape, SessionSpec};
 use super::template::{Template, TemplateError};
 use crate::domain::aws::{Partition, Region, RoleArn, RolePair, SamlProviderArn, SessionDuration};
 
@@ -81,6 +84,9 @@ pub struct RuleSpec {
     /// Console page to land on (RelayState), an https URL on the partition's console.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay_state: Option<String>,
+    /// Session policies, tags and session name for roles from this rule.
+    #[serde(default, skip_serializing_if = "SessionSpec::is_empty")]
+    pub session: SessionSpec,
 }
 
 /// One problem with one field of a rule.
@@ -115,6 +121,8 @@ pub struct CompiledRule {
     pub provider: Option<Template>,
     pub duration: Option<SessionDuration>,
     pub relay_state: Option<String>,
+    /// Shared by every grant of the rule.
+    pub session: Arc<SessionShape>,
 }
 
 /// Bounds a rule's compiled size so that one pasted monster cannot slow every sign-in.
@@ -219,6 +227,7 @@ impl RuleSpec {
             provider: None,
             session_duration: None,
             relay_state: None,
+            session: SessionSpec::default(),
         }
     }
 
@@ -331,6 +340,23 @@ impl RuleSpec {
                 }
             },
         };
+        let session = if self.session.is_empty() {
+            SessionShape::default()
+        } else if self.effect == Effect::Deny {
+            errors.push(field(
+                "session",
+                "deny rules grant nothing; leave the session policies, tags and session name empty",
+            ));
+            SessionShape::default()
+        } else {
+            match self.session.compile(partition) {
+                Ok(shape) => shape,
+                Err(e) => {
+                    errors.extend(e);
+                    SessionShape::default()
+                }
+            }
+        };
         match (regex, role) {
             (Some(regex), Some(role)) if errors.is_empty() => Ok(CompiledRule {
                 source: self.clone(),
@@ -343,6 +369,7 @@ impl RuleSpec {
                 provider,
                 duration,
                 relay_state,
+                session: Arc::new(session),
             }),
             _ => Err(errors),
         }

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::accounts::{insert_account, AccountRecord};
 use super::history::{record, stale, versioned_write, Change, Entry};
 use super::{on_pool, Store, StoreError};
-use crate::mapping::{Effect, RuleSpec, RulesDocument};
+use crate::mapping::{Effect, RuleSpec, RulesDocument, SessionSpec};
 
 /// A stored rule.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -25,6 +25,9 @@ pub struct RuleRecord {
     pub provider_template: Option<String>,
     pub session_duration: Option<i64>,
     pub relay_state: Option<String>,
+    /// Read strictly, like `effect`: a document this version cannot read is an error.
+    #[sqlx(try_from = "Option<String>")]
+    pub session_controls: StoredSession,
     pub version: i64,
     pub updated_at: i64,
     pub updated_by: String,
@@ -57,12 +60,40 @@ impl RuleRecord {
             provider: self.provider_template.clone(),
             session_duration: self.session_duration,
             relay_state: self.relay_state.clone(),
+            session: self.session_controls.0.clone(),
         }
     }
 }
 
-const RULE_COLUMNS: &str = "id, name, description, priority, enabled, effect, pattern, case_sensitive, \
-     role_template, provider_template, session_duration, relay_state, version, updated_at, updated_by";
+/// The `session_controls` column: a rule's [`SessionSpec`] as JSON, NULL when empty.
+#[derive(Debug, Clone, Default)]
+pub struct StoredSession(pub SessionSpec);
+
+impl TryFrom<Option<String>> for StoredSession {
+    type Error = String;
+
+    fn try_from(raw: Option<String>) -> Result<StoredSession, String> {
+        match raw.as_deref() {
+            None | Some("") => Ok(StoredSession::default()),
+            Some(json) => serde_json::from_str(json).map(StoredSession).map_err(|e| {
+                format!(
+                    "a stored mapping rule has session controls this version cannot read ({e}); \
+                     correct session_controls in mapping_rules (or re-import the rules)"
+                )
+            }),
+        }
+    }
+}
+
+/// What `session_controls` holds for a spec.
+fn session_json(spec: &RuleSpec) -> Option<String> {
+    (!spec.session.is_empty()).then(|| serde_json::to_string(&spec.session).unwrap_or_default())
+}
+
+const RULE_COLUMNS: &str =
+    "id, name, description, priority, enabled, effect, pattern, case_sensitive, \
+     role_template, provider_template, session_duration, relay_state, session_controls, version, \
+     updated_at, updated_by";
 
 fn rule_json(spec: &RuleSpec) -> String {
     serde_json::to_string(spec).unwrap_or_default()
@@ -106,8 +137,8 @@ where
     let (id,): (i64,) = sqlx::query_as::<DB, (i64,)>(
         "INSERT INTO mapping_rules (name, description, priority, enabled, effect, pattern, \
          case_sensitive, role_template, provider_template, session_duration, relay_state, \
-         version, updated_at, updated_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13) RETURNING id",
+         session_controls, version, updated_at, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14) RETURNING id",
     )
     .bind(spec.name.trim())
     .bind(spec.description.as_str())
@@ -120,6 +151,7 @@ where
     .bind(spec.provider.as_deref())
     .bind(spec.session_duration)
     .bind(spec.relay_state.as_deref())
+    .bind(session_json(spec).as_deref())
     .bind(change.at)
     .bind(change.actor)
     .fetch_one(&mut **tx)
@@ -228,8 +260,9 @@ impl Store {
         let sql =
             "UPDATE mapping_rules SET name = $3, description = $4, enabled = $5, effect = $6, \
                    pattern = $7, case_sensitive = $8, role_template = $9, provider_template = $10, \
-                   session_duration = $11, relay_state = $12, version = version + 1, \
-                   updated_at = $13, updated_by = $14 WHERE id = $1 AND version = $2";
+                   session_duration = $11, relay_state = $12, session_controls = $13, \
+                   version = version + 1, updated_at = $14, updated_by = $15 \
+                   WHERE id = $1 AND version = $2";
         let done = on_pool!(self, |pool| {
             let write = sqlx::query(sql)
                 .bind(id)
@@ -244,6 +277,7 @@ impl Store {
                 .bind(&spec.provider)
                 .bind(spec.session_duration)
                 .bind(&spec.relay_state)
+                .bind(session_json(spec))
                 .bind(change.at)
                 .bind(change.actor);
             versioned_write(pool.begin().await?, write, true, entry()).await?

@@ -22,7 +22,7 @@ pub struct AwsRuleError {
 }
 
 impl AwsRuleError {
-    fn new(attribute: &str, value: &str, rule: &str, fix: &str) -> Self {
+    pub fn new(attribute: &str, value: &str, rule: &str, fix: &str) -> Self {
         let shown: String = value.chars().take(120).collect();
         let shown = if shown.len() < value.len() {
             format!("{shown}…")
@@ -55,10 +55,14 @@ static TAG_CHARS: LazyLock<Regex> =
 
 mod arn;
 mod partition;
+mod policy;
 mod session;
 
 pub use arn::{AccountId, RoleArn, RolePair, SamlProviderArn};
 pub use partition::{Partition, Region, RegionEntry};
+pub use policy::{
+    policy_plaintext_len, InlinePolicy, PolicyArn, MAX_POLICY_ARNS, MAX_POLICY_PLAINTEXT,
+};
 pub use session::*;
 
 #[cfg(test)]

@@ -320,3 +320,20 @@ impl SessionTags {
 
 /// Largest `SAMLResponse` (base64 characters) AssumeRoleWithSAML accepts.
 pub const MAX_SAML_RESPONSE_BASE64: usize = 100_000;
+
+/// Checks a session tag key as written in a rule or the settings: 1-128 characters of AWS's
+/// tag alphabet, not starting with `aws:`.
+pub fn check_tag_key(key: &str) -> Result<(), String> {
+    let n = key.chars().count();
+    if !(1..=128).contains(&n) || !TAG_CHARS.is_match(key) {
+        return Err(format!(
+            "tag key `{key}` must be 1-128 letters, digits, spaces and _ . : / = + - @"
+        ));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(format!(
+            "tag key `{key}` uses the prefix aws:, which AWS reserves"
+        ));
+    }
+    Ok(())
+}

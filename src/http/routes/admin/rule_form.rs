@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::http::routes::csrf::CsrfToken;
-use crate::mapping::{Effect, FieldError, RuleSpec};
+use crate::mapping::{Effect, FieldError, RuleSpec, SessionSpec};
 
 /// The rule form as posted (and as re-shown).
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -30,6 +30,19 @@ pub struct RuleForm {
     pub(super) session_duration: String,
     #[serde(default)]
     pub(super) relay_state: String,
+    /// One managed policy ARN per line.
+    #[serde(default)]
+    pub(super) policy_arns: String,
+    #[serde(default)]
+    pub(super) policy: String,
+    /// One `Key=value template` per line.
+    #[serde(default)]
+    pub(super) tags: String,
+    /// Keys separated by commas (tag keys may contain spaces).
+    #[serde(default)]
+    pub(super) transitive_tag_keys: String,
+    #[serde(default)]
+    pub(super) role_session_name: String,
     pub(super) version: Option<i64>,
 }
 
@@ -56,6 +69,17 @@ impl RuleForm {
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
             relay_state: spec.relay_state.clone().unwrap_or_default(),
+            policy_arns: spec.session.policy_arns.join("\n"),
+            policy: spec.session.policy.clone().unwrap_or_default(),
+            tags: spec
+                .session
+                .tags
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            transitive_tag_keys: spec.session.transitive_tag_keys.join(", "),
+            role_session_name: spec.session.role_session_name.clone().unwrap_or_default(),
             version,
         }
     }
@@ -84,6 +108,37 @@ impl RuleForm {
                 }
             },
         };
+        let mut tags = std::collections::BTreeMap::new();
+        for line in self.tags.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            match line.split_once('=') {
+                Some((key, value)) => {
+                    tags.insert(key.trim().to_string(), value.trim().to_string());
+                }
+                None => errors.push(FieldError {
+                    field: "tags",
+                    message: format!("`{line}` must look like Key=value (the value may use {{username}}, {{email}}, {{attr:NAME}})"),
+                }),
+            }
+        }
+        let session = SessionSpec {
+            policy_arns: self
+                .policy_arns
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+            policy: text(&self.policy),
+            tags,
+            transitive_tag_keys: self
+                .transitive_tag_keys
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect(),
+            role_session_name: text(&self.role_session_name),
+        };
         let spec = RuleSpec {
             name: self.name.trim().to_string(),
             description: self.description.trim().to_string(),
@@ -95,6 +150,7 @@ impl RuleForm {
             provider: text(&self.provider),
             session_duration,
             relay_state: text(&self.relay_state),
+            session,
         };
         if errors.is_empty() {
             Ok(spec)
@@ -114,6 +170,11 @@ pub(super) struct Errors {
     pub(super) provider: String,
     pub(super) session_duration: String,
     pub(super) relay_state: String,
+    pub(super) policy_arns: String,
+    pub(super) policy: String,
+    pub(super) tags: String,
+    pub(super) transitive_tag_keys: String,
+    pub(super) role_session_name: String,
 }
 
 impl Errors {
@@ -127,6 +188,11 @@ impl Errors {
                 "role" => &mut e.role,
                 "provider" => &mut e.provider,
                 "session_duration" => &mut e.session_duration,
+                "policy_arns" => &mut e.policy_arns,
+                "policy" | "session" => &mut e.policy,
+                "tags" => &mut e.tags,
+                "transitive_tag_keys" => &mut e.transitive_tag_keys,
+                "role_session_name" => &mut e.role_session_name,
                 _ => &mut e.relay_state,
             };
             if !slot.is_empty() {
@@ -153,6 +219,11 @@ impl Errors {
             &self.provider,
             &self.session_duration,
             &self.relay_state,
+            &self.policy_arns,
+            &self.policy,
+            &self.tags,
+            &self.transitive_tag_keys,
+            &self.role_session_name,
         ]
         .iter()
         .any(|s| !s.is_empty())
