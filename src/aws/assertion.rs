@@ -32,6 +32,10 @@ pub enum SignInError {
     Region(#[from] RegionError),
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Preflight(Vec<AwsRuleError>),
+    /// The role's rule gives its sessions a session policy, which a SAML sign-in cannot carry:
+    /// only STS and the federation link (`aws::console`) may open it.
+    #[error("role {0} has a session policy, which a SAML sign-in cannot carry: open it with the portal's Console button, which signs in through a federation link")]
+    NeedsFederation(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -63,8 +67,15 @@ pub async fn issue_assertion(
     origin: &Origin,
 ) -> Result<IssuedAssertion, SignInError> {
     let profile = aws.profile;
+    // Every role of one Response shares its rule's session controls (`console_roles` keeps it
+    // so): the first role's grant says what they are.
+    let shape = roles
+        .first()
+        .and_then(|r| evaluation.grant(r.role.as_str()))
+        .map(|g| g.session.clone())
+        .unwrap_or_default();
     let attributes = profile
-        .user_attributes(identity)
+        .user_attributes(identity, &shape)
         .map_err(SignInError::Preflight)?;
     let signer = aws.keys.signer().await?;
     let duration = duration.unwrap_or_else(|| session_duration(profile, evaluation, &roles));
@@ -122,8 +133,8 @@ pub async fn issue_assertion(
     })
 }
 
-/// Builds and signs the Response for one role (or, with the multi-role chooser, every role)
-/// for the chosen (or first healthy) Region's sign-in endpoint.
+/// Builds and signs the Response for one role (or, with the multi-role chooser, every role
+/// one Response can carry) for the chosen (or first healthy) Region's sign-in endpoint.
 pub async fn console_post(
     aws: AwsContext<'_>,
     identity: &Identity,
@@ -132,23 +143,45 @@ pub async fn console_post(
     origin: &Origin,
 ) -> Result<ConsolePost, SignInError> {
     let evaluation = aws.rules.evaluate(aws.store, &identity.groups).await?;
+    console_post_for(aws, identity, &evaluation, role, region, origin).await
+}
+
+/// [`console_post`] on an evaluation already made. Refuses ([`SignInError::NeedsFederation`])
+/// a role whose rule has a session policy, whoever asks: a SAML Response would open it
+/// without the policy.
+pub async fn console_post_for(
+    aws: AwsContext<'_>,
+    identity: &Identity,
+    evaluation: &Evaluation,
+    role: &str,
+    region: Option<&str>,
+    origin: &Origin,
+) -> Result<ConsolePost, SignInError> {
     let all_at_once = aws.profile.multi_role_chooser;
     let roles = permitted_roles(
         aws.store,
         identity,
-        &evaluation,
+        evaluation,
         role,
         all_at_once,
         "console",
         origin,
     )
     .await?;
+    let roles = evaluation.one_response(roles);
+    if let Some(p) = roles.iter().find(|p| {
+        evaluation
+            .grant(p.role.as_str())
+            .is_some_and(|g| g.session.has_policy())
+    }) {
+        return Err(SignInError::NeedsFederation(p.role.to_string()));
+    }
     let choice = aws.regions.choose(region).await?;
-    let duration = console_duration(aws, &evaluation, &roles).await?;
+    let duration = console_duration(aws, evaluation, &roles).await?;
     let issued = issue_assertion(
         aws,
         identity,
-        &evaluation,
+        evaluation,
         roles,
         &choice.endpoint.acs_url,
         choice.endpoint.region.as_str(),

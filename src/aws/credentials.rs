@@ -15,7 +15,7 @@ use crate::aws::sts::{Issued, StsError};
 use crate::aws::AwsContext;
 use crate::clock::now;
 use crate::directory::Identity;
-use crate::domain::aws::{RolePair, SessionDuration};
+use crate::domain::aws::{AssumeRequest, RolePair, SessionDuration};
 use crate::mapping::Evaluation;
 
 /// The longest duration every role accepts.
@@ -42,6 +42,50 @@ pub enum CredentialsError {
     Sts(#[from] StsError),
     #[error("the AWS federation endpoint failed: {0}")]
     Federation(String),
+    /// STS refused the session policy or tags a rule (or the settings) shape the session with.
+    #[error("AWS STS refused the session {what} of {source_of} ({code}: {message}); {fix}")]
+    SessionShape {
+        what: &'static str,
+        source_of: String,
+        code: String,
+        message: String,
+        fix: &'static str,
+    },
+}
+
+/// A refusal of the session policy or tags, said in terms of the rule that set them; other
+/// refusals as STS gave them.
+fn name_the_rule(error: StsError, evaluation: &Evaluation, pair: &RolePair) -> CredentialsError {
+    let StsError::Refused { code, message, .. } = &error else {
+        return error.into();
+    };
+    let grant = evaluation.grant(pair.role.as_str());
+    let rule = grant.map(|g| g.cause.rule.clone()).unwrap_or_default();
+    let shape = grant.map(|g| g.session.clone()).unwrap_or_default();
+    let (what, fix) = match code.as_str() {
+        "MalformedPolicyDocument" => (
+            "policy",
+            "correct the rule's inline session policy (the admin dry run shows it as sent) or its policy ARNs",
+        ),
+        "PackedPolicyTooLarge" => (
+            "policies and tags",
+            "AWS packs session policies and tags together and this exceeds its limit: shorten the inline policy, \
+             move statements into a managed policy, or send fewer or shorter session tags",
+        ),
+        _ => return error.into(),
+    };
+    let source_of = if shape.has_policy() || !shape.tags.is_empty() {
+        format!("rule `{rule}`")
+    } else {
+        "the [saml] principal_tags setting".to_string()
+    };
+    CredentialsError::SessionShape {
+        what,
+        source_of,
+        code: code.clone(),
+        message: message.clone(),
+        fix,
+    }
 }
 
 async fn audit_sts(
@@ -49,9 +93,12 @@ async fn audit_sts(
     identity: &Identity,
     pair: &RolePair,
     origin: &Origin,
-    duration: u32,
+    request: &AssumeRequest,
     result: &Result<Issued, StsError>,
 ) {
+    let duration = request.duration_secs;
+    let policy_arns: Vec<&str> = request.policy_arns.iter().map(|a| a.as_str()).collect();
+    let policy = request.policy.as_ref().map(|p| p.as_str());
     let (ok, details) = match result {
         Ok(i) => (
             true,
@@ -64,12 +111,14 @@ async fn audit_sts(
                 "source_identity": i.source_identity,
                 "packed_policy_size": i.packed_policy_size,
                 "duration": duration,
+                "policy_arns": policy_arns,
+                "policy": policy,
                 "failed_endpoints": i.failed,
             }),
         ),
         Err(e) => (
             false,
-            serde_json::json!({"error": e.to_string(), "duration": duration}),
+            serde_json::json!({"error": e.to_string(), "duration": duration, "policy_arns": policy_arns, "policy": policy}),
         ),
     };
     audit::record(
@@ -114,18 +163,13 @@ async fn exchange(
         origin,
     )
     .await?;
+    let request = evaluation.assume_request(pair, duration);
     let result = aws
         .sts
-        .assume_role_with_saml(
-            pair.role.as_str(),
-            pair.provider.as_str(),
-            &assertion.saml_response,
-            Some(duration as i32),
-            now(),
-        )
+        .assume_role_with_saml(&request, &assertion.saml_response, now())
         .await;
-    audit_sts(aws, identity, pair, origin, duration, &result).await;
-    Ok(result?)
+    audit_sts(aws, identity, pair, origin, &request, &result).await;
+    result.map_err(|e| name_the_rule(e, evaluation, pair))
 }
 
 /// After this long, a learned MaxSessionDuration is put to STS again (seconds).

@@ -1,9 +1,11 @@
 //! Everything the broker sends to AWS: signed sign-in Responses for the console
 //! (`assertion`), the regional sign-in endpoints (`regions`), STS `AssumeRoleWithSAML`
 //! (`sts`), the one failover policy both follow (`failover`), CLI credentials
-//! (`credentials`), and console links through the federation endpoint (`federation`).
+//! (`credentials`), console links through the federation endpoint (`federation`), and the
+//! choice between a SAML sign-in and a federation link for the Console button (`console`).
 
 pub mod assertion;
+pub mod console;
 pub mod credentials;
 pub mod failover;
 pub mod federation;

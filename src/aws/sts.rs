@@ -17,7 +17,9 @@ use aws_smithy_http_client::tls;
 use secrecy::SecretString;
 
 use crate::aws::failover::DownMarks;
-use crate::domain::aws::{Partition, Region, RegionEntry};
+use aws_sdk_sts::types::PolicyDescriptorType;
+
+use crate::domain::aws::{AssumeRequest, Partition, Region, RegionEntry};
 use crate::store::{EndpointHealth, Store, StoreError};
 
 /// `[sts]`: CLI credentials and console federation URLs.
@@ -267,25 +269,35 @@ impl StsClient {
             .collect())
     }
 
-    /// Exchanges a signed assertion for credentials.
+    /// Exchanges a signed assertion for credentials: the request's fields exactly (the dry
+    /// run shows the same through `AssumeRequest::parameters`).
     pub async fn assume_role_with_saml(
         &self,
-        role_arn: &str,
-        principal_arn: &str,
+        request: &AssumeRequest,
         saml_response_b64: &str,
-        duration_secs: Option<i32>,
         now: i64,
     ) -> Result<Issued, StsError> {
+        let policy_arns: Option<Vec<PolicyDescriptorType>> =
+            (!request.policy_arns.is_empty()).then(|| {
+                request
+                    .policy_arns
+                    .iter()
+                    .map(|a| PolicyDescriptorType::builder().arn(a.as_str()).build())
+                    .collect()
+            });
+        let duration = i32::try_from(request.duration_secs).ok();
         let mut failed = Vec::new();
         self.adopt_shared_marks(now).await;
         for i in self.marks.order(now) {
             let endpoint = &self.endpoints[i];
             let result = self.clients[i]
                 .assume_role_with_saml()
-                .role_arn(role_arn)
-                .principal_arn(principal_arn)
+                .role_arn(request.role.as_str())
+                .principal_arn(request.provider.as_str())
                 .saml_assertion(saml_response_b64)
-                .set_duration_seconds(duration_secs)
+                .set_duration_seconds(duration)
+                .set_policy_arns(policy_arns.clone())
+                .set_policy(request.policy.as_ref().map(|p| p.as_str().to_string()))
                 .send()
                 .await;
             match result {

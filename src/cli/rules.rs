@@ -188,6 +188,30 @@ pub fn report(run: &DryRun, xml: bool) -> String {
     for b in &run.broken {
         out.push_str(&format!("  ! rule `{}` is left out: {}\n", b.rule, b.error));
     }
+    for p in &run.plans {
+        out.push_str(&format!("session of {} (rule `{}`):\n", p.role, p.rule));
+        out.push_str(&format!(
+            "    console: {} ({})\n    duration: {} s ({})\n    RoleSessionName: {}\n",
+            p.console_path, p.console_path_why, p.duration_secs, p.duration_why, p.session_name
+        ));
+        for (key, value, from) in &p.tags {
+            out.push_str(&format!("    tag {key} = {value} (from {from})\n"));
+        }
+        if !p.transitive_tag_keys.is_empty() {
+            out.push_str(&format!(
+                "    transitive tag keys: {}\n",
+                p.transitive_tag_keys.join(", ")
+            ));
+        }
+        out.push_str("    AssumeRoleWithSAML:");
+        for (k, v) in &p.sts_parameters {
+            out.push_str(&format!(" {k}={v}"));
+        }
+        out.push('\n');
+        for problem in &p.problems {
+            out.push_str(&format!("    AWS would refuse: {problem}\n"));
+        }
+    }
     if run.warnings.is_empty() {
         out.push_str("pre-flight: every AWS rule holds");
         if let Some(n) = run.signed_size {

@@ -104,6 +104,7 @@ impl From<crate::aws::credentials::CredentialsError> for AppError {
                 "{e}. Try again in a minute, or use the Console button, which signs in through any \
                  healthy Region."
             )),
+            e @ CredentialsError::SessionShape { .. } => AppError::UpstreamRefused(format!("{e}.")),
             CredentialsError::Federation(why) => AppError::UpstreamDown(format!(
                 "The AWS console federation endpoint failed ({why}). Use the Console button instead, \
                  which signs in with SAML through any healthy Region."

@@ -138,7 +138,10 @@ fn render_error_page<B: MessageBody + 'static>(
 /// console sign-in (which writes only its audit event). Their cached reads share one read of
 /// the generations per request. A path that writes users, groups, sessions, rules, Region
 /// controls, learned limits or keys must not be listed: its later reads would miss its own
-/// write.
+/// write. The console POST of a role with a session policy goes on to STS and the federation
+/// link (`aws::console`), which may write a learned limit or an STS endpoint's health; it reads
+/// neither again after writing (the endpoint marks it learned are also kept in memory), so
+/// the shared read stays correct there too.
 const ONE_GENERATIONS_READ: &[(Method, &str)] =
     &[(Method::GET, "/"), (Method::POST, "/saml/aws/sso")];
 

@@ -23,7 +23,9 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex_automata::util::captures::Captures;
 
 use super::rule::{fold_char, CompiledRule, Effect, RuleSpec};
-use crate::domain::aws::{Partition, RoleArn, RolePair, SamlProviderArn, SessionDuration};
+use crate::domain::aws::{
+    AssumeRequest, Partition, RoleArn, RolePair, SamlProviderArn, SessionDuration,
+};
 
 /// Who produced something: a rule and the group that matched it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +82,41 @@ impl Evaluation {
         self.granted
             .iter()
             .find(|g| g.pair.role.as_str() == role_arn)
+    }
+
+    /// The roles one console Response carries: the role asked for, or (multi-role chooser, no
+    /// role named) every granted role whose rule sets no session controls, since one Response
+    /// carries one set of attributes and no session policy. Roles with their own controls are
+    /// opened one at a time from the portal; when every role has them, the first is sent alone.
+    pub fn one_response(&self, roles: Vec<RolePair>) -> Vec<RolePair> {
+        if roles.len() < 2 {
+            return roles;
+        }
+        let plain = |p: &RolePair| {
+            self.grant(p.role.as_str())
+                .is_none_or(|g| g.session.is_empty())
+        };
+        if roles.iter().any(plain) {
+            roles.into_iter().filter(plain).collect()
+        } else {
+            roles.into_iter().take(1).collect()
+        }
+    }
+
+    /// The `AssumeRoleWithSAML` request for a granted role, with its rule's session policies:
+    /// what the STS client sends and the dry run shows.
+    pub fn assume_request(&self, pair: &RolePair, duration_secs: u32) -> AssumeRequest {
+        let shape = self
+            .grant(pair.role.as_str())
+            .map(|g| g.session.clone())
+            .unwrap_or_default();
+        AssumeRequest {
+            role: pair.role.clone(),
+            provider: pair.provider.clone(),
+            duration_secs,
+            policy_arns: shape.policy_arns.clone(),
+            policy: shape.policy.clone(),
+        }
     }
 }
 

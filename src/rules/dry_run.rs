@@ -4,7 +4,7 @@
 use crate::directory::Identity;
 use crate::domain::aws::{AwsRuleError, RolePair};
 use crate::mapping::engine::Broken;
-use crate::mapping::Evaluation;
+use crate::mapping::{Evaluation, Grant};
 use crate::saml::profile::AwsProfile;
 use crate::saml::response::{preflight, sign_aws_response, unsigned_response_xml, ResponseError};
 use crate::saml::sign::XmlSigner;
@@ -30,6 +30,104 @@ pub struct DryRun {
     pub assertion_xml: Option<String>,
     /// Base64 size of the signed Response, when a signing key was at hand.
     pub signed_size: Option<usize>,
+    /// For each granted role, how its session would be shaped and sent.
+    pub plans: Vec<RolePlan>,
+}
+
+/// How one granted role's session would be shaped, on every path.
+#[derive(Debug, Clone)]
+pub struct RolePlan {
+    pub role: String,
+    pub rule: String,
+    /// How the portal's Console button opens it.
+    pub console_path: &'static str,
+    pub console_path_why: String,
+    /// What the console and CLI ask for, and why.
+    pub duration_secs: u32,
+    pub duration_why: String,
+    pub session_name: String,
+    pub source_identity: String,
+    /// Key, value, and where it came from (settings or rule).
+    pub tags: Vec<(String, String, &'static str)>,
+    pub transitive_tag_keys: Vec<String>,
+    /// The `AssumeRoleWithSAML` parameters CLI credentials (and a federation link) send.
+    pub sts_parameters: Vec<(String, String)>,
+    /// What AWS would refuse for this role.
+    pub problems: Vec<String>,
+}
+
+/// The plan of one granted role: the same functions the sign-in paths call.
+async fn plan(
+    store: &Store,
+    profile: &AwsProfile,
+    identity: &Identity,
+    evaluation: &Evaluation,
+    grant: &Grant,
+) -> Result<RolePlan, StoreError> {
+    let wanted = grant.duration.unwrap_or(profile.session_duration).secs();
+    let mut duration_why = match grant.duration {
+        Some(_) => format!("rule `{}` asks for {wanted} s", grant.cause.rule),
+        None => format!("the settings' default, {wanted} s (the rule names none)"),
+    };
+    let mut duration_secs = wanted;
+    if let Some(limit) = store.role_session_limit(grant.pair.role.as_str()).await? {
+        let max = u32::try_from(limit.max_duration).unwrap_or(wanted);
+        if max < wanted {
+            duration_secs = max;
+            duration_why.push_str(&format!(
+                "; shortened to {max} s: STS refused {} s for this role on {} (a learned MaxSessionDuration: CLI credentials ask for {wanted} s again once it is a day old, and an admin can forget it on the Regions page)",
+                limit.refused_duration,
+                crate::clock::readable(limit.learned_at),
+            ));
+        }
+    }
+    let (console_path, console_path_why) = if grant.session.has_policy() {
+        (
+            "federation link",
+            "the rule sets a session policy, which only STS can apply: STS AssumeRoleWithSAML with the policy, then getSigninToken and the console login URL".to_string(),
+        )
+    } else {
+        (
+            "SAML sign-in",
+            "a signed Response posted to a healthy Region's sign-in endpoint".to_string(),
+        )
+    };
+    let mut out = RolePlan {
+        role: grant.pair.role.to_string(),
+        rule: grant.cause.rule.clone(),
+        console_path,
+        console_path_why,
+        duration_secs,
+        duration_why,
+        session_name: String::new(),
+        source_identity: String::new(),
+        tags: Vec::new(),
+        transitive_tag_keys: Vec::new(),
+        sts_parameters: evaluation
+            .assume_request(&grant.pair, duration_secs)
+            .parameters(),
+        problems: Vec::new(),
+    };
+    match profile.user_attributes(identity, &grant.session) {
+        Ok(a) => {
+            out.session_name = a.session_name.as_str().to_string();
+            out.source_identity = a
+                .source_identity
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            out.tags = a
+                .tags
+                .tags()
+                .iter()
+                .zip(&a.tag_origins)
+                .map(|((k, v), o)| (k.clone(), v.clone(), o.describe()))
+                .collect();
+            out.transitive_tag_keys = a.tags.transitive().to_vec();
+        }
+        Err(errors) => out.problems = errors.iter().map(ToString::to_string).collect(),
+    }
+    Ok(out)
 }
 
 /// Runs the rules for `identity` and builds (but does not send) the assertion.
@@ -48,23 +146,36 @@ pub async fn dry_run(
         groups: identity.groups.clone(),
         broken: compiled.broken.clone(),
         warnings: Vec::new(),
-        notes: profile.rewrites(identity),
+        notes: Vec::new(),
         preview_roles: Vec::new(),
         assertion_xml: None,
         signed_size: None,
+        plans: Vec::new(),
         evaluation,
     };
-    let attributes = match profile.user_attributes(identity) {
+    for grant in &out.evaluation.granted {
+        out.plans
+            .push(plan(store, profile, identity, &out.evaluation, grant).await?);
+    }
+    // The preview is the Response the Console button would post first: the first role, or
+    // with the multi-role chooser every role one Response can carry.
+    let roles: Vec<RolePair> = if profile.multi_role_chooser {
+        out.evaluation.one_response(out.evaluation.pairs())
+    } else {
+        out.evaluation.pairs().into_iter().take(1).collect()
+    };
+    let shape = roles
+        .first()
+        .and_then(|r| out.evaluation.grant(r.role.as_str()))
+        .map(|g| g.session.clone())
+        .unwrap_or_default();
+    out.notes = profile.rewrites(identity, &shape);
+    let attributes = match profile.user_attributes(identity, &shape) {
         Ok(a) => a,
         Err(errors) => {
             out.warnings = errors;
             return Ok(out);
         }
-    };
-    let roles: Vec<RolePair> = if profile.multi_role_chooser {
-        out.evaluation.pairs()
-    } else {
-        out.evaluation.pairs().into_iter().take(1).collect()
     };
     let duration = session_duration(profile, &out.evaluation, &roles);
     let assertion = profile.assertion(identity, &attributes, acs_url, &roles, duration);

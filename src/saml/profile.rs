@@ -3,6 +3,7 @@
 use super::settings::SamlSettings;
 use crate::directory::settings::SourcesSettings;
 use crate::directory::Identity;
+use crate::mapping::SessionShape;
 use crate::domain::aws::{
     AwsRuleError, Partition, RoleSessionName, SessionDuration, SessionNaming, SessionTags,
     SourceIdentity,
@@ -26,12 +27,35 @@ pub struct AwsProfile {
     naming: SessionNaming,
 }
 
-/// The attributes computed for one user.
+/// The attributes computed for one user (and the rule of the role they sign in to).
 #[derive(Debug, Clone)]
 pub struct UserAttributes {
     pub session_name: RoleSessionName,
     pub source_identity: Option<SourceIdentity>,
     pub tags: SessionTags,
+    /// Where each tag came from, in the order of `tags`: for the dry run.
+    pub tag_origins: Vec<TagOrigin>,
+}
+
+/// Where a session tag came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagOrigin {
+    /// `[saml] principal_tags`.
+    Settings,
+    /// The granting rule.
+    Rule,
+    /// The granting rule, replacing the settings' tag of the same key.
+    RuleReplacingSettings,
+}
+
+impl TagOrigin {
+    pub fn describe(self) -> &'static str {
+        match self {
+            TagOrigin::Settings => "settings",
+            TagOrigin::Rule => "rule",
+            TagOrigin::RuleReplacingSettings => "rule (replaces the settings' value)",
+        }
+    }
 }
 
 /// Fills `{username}`, `{email}`, `{display_name}` and `{attr:NAME}` (an attribute the
@@ -139,7 +163,7 @@ impl AwsProfile {
 
     /// What fedbroker changes for this person: `attribute: raw → sent`, one line each, for
     /// the dry run.
-    pub fn rewrites(&self, identity: &Identity) -> Vec<String> {
+    pub fn rewrites(&self, identity: &Identity, rule: &SessionShape) -> Vec<String> {
         let mut out = Vec::new();
         let suffix = self.naming.suffix_of(&identity.source);
         let mut check = |attribute: &str, template: &str| {
@@ -159,23 +183,38 @@ impl AwsProfile {
                 ));
             }
         };
-        check("RoleSessionName", &self.role_session_name);
+        check(
+            "RoleSessionName",
+            rule.role_session_name
+                .as_deref()
+                .unwrap_or(&self.role_session_name),
+        );
         check("SourceIdentity", &self.source_identity);
         out
     }
 
-    /// Computes the user's attributes. RoleSessionName and SourceIdentity are made unique and
-    /// fit for AWS by [`SessionNaming`] (never refused); tags are checked and every violation is
-    /// reported.
+    /// Computes the user's attributes for a role granted by a rule shaping its sessions as
+    /// `rule` says (an empty shape: the settings alone). RoleSessionName and SourceIdentity are
+    /// made unique and fit for AWS by [`SessionNaming`] (never refused); the merged tags are
+    /// checked and every violation is reported.
+    ///
+    /// Merge: the settings' tags in their order, a rule's tag replacing the settings' tag of the
+    /// same key (ignoring case, as AWS does) in place, then the rule's other tags; transitive
+    /// keys are both lists; the rule's session name template replaces the settings' one.
     pub fn user_attributes(
         &self,
         identity: &Identity,
+        rule: &SessionShape,
     ) -> Result<UserAttributes, Vec<AwsRuleError>> {
         let session_text = |template: &str| {
             self.naming
                 .name(&identity.source, &render_template(template, identity))
         };
-        let name = session_text(&self.role_session_name);
+        let name = session_text(
+            rule.role_session_name
+                .as_deref()
+                .unwrap_or(&self.role_session_name),
+        );
         let session_name = RoleSessionName::parse(&name).map_err(|e| vec![e])?;
         let source_identity = if self.source_identity.is_empty() {
             None
@@ -183,17 +222,38 @@ impl AwsProfile {
             let sent = session_text(&self.source_identity);
             Some(SourceIdentity::parse(&sent).map_err(|e| vec![e])?)
         };
+        let mut merged: Vec<(String, String, TagOrigin)> = self
+            .tags
+            .iter()
+            .map(|(k, t)| (k.clone(), t.clone(), TagOrigin::Settings))
+            .collect();
+        for (key, template) in &rule.tags {
+            match merged.iter_mut().find(|(k, ..)| k.eq_ignore_ascii_case(key)) {
+                Some(slot) => {
+                    *slot = (key.clone(), template.clone(), TagOrigin::RuleReplacingSettings)
+                }
+                None => merged.push((key.clone(), template.clone(), TagOrigin::Rule)),
+            }
+        }
+        let mut transitive = self.transitive.clone();
+        for key in &rule.transitive_tag_keys {
+            if !transitive.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+                transitive.push(key.clone());
+            }
+        }
+        let tag_origins = merged.iter().map(|(.., o)| *o).collect();
         let tags = SessionTags::parse(
-            self.tags
-                .iter()
-                .map(|(k, t)| (k.clone(), render_template(t, identity)))
+            merged
+                .into_iter()
+                .map(|(k, t, _)| (k, render_template(&t, identity)))
                 .collect(),
-            self.transitive.clone(),
+            transitive,
         )?;
         Ok(UserAttributes {
             session_name,
             source_identity,
             tags,
+            tag_origins,
         })
     }
 }
@@ -246,10 +306,10 @@ mod tests {
             AwsProfile::from_settings(&settings.saml, &settings.sources, "https://b.example")
                 .expect("profile");
         let local = profile
-            .user_attributes(&person("bob-smith", "local"))
+            .user_attributes(&person("bob-smith", "local"), &SessionShape::default())
             .expect("valid");
         let external = profile
-            .user_attributes(&person("bob smith", "corp"))
+            .user_attributes(&person("bob smith", "corp"), &SessionShape::default())
             .expect("valid");
         let sent = |a: &UserAttributes| {
             a.source_identity
@@ -261,7 +321,7 @@ mod tests {
         assert_ne!(sent(&external), sent(&local));
         assert!(sent(&external).ends_with("@corp"), "{}", sent(&external));
         let braces = profile
-            .user_attributes(&person("z{email}", "local"))
+            .user_attributes(&person("z{email}", "local"), &SessionShape::default())
             .expect("valid");
         assert!(!sent(&braces).contains("admin"), "{}", sent(&braces));
     }

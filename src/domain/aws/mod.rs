@@ -56,10 +56,12 @@ static TAG_CHARS: LazyLock<Regex> =
 mod arn;
 mod partition;
 mod policy;
+mod request;
 mod session;
 
 pub use arn::{AccountId, RoleArn, RolePair, SamlProviderArn};
 pub use partition::{Partition, Region, RegionEntry};
+pub use request::AssumeRequest;
 pub use policy::{
     policy_plaintext_len, InlinePolicy, PolicyArn, MAX_POLICY_ARNS, MAX_POLICY_PLAINTEXT,
 };

@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Nav;
-use crate::aws::assertion::console_post;
+use crate::aws::console::{console_sign_in, ConsoleSignIn};
 use crate::http::error::AppError;
 use crate::http::middleware::CSP;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken};
@@ -69,7 +69,9 @@ struct AutoPostPage {
 }
 
 /// `POST /saml/aws/sso`: signs a Response for the chosen role and Region (or the first healthy
-/// Region) and answers with a page that posts it to that Region's AWS sign-in endpoint.
+/// Region) and answers with a page that posts it to that Region's AWS sign-in endpoint; a role
+/// whose rule has a session policy is sent to the federation link instead (a 302 whose URL
+/// holds a sign-in token, so no referrer goes with it).
 pub async fn post_console(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -77,7 +79,15 @@ pub async fn post_console(
 ) -> Result<HttpResponse, AppError> {
     let region = Some(form.region.as_str()).filter(|r| !r.is_empty());
     let origin = super::origin(&req, &state.settings);
-    let post = console_post(state.aws(), &user.identity, &form.role, region, &origin).await?;
+    let post = match console_sign_in(state.aws(), &user.identity, &form.role, region, &origin).await? {
+        ConsoleSignIn::Post(post) => post,
+        ConsoleSignIn::FederationLink(url) => {
+            return Ok(HttpResponse::Found()
+                .insert_header((header::LOCATION, url))
+                .insert_header((header::REFERRER_POLICY, "no-referrer"))
+                .finish())
+        }
+    };
     let acs_origin = origin_of(&post.acs_url);
     let html = AutoPostPage {
         nav: Some(user.nav()),

@@ -8,6 +8,7 @@ use crate::directory::Identity;
 use crate::http::error::AppError;
 use crate::http::routes::{render, AdminUser, Nav};
 use crate::http::state::AppState;
+use crate::rules::dry_run::RolePlan;
 use crate::rules::{dry_run, identity_for_dry_run, DryRun, DryRunSubject};
 
 struct GrantRow {
@@ -52,6 +53,7 @@ struct TestPage {
     preview_roles: String,
     assertion_xml: String,
     size: String,
+    plans: Vec<RolePlan>,
 }
 
 /// `GET /admin/test?username=...&groups=...`
@@ -141,6 +143,7 @@ pub async fn get_test(
         preview_roles: String::new(),
         assertion_xml: String::new(),
         size: String::new(),
+        plans: Vec::new(),
     };
     let groups = parse_groups(&query.groups);
     let subject = match (query.username.trim(), groups.is_empty()) {
@@ -189,6 +192,7 @@ pub async fn get_test(
         .map(|b| format!("{}: {}", b.rule, b.error))
         .collect();
     page.preview_roles = run.preview_roles.join(", ");
+    page.plans = run.plans.clone();
     page.assertion_xml = run.assertion_xml.clone().unwrap_or_default();
     page.size = run
         .signed_size
