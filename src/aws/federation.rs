@@ -40,6 +40,22 @@ impl Federation {
         })
     }
 
+    /// The origins (`scheme://host[:port]`) of the federation endpoints of `regions`, for the
+    /// CSP `form-action` of the page whose Console button may be answered with a redirect to
+    /// one of them: browsers hold a form post's redirects to `form-action` too.
+    pub fn origins(&self, regions: impl IntoIterator<Item = Region>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for region in regions {
+            if let Ok(url) = url::Url::parse(&self.endpoint(&region)) {
+                let origin = url.origin().ascii_serialization();
+                if !out.contains(&origin) {
+                    out.push(origin);
+                }
+            }
+        }
+        out
+    }
+
     /// The federation endpoint of a Region.
     pub fn endpoint(&self, region: &Region) -> String {
         self.overrides

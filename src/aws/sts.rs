@@ -188,6 +188,11 @@ impl StsClient {
         })
     }
 
+    /// The Regions of the configured endpoints, in order.
+    pub fn regions(&self) -> impl Iterator<Item = Region> + '_ {
+        self.endpoints.iter().map(|e| e.region.clone())
+    }
+
     /// Takes over the marks other instances shared. A database that does not answer leaves
     /// this instance on its own marks (the call itself does not need the database).
     async fn adopt_shared_marks(&self, now: i64) {
@@ -277,8 +282,8 @@ impl StsClient {
         saml_response_b64: &str,
         now: i64,
     ) -> Result<Issued, StsError> {
-        let policy_arns: Option<Vec<PolicyDescriptorType>> =
-            (!request.policy_arns.is_empty()).then(|| {
+        let policy_arns: Option<Vec<PolicyDescriptorType>> = (!request.policy_arns.is_empty())
+            .then(|| {
                 request
                     .policy_arns
                     .iter()

@@ -3,11 +3,11 @@
 use super::settings::SamlSettings;
 use crate::directory::settings::SourcesSettings;
 use crate::directory::Identity;
-use crate::mapping::SessionShape;
 use crate::domain::aws::{
     AwsRuleError, Partition, RoleSessionName, SessionDuration, SessionNaming, SessionTags,
     SourceIdentity,
 };
+use crate::mapping::SessionShape;
 
 /// The settings that shape every assertion, parsed once.
 #[derive(Debug, Clone)]
@@ -228,9 +228,16 @@ impl AwsProfile {
             .map(|(k, t)| (k.clone(), t.clone(), TagOrigin::Settings))
             .collect();
         for (key, template) in &rule.tags {
-            match merged.iter_mut().find(|(k, ..)| k.eq_ignore_ascii_case(key)) {
+            match merged
+                .iter_mut()
+                .find(|(k, ..)| k.eq_ignore_ascii_case(key))
+            {
                 Some(slot) => {
-                    *slot = (key.clone(), template.clone(), TagOrigin::RuleReplacingSettings)
+                    *slot = (
+                        key.clone(),
+                        template.clone(),
+                        TagOrigin::RuleReplacingSettings,
+                    )
                 }
                 None => merged.push((key.clone(), template.clone(), TagOrigin::Rule)),
             }

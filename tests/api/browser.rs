@@ -68,6 +68,54 @@ async fn a_browser_signs_in_and_sees_the_portal() {
     assert_saved(&shot);
 }
 
+/// A role whose rule has a session policy: the same Console button lands on the federation
+/// login URL (the loopback stand-in's `login`), after STS received the policy.
+#[tokio::test]
+async fn the_console_button_of_a_role_with_a_session_policy_lands_on_the_federation_link() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let standin = crate::peers::aws::Peer::standin(dir.path(), 43200).await;
+    let federation = format!("{}/federation", standin.url());
+    let (sts, fed) = (standin.url(), federation.clone());
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.demo.enabled = true;
+        s.sts.endpoints = crate::helpers::entries([format!("us-east-2={sts}")]);
+        s.sts.federation = crate::helpers::entries([format!("us-east-2={fed}")]);
+    })
+    .await;
+    app.execute(
+        "UPDATE mapping_rules SET session_controls = \
+         '{\"policy_arns\":[\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]}' WHERE effect = 'allow'",
+    )
+    .await;
+    app.execute("UPDATE rule_set_state SET generation = generation + 1")
+        .await;
+    let (shot, shot_arg) = screenshot("console-federation.png");
+    let stdout = run_script(
+        "console.mjs",
+        vec![
+            app.address.clone(),
+            format!("{federation}?Action=login"),
+            shot_arg,
+        ],
+    )
+    .await;
+    assert!(
+        stdout.contains("result=standin console: https://"),
+        "{stdout}"
+    );
+    let got = standin.received();
+    let sts: Vec<&serde_json::Value> = got.iter().filter(|r| r["kind"] == "sts").collect();
+    assert_eq!(sts.len(), 1, "{got:?}");
+    assert_eq!(
+        sts[0]["policy_arns"],
+        serde_json::json!(["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+    );
+    assert!(got
+        .iter()
+        .any(|r| r["action"] == "login" && r["has_token"] == true));
+    assert_saved(&shot);
+}
+
 #[tokio::test]
 async fn a_browser_presses_console_and_the_auto_post_reaches_the_sign_in_endpoint() {
     use crate::saml_flow::SignInEndpoint;

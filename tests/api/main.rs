@@ -24,6 +24,7 @@ pub(crate) mod process;
 mod saml;
 mod saml_flow;
 mod services;
+mod session_controls;
 mod sessions;
 mod snapshots;
 mod store;

@@ -117,7 +117,38 @@ pub fn admin_identity() -> Identity {
     }
 }
 
+/// A SAML Response for a role whose rule has a session policy is refused whoever asks for one
+/// (it would open the role without the policy), before any Region is chosen or key used; the
+/// Console button's use case sends it to the federation link instead.
+async fn a_saml_response_for_a_role_with_a_session_policy_is_refused(backend: Backend) {
+    let parts = Parts::new(backend, |_| {}).await;
+    let rule = parts.store.list_rules().await.expect("rules").remove(0);
+    let mut spec = rule.spec();
+    spec.session.policy_arns = vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()];
+    parts
+        .store
+        .update_rule(
+            rule.id,
+            rule.version,
+            &spec,
+            &fedbroker::store::Change {
+                actor: "test",
+                at: 1,
+            },
+        )
+        .await
+        .expect("saved");
+    let origin = Origin::default();
+    let refused = console_post(parts.aws(), &admin_identity(), ADMIN_ROLE, None, &origin).await;
+    assert!(
+        matches!(refused, Err(SignInError::NeedsFederation(ref r)) if r == ADMIN_ROLE),
+        "{refused:?}"
+    );
+    assert_eq!(parts.events("assertion.issued").await, 0, "nothing signed");
+}
+
 on_both_backends!(
+    a_saml_response_for_a_role_with_a_session_policy_is_refused,
     a_console_sign_in_is_prepared_and_signed_without_a_server,
     a_role_not_granted_is_refused_and_recorded_without_a_server,
     credentials_come_from_sts_without_a_server,

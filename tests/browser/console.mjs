@@ -1,5 +1,7 @@
-// Signs in as alice in headless Chromium, presses "Console" on a role, and follows the SAML
-// auto-POST to the (loopback) AWS sign-in endpoint. Usage: node console.mjs BASE_URL ACS_URL SCREENSHOT.png
+// Signs in as alice in headless Chromium, presses "Console" on a role, and follows where the
+// broker sends the browser: the SAML auto-POST to the (loopback) AWS sign-in endpoint, or the
+// federation login URL for a role with a session policy. LANDING is the address it must reach
+// (a prefix). Usage: node console.mjs BASE_URL LANDING SCREENSHOT.png
 import { launch } from "./launch.mjs";
 
 const [base, acs, screenshot] = process.argv.slice(2);
@@ -15,7 +17,7 @@ try {
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-portal.png"), fullPage: true });
   // The auto-POST page submits itself (static script, no inline JS) and lands on the endpoint.
   await Promise.all([
-    page.waitForURL(acs, { timeout: 15000 }),
+    page.waitForURL((url) => url.href.startsWith(acs), { timeout: 15000 }),
     page.click(".account[data-account='123456789012'] button.console"),
   ]);
   const result = await page.textContent("#result");

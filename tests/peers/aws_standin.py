@@ -6,13 +6,19 @@ the two AWS behaviours no emulator here has. Every request is appended to a JSON
       DurationSeconds above --max-duration -> HTTP 400 with STS's XML error body
       ("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.");
       otherwise HTTP 200 with an AssumeRoleWithSAMLResponse carrying credentials.
+      With --refuse-policy CODE, a request carrying a session policy (Policy or PolicyArns) is
+      answered HTTP 400 with that STS error code (MalformedPolicyDocument, PackedPolicyTooLarge):
+      moto accepts any policy, and these refusals are what STS answers.
   GET /federation?Action=getSigninToken&SessionDuration=..&Session=<JSON>
       -> {"SigninToken": "..."} (HTTP 400 when Session lacks sessionId/sessionKey/sessionToken).
+  GET /federation?Action=login&SigninToken=..&Destination=..
+      -> a small HTML page standing for the console ("standin console"), for browsers.
 
-Usage: aws_standin.py --port N --record FILE [--max-duration SECS]
+Usage: aws_standin.py --port N --record FILE [--max-duration SECS] [--refuse-policy CODE]
 """
 import argparse
 import datetime
+import html
 import json
 import sys
 import urllib.parse
@@ -55,6 +61,7 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--record", required=True)
     p.add_argument("--max-duration", type=int, default=43200)
+    p.add_argument("--refuse-policy", default="")
     args = p.parse_args()
 
     def record(entry):
@@ -81,8 +88,20 @@ def main():
             record({"kind": "sts", "action": field("Action"), "role": field("RoleArn"),
                     "principal": field("PrincipalArn"), "duration": duration,
                     "has_assertion": bool(field("SAMLAssertion")),
+                    "policy": field("Policy"),
+                    "policy_arns": [form[k][0] for k in sorted(form) if k.startswith("PolicyArns.member.")],
                     # Kept whole so that tests can hand it to an independent verifier.
                     "assertion": field("SAMLAssertion")})
+            has_policy = field("Policy") or any(k.startswith("PolicyArns.member.") for k in form)
+            if args.refuse_policy and has_policy:
+                messages = {
+                    "MalformedPolicyDocument": "Syntax errors in policy.",
+                    "PackedPolicyTooLarge": "Packed policy consumes 131% of allotted space, please use smaller policy.",
+                }
+                self.answer(400, ERROR.replace("ValidationError", args.refuse_policy).replace(
+                    "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+                    messages.get(args.refuse_policy, "Refused.")), "text/xml")
+                return
             if duration > args.max_duration:
                 self.answer(400, ERROR, "text/xml")
                 return
@@ -99,6 +118,12 @@ def main():
             url = urllib.parse.urlparse(self.path)
             q = urllib.parse.parse_qs(url.query)
             field = lambda k: q.get(k, [None])[0]
+            if field("Action") == "login":
+                record({"kind": "federation", "path": url.path, "action": "login",
+                        "destination": field("Destination"), "has_token": bool(field("SigninToken"))})
+                self.answer(200, "<!doctype html><title>standin console</title><p id=result>standin console: "
+                            + html.escape(field("Destination") or "") + "</p>", "text/html")
+                return
             session = json.loads(field("Session") or "{}")
             record({"kind": "federation", "path": url.path, "action": field("Action"),
                     "session_duration": field("SessionDuration"),

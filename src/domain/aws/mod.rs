@@ -61,10 +61,10 @@ mod session;
 
 pub use arn::{AccountId, RoleArn, RolePair, SamlProviderArn};
 pub use partition::{Partition, Region, RegionEntry};
-pub use request::AssumeRequest;
 pub use policy::{
     policy_plaintext_len, InlinePolicy, PolicyArn, MAX_POLICY_ARNS, MAX_POLICY_PLAINTEXT,
 };
+pub use request::AssumeRequest;
 pub use session::*;
 
 #[cfg(test)]

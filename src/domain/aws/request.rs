@@ -20,12 +20,18 @@ impl AssumeRequest {
     pub fn parameters(&self) -> Vec<(String, String)> {
         let mut out = vec![
             ("RoleArn".to_string(), self.role.to_string()),
-            ("PrincipalArn".to_string(), self.provider.as_str().to_string()),
+            (
+                "PrincipalArn".to_string(),
+                self.provider.as_str().to_string(),
+            ),
             (
                 "SAMLAssertion".to_string(),
                 "<signed SAML Response, base64>".to_string(),
             ),
-            ("DurationSeconds".to_string(), self.duration_secs.to_string()),
+            (
+                "DurationSeconds".to_string(),
+                self.duration_secs.to_string(),
+            ),
         ];
         for (i, arn) in self.policy_arns.iter().enumerate() {
             out.push((

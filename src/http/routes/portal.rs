@@ -12,6 +12,7 @@ use super::{render, Nav, SignedIn};
 use crate::auth::access::RoleRefused;
 use crate::clock::now;
 use crate::http::error::AppError;
+use crate::http::middleware::CSP;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::state::AppState;
 use crate::rules::role_list::{list_roles, ListedRole};
@@ -151,7 +152,7 @@ pub async fn get_portal(
             .render()?,
         );
     }
-    render(&PortalPage {
+    let mut page = render(&PortalPage {
         nav: Some(user.nav()),
         display_name: if id.display_name.is_empty() {
             id.username.clone()
@@ -166,7 +167,20 @@ pub async fn get_portal(
         shown_roles: list.shown,
         contact: state.settings.admin.contact.clone(),
         account_blocks,
-    })
+    })?;
+    // The Console button of a role with a session policy, and the federation button, are
+    // answered with a redirect to an AWS federation endpoint: widen `form-action` to those
+    // endpoints' origins, for this page only.
+    let origins = state.federation.origins(state.sts.regions()).join(" ");
+    let csp = CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origins}"),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&csp) {
+        page.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    Ok(page)
 }
 
 /// Pin or unpin a role.

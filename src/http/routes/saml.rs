@@ -79,15 +79,16 @@ pub async fn post_console(
 ) -> Result<HttpResponse, AppError> {
     let region = Some(form.region.as_str()).filter(|r| !r.is_empty());
     let origin = super::origin(&req, &state.settings);
-    let post = match console_sign_in(state.aws(), &user.identity, &form.role, region, &origin).await? {
-        ConsoleSignIn::Post(post) => post,
-        ConsoleSignIn::FederationLink(url) => {
-            return Ok(HttpResponse::Found()
-                .insert_header((header::LOCATION, url))
-                .insert_header((header::REFERRER_POLICY, "no-referrer"))
-                .finish())
-        }
-    };
+    let post =
+        match console_sign_in(state.aws(), &user.identity, &form.role, region, &origin).await? {
+            ConsoleSignIn::Post(post) => post,
+            ConsoleSignIn::FederationLink(url) => {
+                return Ok(HttpResponse::Found()
+                    .insert_header((header::LOCATION, url))
+                    .insert_header((header::REFERRER_POLICY, "no-referrer"))
+                    .finish())
+            }
+        };
     let acs_origin = origin_of(&post.acs_url);
     let html = AutoPostPage {
         nav: Some(user.nav()),

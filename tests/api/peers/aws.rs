@@ -39,14 +39,61 @@ impl Peer {
         }
     }
 
+    /// `moto_server` with its request recorder on: [`Peer::moto_received`] reads what it got.
+    pub async fn moto_recording(dir: &Path) -> Peer {
+        let port = free_port();
+        let record = dir.join(format!("moto-{port}.jsonl"));
+        let child = Command::new(peers_dir().join(".venv/bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_ENABLE_RECORDING", "1")
+            .env("MOTO_RECORDER_FILEPATH", &record)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts (install the test peers with `bash .ci/deps`)");
+        wait_for_port(port, "moto_server").await;
+        Peer {
+            child,
+            port,
+            record,
+        }
+    }
+
+    /// The form parameters of every request moto recorded (`MOTO_ENABLE_RECORDING`).
+    pub fn moto_received(&self) -> Vec<Vec<(String, String)>> {
+        use base64::Engine;
+        crate::helpers::read_jsonl(&self.record)
+            .iter()
+            .map(|entry| {
+                let body = entry["body"].as_str().unwrap_or("");
+                let bytes = if entry["body_encoded"] == true {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .expect("moto records base64")
+                } else {
+                    body.as_bytes().to_vec()
+                };
+                url::form_urlencoded::parse(&bytes).into_owned().collect()
+            })
+            .collect()
+    }
+
     /// The stand-in for STS's MaxSessionDuration refusal and the federation endpoint.
     pub async fn standin(dir: &Path, max_duration: u32) -> Peer {
+        Peer::standin_with(dir, max_duration, "").await
+    }
+
+    /// The stand-in, refusing every session policy with the STS error `refuse_policy` (none
+    /// when empty).
+    pub async fn standin_with(dir: &Path, max_duration: u32, refuse_policy: &str) -> Peer {
         let port = free_port();
         let record = dir.join(format!("standin-{port}.jsonl"));
         let child = Command::new(peers_dir().join(".venv/bin/python"))
             .arg(peers_dir().join("aws_standin.py"))
             .args(["--port", &port.to_string(), "--max-duration"])
             .arg(max_duration.to_string())
+            .arg("--refuse-policy")
+            .arg(refuse_policy)
             .arg("--record")
             .arg(&record)
             .stdout(Stdio::null())

@@ -84,8 +84,9 @@ impl RuleForm {
         }
     }
 
-    /// The spec the form describes, or the errors of the fields that cannot even be read.
-    pub(super) fn to_spec(&self) -> Result<RuleSpec, Vec<FieldError>> {
+    /// The spec the form describes (what could be read of it), and the errors of the fields
+    /// that cannot even be read.
+    pub(super) fn to_spec(&self) -> (RuleSpec, Vec<FieldError>) {
         let mut errors = Vec::new();
         let effect = Effect::parse(&self.effect).unwrap_or_else(|| {
             errors.push(FieldError {
@@ -152,11 +153,7 @@ impl RuleForm {
             relay_state: text(&self.relay_state),
             session,
         };
-        if errors.is_empty() {
-            Ok(spec)
-        } else {
-            Err(errors)
-        }
+        (spec, errors)
     }
 }
 

@@ -220,10 +220,18 @@ pub async fn get_new_rule(
     )
 }
 
+/// Every problem at once: what the form cannot even read, and what the rule check finds in
+/// the rest, so one save shows all of them.
 fn validate(state: &AppState, form: &RuleForm) -> Result<RuleSpec, Vec<FieldError>> {
-    let spec = form.to_spec()?;
-    spec.compile(state.profile.partition)?;
-    Ok(spec)
+    let (spec, mut errors) = form.to_spec();
+    if let Err(found) = spec.compile(state.profile.partition) {
+        errors.extend(found);
+    }
+    if errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(errors)
+    }
 }
 
 fn redirect(to: &str) -> HttpResponse {
