@@ -327,15 +327,12 @@ async fn trust_policy_command(
         }
         (None, false) => anyhow::bail!("name a role with --role ARN, or use --all"),
     };
+    let mapper = crate::rules::RoleMapper::new(profile.clone());
+    let tags = crate::rules::sessions_carry_tags(&store, &mapper, &profile).await?;
     for u in &unplaced {
         eprintln!("fedbroker: rule `{}` is not covered: {}", u.rule, u.reason);
     }
-    let policies = policies_by_provider(
-        &targets,
-        &acs,
-        profile.sends_source_identity(),
-        profile.sends_tags(),
-    );
+    let policies = policies_by_provider(&targets, &acs, profile.sends_source_identity(), tags);
     if policies.is_empty() {
         anyhow::bail!(
             "no rule reaches an account: add rules (`fedbroker rules import`), and name the \

@@ -356,6 +356,12 @@ impl RuleSet {
         self.rules.len()
     }
 
+    /// Whether some rule gives its sessions tags (their roles' trust policies then need
+    /// `sts:TagSession`, even when the settings send none).
+    pub fn sends_tags(&self) -> bool {
+        self.rules.iter().any(|r| !r.session.tags.is_empty())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

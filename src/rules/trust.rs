@@ -9,6 +9,16 @@ use crate::store::{Store, StoreError};
 
 use super::RoleMapper;
 
+/// Whether the sessions of some role carry tags: the settings' or a rule's. Trust policies then
+/// allow `sts:TagSession`.
+pub async fn sessions_carry_tags(
+    store: &Store,
+    mapper: &RoleMapper,
+    profile: &crate::saml::profile::AwsProfile,
+) -> Result<bool, StoreError> {
+    Ok(profile.sends_tags() || mapper.current(store).await?.set.sends_tags())
+}
+
 /// Every account and provider that needs a trust policy, and the rules that could not be placed
 /// in an account (with the reason, for the operator to fix).
 pub async fn trust_targets(

@@ -440,8 +440,10 @@ async fn merged_tags_are_checked_before_signing_on_every_path(backend: Backend) 
 /// The rule form edits the session controls: each bad field is named beside its input and
 /// nothing is saved; a good rule is saved and shown again as written.
 async fn the_rule_form_checks_and_keeps_session_controls(backend: Backend) {
-    let app = spawn_app_with(backend, |_| {}).await;
+    let app = spawn_app_with(backend, |s| s.saml.principal_tags = Vec::new()).await;
     app.login_as_admin().await;
+    let trust = app.get("/admin/trust-policy").await;
+    assert!(!trust.body.contains("sts:TagSession"), "no tags sent yet");
     let token = app.get("/admin/rules/new").await.csrf_token();
     let rules_before = app.count("SELECT COUNT(*) FROM mapping_rules").await;
     let post = |policy_arns: &'static str, policy: &'static str, tags: &'static str| {

@@ -40,7 +40,7 @@ pub async fn get_trust(
         &targets,
         &acs_urls,
         state.profile.sends_source_identity(),
-        state.profile.sends_tags(),
+        crate::rules::sessions_carry_tags(&state.store, &state.rules, &state.profile).await?,
     )
     .into_iter()
     .map(|p| AccountPolicy {
