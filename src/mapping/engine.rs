@@ -553,6 +553,29 @@ mod tests {
 
     /// Each case: rules, groups, and the (role, rule, group) triples expected, in order.
     #[test]
+    fn one_response_leaves_out_roles_with_their_own_session_controls() {
+        let mut shaped = adfs();
+        shaped.name = "shaped".into();
+        shaped.pattern = "shaped".into();
+        shaped.role = "arn:aws:iam::123456789012:role/Shaped".into();
+        shaped.session.tags = [("Team".to_string(), "x".to_string())].into();
+        let set = set(&[adfs(), shaped]);
+        let e = set.evaluate(&["AWS-123456789012-Admin".into(), "shaped".into()]);
+        assert_eq!(e.granted.len(), 2);
+        let bundle = e.one_response(e.pairs());
+        assert_eq!(bundle.len(), 1);
+        assert_eq!(
+            bundle[0].role.as_str(),
+            "arn:aws:iam::123456789012:role/Admin"
+        );
+        let only_shaped = set.evaluate(&["shaped".into()]);
+        assert_eq!(only_shaped.one_response(only_shaped.pairs()).len(), 1);
+        assert!(set.sends_tags());
+        let request = e.assume_request(&e.granted[0].pair, 3600);
+        assert!(request.policy_arns.is_empty() && request.policy.is_none());
+    }
+
+    #[test]
     fn allow_deny_priority_case_and_duplicates() {
         let okta = rule(
             "okta",

@@ -284,6 +284,67 @@ mod tests {
     }
 
     #[test]
+    fn a_rules_tags_and_session_name_merge_over_the_settings() {
+        let mut settings = crate::config::Settings::load(
+            &crate::config::ConfigSource {
+                dir: Some("/nonexistent-config-dir".into()),
+                profile: None,
+            },
+            Vec::new(),
+        )
+        .expect("defaults");
+        settings.saml.principal_tags = vec!["Team=platform".into(), "Mail={email}".into()];
+        settings.saml.transitive_tag_keys = vec!["Team".into()];
+        let profile =
+            AwsProfile::from_settings(&settings.saml, &settings.sources, "https://b.example")
+                .expect("profile");
+        let alice = person("alice", "local");
+        let plain = profile
+            .user_attributes(&alice, &SessionShape::default())
+            .expect("valid");
+        assert_eq!(plain.tag_origins, vec![TagOrigin::Settings; 2]);
+        let rule = SessionShape {
+            tags: vec![
+                ("TEAM".into(), "payments".into()),
+                ("Cost".into(), "cc-{username}".into()),
+            ],
+            transitive_tag_keys: vec!["team".into(), "Cost".into()],
+            role_session_name: Some("{username}-pay".into()),
+            ..SessionShape::default()
+        };
+        let merged = profile.user_attributes(&alice, &rule).expect("valid");
+        assert_eq!(
+            merged.tags.tags(),
+            &[
+                ("TEAM".to_string(), "payments".to_string()),
+                ("Mail".to_string(), "admin@example.com".to_string()),
+                ("Cost".to_string(), "cc-alice".to_string()),
+            ],
+            "the rule's key replaces the settings' one in place, ignoring case"
+        );
+        assert_eq!(
+            merged.tag_origins,
+            vec![
+                TagOrigin::RuleReplacingSettings,
+                TagOrigin::Settings,
+                TagOrigin::Rule
+            ]
+        );
+        assert_eq!(
+            merged.tags.transitive(),
+            &["Team".to_string(), "Cost".to_string()]
+        );
+        assert_eq!(merged.session_name.as_str(), "alice-pay");
+        let notes = profile.rewrites(&person("a b", "local"), &rule);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("RoleSessionName: `a b-pay`")),
+            "the rule's session name template is the one rewritten: {notes:?}"
+        );
+    }
+
+    #[test]
     fn templates_render_in_one_pass() {
         let p = person("z{email}", "local");
         assert_eq!(render_template("{username}", &p), "z{email}");
