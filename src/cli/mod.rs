@@ -67,6 +67,14 @@ pub enum Command {
         /// `aws iam create-role --assume-role-policy-document file://…`).
         #[arg(long, requires = "all", value_name = "DIR")]
         out_dir: Option<std::path::PathBuf>,
+        /// A downstream role, assumed from fedbroker sessions by role chaining: its trust
+        /// policy requires the SourceIdentity to be kept and the session name to equal it.
+        #[arg(long, value_name = "ROLE_ARN", conflicts_with_all = ["role", "all"])]
+        chained: Option<String>,
+        /// With --chained: a role whose sessions may assume it (repeatable); default: any
+        /// principal of the downstream role's account that its IAM policies allow.
+        #[arg(long = "from", value_name = "ROLE_ARN", requires = "chained")]
+        from: Vec<String>,
     },
 }
 
@@ -205,9 +213,14 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         Command::Keys(cmd) => keys_command(&settings, cmd).await,
         Command::Rules(cmd) => rules::run(&settings, cmd).await,
-        Command::TrustPolicy { role, all, out_dir } => {
-            trust_policy_command(&settings, role, all, out_dir).await
-        }
+        Command::TrustPolicy {
+            chained: Some(downstream),
+            from,
+            ..
+        } => chained_trust_policy_command(&settings, &downstream, &from).await,
+        Command::TrustPolicy {
+            role, all, out_dir, ..
+        } => trust_policy_command(&settings, role, all, out_dir).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -279,6 +292,26 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
             println!("key {kid} retired; it no longer appears in the metadata");
         }
     }
+    Ok(())
+}
+
+/// `trust-policy --chained`: pure JSON on stdout, like the other forms.
+async fn chained_trust_policy_command(
+    settings: &Settings,
+    downstream: &str,
+    from: &[String],
+) -> anyhow::Result<()> {
+    let profile = crate::saml::profile::AwsProfile::from_settings(
+        &settings.saml,
+        &settings.sources,
+        &settings.base_url(settings.server.port),
+    )?;
+    let store = open_store(settings).await?;
+    let mapper = crate::rules::RoleMapper::new(profile.clone());
+    let tags = crate::rules::sessions_carry_tags(&store, &mapper, &profile).await?;
+    let policy = crate::rules::chained_policy(&profile, downstream, from, tags)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    println!("{}", serde_json::to_string_pretty(&policy)?);
     Ok(())
 }
 

@@ -8,4 +8,4 @@ pub mod trust;
 
 pub use cache::{compile, grantable_roles, session_duration, Compiled, RoleMapper};
 pub use dry_run::{dry_run, identity_for_dry_run, DryRun, DryRunSubject};
-pub use trust::{sessions_carry_tags, trust_targets};
+pub use trust::{chained_policy, sessions_carry_tags, trust_targets};

@@ -53,3 +53,46 @@ pub async fn trust_targets(
     reach.sort_by(|a, b| (&a.account, &a.provider).cmp(&(&b.account, &b.provider)));
     Ok((reach, unplaced))
 }
+
+/// The trust policy of a downstream role assumed from fedbroker sessions (see
+/// `saml::trust_policy::chained_trust_policy`), or why there is none: an ARN that is not a
+/// role of the configured partition, or no SourceIdentity sent (nothing would carry the person
+/// along the chain).
+pub fn chained_policy(
+    profile: &crate::saml::profile::AwsProfile,
+    downstream: &str,
+    from: &[String],
+    tags: bool,
+) -> Result<serde_json::Value, String> {
+    use crate::domain::aws::RoleArn;
+    if !profile.sends_source_identity() {
+        return Err(
+            "fedbroker sends no SourceIdentity (saml.source_identity is empty), so a chained \
+             session could not name the person: set saml.source_identity (e.g. \"{username}\") first"
+                .into(),
+        );
+    }
+    let parse = |raw: &str| -> Result<RoleArn, String> {
+        let arn = RoleArn::parse(raw.trim())
+            .map_err(|e| format!("`{}`: {}; {}", e.value, e.rule, e.fix))?;
+        if arn.partition() != profile.partition {
+            return Err(format!(
+                "`{arn}` is in the {} partition, but fedbroker signs in to {}",
+                arn.partition().as_str(),
+                profile.partition.as_str()
+            ));
+        }
+        Ok(arn)
+    };
+    let downstream = parse(downstream)?;
+    let principals = from
+        .iter()
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| parse(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::saml::trust_policy::chained_trust_policy(
+        &downstream,
+        &principals,
+        tags,
+    ))
+}

@@ -7,6 +7,7 @@
 
 use serde_json::{json, Value};
 
+use crate::domain::aws::RoleArn;
 use crate::mapping::reach::AccountReach;
 
 /// The trust policy document for roles trusting `provider_arn`.
@@ -30,6 +31,51 @@ pub fn trust_policy(
             "Principal": {"Federated": provider_arn},
             "Action": actions,
             "Condition": {"StringEquals": {"SAML:aud": acs_urls}}
+        }]
+    })
+}
+
+/// The trust policy of a *downstream* role: one assumed (`sts:AssumeRole`) from a session
+/// fedbroker opened, by role chaining. It keeps CloudTrail naming the person along the chain:
+/// - the caller's session must carry a SourceIdentity (`Null` on `aws:SourceIdentity`), which
+///   fedbroker sets at sign-in and AWS carries, unchangeable, into the chained session
+///   (`sts:SourceIdentity` must equal it);
+/// - the new session's name must be that SourceIdentity (`sts:RoleSessionName` equal to
+///   `${aws:SourceIdentity}`), so the assumed-role ARN names the person too;
+/// - `sts:SetSourceIdentity` is allowed, because AssumeRole from a session with a
+///   SourceIdentity sets it on the new session, and `sts:TagSession` when sessions carry tags
+///   (transitive tags are passed on).
+///
+/// `principals`: the upstream role ARNs, or the downstream role's account root when none are
+/// named (its IAM policies then decide which roles may call AssumeRole).
+pub fn chained_trust_policy(downstream: &RoleArn, principals: &[RoleArn], tags: bool) -> Value {
+    let principal: Vec<String> = if principals.is_empty() {
+        vec![format!(
+            "arn:{}:iam::{}:root",
+            downstream.partition().as_str(),
+            downstream.account()
+        )]
+    } else {
+        principals.iter().map(ToString::to_string).collect()
+    };
+    let mut actions = vec!["sts:AssumeRole", "sts:SetSourceIdentity"];
+    if tags {
+        actions.push("sts:TagSession");
+    }
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ChainedFromFedbrokerSessions",
+            "Effect": "Allow",
+            "Principal": {"AWS": principal},
+            "Action": actions,
+            "Condition": {
+                "Null": {"aws:SourceIdentity": "false"},
+                "StringEquals": {
+                    "sts:SourceIdentity": "${aws:SourceIdentity}",
+                    "sts:RoleSessionName": "${aws:SourceIdentity}"
+                }
+            }
         }]
     })
 }

@@ -540,4 +540,170 @@ on_both_backends!(
     the_console_of_a_role_with_a_session_policy_goes_through_the_federation_link,
     merged_tags_are_checked_before_signing_on_every_path,
     the_rule_form_checks_and_keeps_session_controls,
+    the_trust_page_prints_a_chained_roles_policy,
 );
+
+/// Runs `fedbroker trust-policy ARGS` on a fresh SQLite database: (success, stdout, stderr).
+fn trust_policy_cli(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fedbroker"));
+    cmd.current_dir(dir)
+        .env("FEDBROKER_CONFIG_DIR", crate::helpers::config_dir())
+        .env(
+            "FEDBROKER__DATABASE__URL",
+            format!("sqlite://{}/fb.db", dir.display()),
+        )
+        .arg("trust-policy")
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// `trust-policy --chained` prints a downstream role's trust policy built on the documented
+/// condition keys (`aws:SourceIdentity` present, `sts:SourceIdentity` kept,
+/// `sts:RoleSessionName` equal to it). moto's IAM accepts it as a trust policy document (its
+/// UpdateAssumeRolePolicy grammar check) and its STS lets the role be assumed with the session
+/// name the policy requires; moto does not evaluate the conditions, which the JSON assertions
+/// cover. Refusals say why: a malformed ARN, another partition, no SourceIdentity sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chained_roles_trust_policy_keeps_the_person_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let downstream = "arn:aws:iam::123456789012:role/Deploy";
+    let upstream = "arn:aws:iam::123456789012:role/Admin";
+    let (ok, out, err) = trust_policy_cli(
+        dir.path(),
+        &["--chained", downstream, "--from", upstream],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let policy: serde_json::Value = serde_json::from_str(&out).expect("pure JSON");
+    let stmt = &policy["Statement"][0];
+    assert_eq!(stmt["Principal"]["AWS"], serde_json::json!([upstream]));
+    assert_eq!(
+        stmt["Action"],
+        serde_json::json!(["sts:AssumeRole", "sts:SetSourceIdentity"])
+    );
+    assert_eq!(stmt["Condition"]["Null"]["aws:SourceIdentity"], "false");
+    assert_eq!(
+        stmt["Condition"]["StringEquals"]["sts:RoleSessionName"],
+        "${aws:SourceIdentity}"
+    );
+    assert_eq!(
+        stmt["Condition"]["StringEquals"]["sts:SourceIdentity"],
+        "${aws:SourceIdentity}"
+    );
+    // Without --from: the downstream account's root.
+    let (ok, out, _) = trust_policy_cli(dir.path(), &["--chained", downstream], &[]);
+    assert!(ok);
+    assert!(out.contains("arn:aws:iam::123456789012:root"), "{out}");
+
+    let moto = Peer::moto().await;
+    let file = dir.path().join("chained.json");
+    std::fs::write(&file, policy.to_string()).expect("write");
+    let script = crate::peers::peers_dir().join("chained_role.py");
+    let run = std::process::Command::new(crate::peers::peers_dir().join(".venv/bin/python"))
+        .arg(script)
+        .args([
+            "--endpoint",
+            &moto.url(),
+            "--role-arn",
+            downstream,
+            "--policy",
+        ])
+        .arg(&file)
+        .args(["--session-name", "alice"])
+        .output()
+        .expect("python runs");
+    let line = String::from_utf8_lossy(&run.stdout).to_string();
+    let result: serde_json::Value = serde_json::from_str(line.trim())
+        .unwrap_or_else(|_| panic!("{line}{}", String::from_utf8_lossy(&run.stderr)));
+    assert_eq!(result["accepted"], true, "{result}");
+    assert_eq!(
+        result["stored_conditions"]["StringEquals"]["sts:RoleSessionName"],
+        "${aws:SourceIdentity}"
+    );
+    assert!(
+        result["assumed_arn"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(":assumed-role/Deploy/alice"),
+        "{result}"
+    );
+    // moto's check can fail: a document with an action a trust policy may not hold is refused.
+    let bad = policy
+        .to_string()
+        .replace("sts:SetSourceIdentity", "s3:GetObject");
+    std::fs::write(&file, bad).expect("write");
+    let run = std::process::Command::new(crate::peers::peers_dir().join(".venv/bin/python"))
+        .arg(crate::peers::peers_dir().join("chained_role.py"))
+        .args([
+            "--endpoint",
+            &moto.url(),
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/Other",
+            "--policy",
+        ])
+        .arg(&file)
+        .args(["--session-name", "alice"])
+        .output()
+        .expect("python runs");
+    let refused: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&run.stdout).trim()).expect("JSON");
+    assert_eq!(refused["accepted"], false, "{refused}");
+
+    for (args, env, why) in [
+        (
+            vec!["--chained", "Deploy"],
+            vec![],
+            "is not an IAM role ARN",
+        ),
+        (
+            vec!["--chained", "arn:aws-us-gov:iam::123456789012:role/Deploy"],
+            vec![],
+            "is in the aws-us-gov partition",
+        ),
+        (
+            vec!["--chained", downstream],
+            vec![("FEDBROKER__SAML__SOURCE_IDENTITY", "")],
+            "sends no SourceIdentity",
+        ),
+    ] {
+        let (ok, out, err) = trust_policy_cli(dir.path(), &args, &env);
+        assert!(!ok, "{args:?} must fail: {out}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(out.is_empty(), "nothing on stdout: {out}");
+    }
+}
+
+/// The admin trust page shows the same policy for a downstream role, and a refusal in place.
+async fn the_trust_page_prints_a_chained_roles_policy(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    app.login_as_admin().await;
+    let page = app
+        .get("/admin/trust-policy?chained=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2FDeploy&from=")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let policy = page
+        .body
+        .split("id=\"chained-policy\">")
+        .nth(1)
+        .expect("policy shown");
+    assert!(policy.contains("sts:RoleSessionName"), "{policy}");
+    assert!(
+        policy.contains("arn:aws:iam::123456789012:root"),
+        "{policy}"
+    );
+    let bad = app.get("/admin/trust-policy?chained=Deploy").await;
+    assert!(bad.body.contains("id=\"chained-error\""), "{}", bad.body);
+    assert!(!bad.body.contains("id=\"chained-policy\""));
+}
