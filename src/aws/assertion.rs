@@ -9,6 +9,7 @@ use crate::directory::Identity;
 use crate::domain::aws::{AwsRuleError, RolePair, SessionDuration};
 use crate::mapping::Evaluation;
 use crate::rules::session_duration;
+use crate::rules::size_advice::explain_oversize;
 use crate::saml::response::{sign_aws_response, ResponseError};
 
 /// What the auto-POST page needs.
@@ -84,7 +85,9 @@ pub async fn issue_assertion(
         Ok(s) => s,
         Err(ResponseError::Preflight(errors)) => {
             tracing::warn!(user = %identity.username, violations = errors.len(), "assertion refused by pre-flight checks");
-            return Err(SignInError::Preflight(errors));
+            return Err(SignInError::Preflight(explain_oversize(
+                evaluation, &roles, errors,
+            )));
         }
         Err(ResponseError::Crypto(e)) => return Err(SignInError::Internal(e.into())),
     };

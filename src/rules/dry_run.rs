@@ -188,7 +188,7 @@ pub async fn dry_run(
         match sign_aws_response(&assertion, signer, profile.sign_response) {
             Ok(signed) => out.signed_size = Some(signed.base64.len()),
             Err(ResponseError::Preflight(errors)) => {
-                for e in errors {
+                for e in super::size_advice::explain_oversize(&out.evaluation, &roles, errors) {
                     if !out.warnings.contains(&e) {
                         out.warnings.push(e);
                     }

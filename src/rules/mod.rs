@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod dry_run;
 pub mod role_list;
+pub mod size_advice;
 pub mod trust;
 
 pub use cache::{compile, grantable_roles, session_duration, Compiled, RoleMapper};

@@ -147,7 +147,69 @@ async fn a_saml_response_for_a_role_with_a_session_policy_is_refused(backend: Ba
     assert_eq!(parts.events("assertion.issued").await, 0, "nothing signed");
 }
 
+/// A multi-role Response over AWS's 100,000 characters is refused before it leaves, saying how
+/// many roles it held, which rules granted most of them (largest first), and what to change.
+async fn an_oversized_multi_role_response_names_the_rules_behind_it(backend: Backend) {
+    let parts = Parts::new(backend, |s| s.saml.multi_role_chooser = true).await;
+    let mut team = fedbroker::mapping::RuleSpec::new(
+        "Team accounts",
+        fedbroker::mapping::Effect::Allow,
+        r"team-(\d+)",
+        "arn:aws:iam::210987654321:role/Team-$1",
+    );
+    team.description = "one role per team".into();
+    parts
+        .store
+        .create_rule(
+            &team,
+            &fedbroker::store::Change {
+                actor: "test",
+                at: 1,
+            },
+        )
+        .await
+        .expect("saved");
+    let mut alice = admin_identity();
+    alice.groups = (0..650)
+        .map(|i| format!("AWS-123456789012-Role{i:04}"))
+        .chain((0..40).map(|i| format!("team-{i}")))
+        .collect();
+    let origin = Origin::default();
+    let refused = console_post(parts.aws(), &alice, "", None, &origin).await;
+    let Err(SignInError::Preflight(errors)) = refused else {
+        panic!("refused before sending: {refused:?}");
+    };
+    let text = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.contains("with 690 roles"), "{text}");
+    let adfs = text.find("rule `AD FS convention` 650 roles").expect(&text);
+    let teams = text.find("rule `Team accounts` 40 roles").expect(&text);
+    assert!(adfs < teams, "largest first: {text}");
+    assert!(text.contains("turn off saml.multi_role_chooser"), "{text}");
+    assert!(text.contains("split rule `AD FS convention`"), "{text}");
+    assert_eq!(
+        parts.events("assertion.issued").await,
+        0,
+        "nothing signed left"
+    );
+    // One role per sign-in fits.
+    let one = console_post(
+        parts.aws(),
+        &alice,
+        "arn:aws:iam::123456789012:role/Role0001",
+        None,
+        &origin,
+    )
+    .await
+    .expect("a single role fits");
+    assert_eq!(one.roles.len(), 1);
+}
+
 on_both_backends!(
+    an_oversized_multi_role_response_names_the_rules_behind_it,
     a_saml_response_for_a_role_with_a_session_policy_is_refused,
     a_console_sign_in_is_prepared_and_signed_without_a_server,
     a_role_not_granted_is_refused_and_recorded_without_a_server,
