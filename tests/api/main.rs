@@ -19,6 +19,7 @@ mod ldap;
 mod login;
 mod mapping;
 mod oidc;
+mod partitions;
 mod peers;
 pub(crate) mod process;
 mod saml;

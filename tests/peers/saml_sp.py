@@ -21,9 +21,11 @@ from saml2.client import Saml2Client
 from saml2.config import SPConfig
 
 
-def client(acs, metadata, want_response_signed=False):
+def client(acs, metadata, want_response_signed=False, entity_id="urn:amazon:webservices"):
     conf = {
-        "entityid": "urn:amazon:webservices",
+        # AWS sign-in's audience: urn:amazon:webservices, or the partition's own
+        # (urn:amazon:webservices:govcloud, urn:amazon:webservices:cn-north-1).
+        "entityid": entity_id,
         "metadata": {"local": [metadata]},
         "service": {
             "sp": {
@@ -43,9 +45,10 @@ def client(acs, metadata, want_response_signed=False):
     return Saml2Client(config=config)
 
 
-def check(saml_response_b64, acs, metadata, want_response_signed=False):
+def check(saml_response_b64, acs, metadata, want_response_signed=False,
+          entity_id="urn:amazon:webservices"):
     """Returns a summary dict; raises on any rejection."""
-    sp = client(acs, metadata, want_response_signed)
+    sp = client(acs, metadata, want_response_signed, entity_id)
     resp = sp.parse_authn_request_response(saml_response_b64, BINDING_HTTP_POST)
     if resp is None or resp.assertion is None:
         # pysaml2 refuses a Response for another endpoint by giving no assertion (and only
@@ -90,7 +93,8 @@ class Handler(BaseHTTPRequestHandler):
         relay = form.get("RelayState", [""])[0]
         record = {"acs": self.server.acs, "relay_state": relay}
         try:
-            record.update(check(saml, self.server.acs, self.server.metadata))
+            record.update(check(saml, self.server.acs, self.server.metadata,
+                                entity_id=self.server.entity_id))
             record["ok"] = True
             status = 200
         except Exception as e:  # every rejection is recorded with its reason
@@ -122,10 +126,12 @@ def main():
     p.add_argument("--port", type=int)
     p.add_argument("--record")
     p.add_argument("--want-response-signed", action="store_true")
+    p.add_argument("--entity-id", default="urn:amazon:webservices")
     a = p.parse_args()
     if a.mode == "check":
         try:
-            summary = check(sys.stdin.read().strip(), a.acs, a.metadata, a.want_response_signed)
+            summary = check(sys.stdin.read().strip(), a.acs, a.metadata, a.want_response_signed,
+                            a.entity_id)
         except Exception as e:
             print(f"rejected: {type(e).__name__}: {e}")
             sys.exit(1)
@@ -133,6 +139,7 @@ def main():
         return
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     server.acs, server.metadata, server.record = a.acs, a.metadata, a.record
+    server.entity_id = a.entity_id
     print(f"listening on {a.port}", flush=True)
     server.serve_forever()
 

@@ -124,8 +124,20 @@ impl Partition {
     pub fn acs_url(&self, region: &Region) -> String {
         match self {
             Partition::Aws => format!("https://{}.signin.aws.amazon.com/saml", region.as_str()),
-            Partition::AwsUsGov => "https://signin.amazonaws-us-gov.com/saml".to_string(),
-            Partition::AwsCn => "https://signin.amazonaws.cn/saml".to_string(),
+            Partition::AwsUsGov | Partition::AwsCn => self
+                .single_sign_in_endpoint()
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+
+    /// The one SAML sign-in endpoint of a partition that has no regional ones (GovCloud,
+    /// China): there, sign-in failover between Regions cannot help.
+    pub fn single_sign_in_endpoint(&self) -> Option<&'static str> {
+        match self {
+            Partition::Aws => None,
+            Partition::AwsUsGov => Some("https://signin.amazonaws-us-gov.com/saml"),
+            Partition::AwsCn => Some("https://signin.amazonaws.cn/saml"),
         }
     }
 

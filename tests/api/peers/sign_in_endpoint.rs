@@ -16,6 +16,12 @@ pub struct SignInEndpoint {
 
 impl SignInEndpoint {
     pub fn start(dir: &Path, name: &str, metadata: &Path) -> SignInEndpoint {
+        SignInEndpoint::start_for(dir, name, metadata, "urn:amazon:webservices")
+    }
+
+    /// An endpoint of a partition whose sign-in has its own audience (`entity_id`), e.g.
+    /// `urn:amazon:webservices:govcloud`.
+    pub fn start_for(dir: &Path, name: &str, metadata: &Path, entity_id: &str) -> SignInEndpoint {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}/saml");
         let record = dir.join(format!("{name}.jsonl"));
@@ -27,6 +33,8 @@ impl SignInEndpoint {
                 &port.to_string(),
                 "--acs",
                 &url,
+                "--entity-id",
+                entity_id,
                 "--metadata",
             ])
             .arg(metadata)

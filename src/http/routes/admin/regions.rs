@@ -49,6 +49,8 @@ struct RegionsPage {
     serving: String,
     sts: Vec<StsRow>,
     limits: Vec<LimitRow>,
+    /// Set when failover between sign-in endpoints cannot help: why.
+    single_endpoint: String,
 }
 
 fn region_error(e: RegionError) -> AppError {
@@ -69,7 +71,7 @@ pub async fn get_regions(
         .find(|s| s.serving)
         .map(|s| s.endpoint.region.to_string())
         .unwrap_or_else(|| "none: every Region is down or drained".to_string());
-    let rows = status
+    let rows: Vec<RegionRow> = status
         .into_iter()
         .map(|s| RegionRow {
             region: s.endpoint.region.to_string(),
@@ -123,12 +125,26 @@ pub async fn get_regions(
             learned: when(Some(l.learned_at)),
         })
         .collect();
+    let partition = state.profile.partition;
+    let single_endpoint = match partition.single_sign_in_endpoint() {
+        Some(url) => format!(
+            "The {partition} partition has one SAML sign-in endpoint for all its Regions ({url}) and one \
+             federation endpoint: when it is down, no other Region's endpoint can take over, and the \
+             Region order below changes nothing for the console. CLI credentials still fail over \
+             between the regional STS endpoints."
+        ),
+        None if rows.len() == 1 => "Only one Region is configured in regions.acs: when its sign-in \
+             endpoint is down, console sign-in stops. List a second Region to fail over to."
+            .to_string(),
+        None => String::new(),
+    };
     render(&RegionsPage {
         nav: Some(admin.0.nav()),
         rows,
         serving,
         sts,
         limits,
+        single_endpoint,
     })
 }
 
