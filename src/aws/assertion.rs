@@ -3,6 +3,7 @@
 
 use crate::audit::{self, NewAuditEvent, Origin};
 use crate::auth::access::{permitted_roles, RoleRefused};
+use crate::aws::encryption::{encrypted_acs_url, encryption_target};
 use crate::aws::regions::RegionError;
 use crate::aws::AwsContext;
 use crate::directory::Identity;
@@ -10,7 +11,7 @@ use crate::domain::aws::{AwsRuleError, RolePair, SessionDuration};
 use crate::mapping::Evaluation;
 use crate::rules::session_duration;
 use crate::rules::size_advice::explain_oversize;
-use crate::saml::response::{sign_aws_response, ResponseError};
+use crate::saml::response::{sign_aws_response_for, ResponseError};
 
 /// What the auto-POST page needs.
 #[derive(Debug, Clone)]
@@ -46,6 +47,9 @@ pub enum SignInError {
 /// A signed Response and what went into it.
 #[derive(Debug, Clone)]
 pub struct IssuedAssertion {
+    /// Where it is addressed: the sign-in endpoint asked for, or, for an account whose SAML
+    /// provider takes encrypted assertions, that provider's ACS URL at the same endpoint.
+    pub acs_url: String,
     pub saml_response: String,
     pub assertion_id: String,
     pub roles: Vec<RolePair>,
@@ -78,10 +82,23 @@ pub async fn issue_assertion(
     let attributes = profile
         .user_attributes(identity, &shape)
         .map_err(SignInError::Preflight)?;
+    let encryption = match roles.first() {
+        Some(pair) => encryption_target(aws.store, pair.role.account()).await?,
+        None => None,
+    };
+    let acs_url = match &encryption {
+        Some(target) => encrypted_acs_url(acs_url, &target.idp_id),
+        None => acs_url.to_string(),
+    };
     let signer = aws.keys.signer().await?;
     let duration = duration.unwrap_or_else(|| session_duration(profile, evaluation, &roles));
-    let assertion = profile.assertion(identity, &attributes, acs_url, &roles, duration);
-    let signed = match sign_aws_response(&assertion, &signer, profile.sign_response) {
+    let assertion = profile.assertion(identity, &attributes, &acs_url, &roles, duration);
+    let signed = match sign_aws_response_for(
+        &assertion,
+        &signer,
+        profile.sign_response,
+        encryption.as_ref().map(|t| &t.key),
+    ) {
         Ok(s) => s,
         Err(ResponseError::Preflight(errors)) => {
             tracing::warn!(user = %identity.username, violations = errors.len(), "assertion refused by pre-flight checks");
@@ -115,6 +132,7 @@ pub async fn issue_assertion(
                 "tags": attributes.tags.tags(),
                 "region": region,
                 "acs": acs_url,
+                "encrypted": encryption.is_some(),
                 "duration": duration.secs(),
                 "assertion_id": signed.assertion_id,
             }),
@@ -128,6 +146,7 @@ pub async fn issue_assertion(
         _ => None,
     };
     Ok(IssuedAssertion {
+        acs_url,
         saml_response: signed.base64,
         assertion_id: signed.assertion_id,
         roles,
@@ -147,6 +166,28 @@ pub async fn console_post(
 ) -> Result<ConsolePost, SignInError> {
     let evaluation = aws.rules.evaluate(aws.store, &identity.groups).await?;
     console_post_for(aws, identity, &evaluation, role, region, origin).await
+}
+
+/// The roles of a multi-role Response that go to one place: an encrypting provider takes only
+/// its own account's roles (the Response is encrypted for it and posted to its ACS URL), so the
+/// bundle keeps the roles that share the first role's target (its encrypting account, or no
+/// encryption).
+async fn one_target(
+    store: &crate::store::Store,
+    roles: Vec<RolePair>,
+) -> Result<Vec<RolePair>, SignInError> {
+    if roles.len() < 2 {
+        return Ok(roles);
+    }
+    let encrypting = store.assertion_encryption().await?;
+    let target = |p: &RolePair| {
+        encrypting
+            .iter()
+            .find(|r| r.account_id == p.role.account())
+            .map(|r| r.account_id.clone())
+    };
+    let first = target(&roles[0]);
+    Ok(roles.into_iter().filter(|p| target(p) == first).collect())
 }
 
 /// [`console_post`] on an evaluation already made. Refuses ([`SignInError::NeedsFederation`])
@@ -171,7 +212,7 @@ pub async fn console_post_for(
         origin,
     )
     .await?;
-    let roles = evaluation.one_response(roles);
+    let roles = one_target(aws.store, evaluation.one_response(roles)).await?;
     if let Some(p) = roles.iter().find(|p| {
         evaluation
             .grant(p.role.as_str())
@@ -201,7 +242,7 @@ pub async fn console_post_for(
         "console sign-in assertion issued"
     );
     Ok(ConsolePost {
-        acs_url: choice.endpoint.acs_url.clone(),
+        acs_url: issued.acs_url.clone(),
         relay_state: issued
             .deep_link
             .clone()

@@ -7,6 +7,7 @@
 pub mod assertion;
 pub mod console;
 pub mod credentials;
+pub mod encryption;
 pub mod failover;
 pub mod federation;
 pub mod regions;

@@ -365,7 +365,14 @@ async fn trust_policy_command(
     for u in &unplaced {
         eprintln!("fedbroker: rule `{}` is not covered: {}", u.rule, u.reason);
     }
-    let policies = policies_by_provider(&targets, &acs, profile.sends_source_identity(), tags);
+    let encrypting = store.encrypting_providers().await?;
+    let policies = policies_by_provider(
+        &targets,
+        &acs,
+        profile.sends_source_identity(),
+        tags,
+        &encrypting,
+    );
     if policies.is_empty() {
         anyhow::bail!(
             "no rule reaches an account: add rules (`fedbroker rules import`), and name the \

@@ -253,12 +253,28 @@ pub fn sign_aws_response(
     signer: &XmlSigner,
     sign_response: bool,
 ) -> Result<SignedResponse, ResponseError> {
+    sign_aws_response_for(a, signer, sign_response, None)
+}
+
+/// [`sign_aws_response`], with the signed Assertion encrypted for `encrypt_for` (an IAM SAML
+/// provider that takes encrypted assertions). The size limit applies to what is sent: the
+/// encrypted form.
+pub fn sign_aws_response_for(
+    a: &AwsAssertion<'_>,
+    signer: &XmlSigner,
+    sign_response: bool,
+    encrypt_for: Option<&super::encrypt::EncryptionKey>,
+) -> Result<SignedResponse, ResponseError> {
     preflight(a).map_err(ResponseError::Preflight)?;
     let assertion_id = new_id();
     let response_id = new_id();
     let unsigned = assertion_xml(a, &assertion_id, None);
     let sig = signature(signer, &assertion_id, &unsigned)?;
     let assertion = assertion_xml(a, &assertion_id, Some(&sig));
+    let assertion = match encrypt_for {
+        Some(key) => super::encrypt::encrypt_assertion(&assertion, key)?,
+        None => assertion,
+    };
     let xml = if sign_response {
         let unsigned = response_xml(a, &response_id, &assertion, None);
         let sig = signature(signer, &response_id, &unsigned)?;

@@ -90,19 +90,32 @@ pub struct ProviderPolicy {
 }
 
 /// One policy per account and SAML provider (roles of an account share their provider).
+/// `encrypting`: (account, IdP ID) of the providers that take encrypted assertions; their
+/// policies also list each sign-in endpoint's `…/saml/acs/<IdP ID>`, where those arrive.
 pub fn policies_by_provider(
     targets: &[AccountReach],
     acs_urls: &[String],
     source_identity: bool,
     tags: bool,
+    encrypting: &[(String, String)],
 ) -> Vec<ProviderPolicy> {
     targets
         .iter()
-        .map(|t| ProviderPolicy {
-            account: t.account.clone(),
-            roles: t.roles.iter().cloned().collect(),
-            rules: t.rules.iter().cloned().collect(),
-            policy: trust_policy(&t.provider, acs_urls, source_identity, tags),
+        .map(|t| {
+            let mut urls = acs_urls.to_vec();
+            if let Some((_, idp_id)) = encrypting.iter().find(|(a, _)| *a == t.account) {
+                urls.extend(
+                    acs_urls
+                        .iter()
+                        .map(|u| format!("{}/acs/{idp_id}", u.trim_end_matches('/'))),
+                );
+            }
+            ProviderPolicy {
+                account: t.account.clone(),
+                roles: t.roles.iter().cloned().collect(),
+                rules: t.rules.iter().cloned().collect(),
+                policy: trust_policy(&t.provider, &urls, source_identity, tags),
+            }
         })
         .collect()
 }

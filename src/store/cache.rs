@@ -36,6 +36,8 @@ pub struct Generations {
     pub sessions: i64,
     /// An endpoint going up or down (not each probe's time and latency).
     pub endpoint_health: i64,
+    /// Accounts whose SAML provider takes encrypted assertions.
+    pub assertion_encryption: i64,
 }
 
 impl Generations {
@@ -52,6 +54,7 @@ impl Generations {
                 "identities" => &mut g.identities,
                 "sessions" => &mut g.sessions,
                 "endpoint_health" => &mut g.endpoint_health,
+                "assertion_encryption" => &mut g.assertion_encryption,
                 _ => continue,
             };
             *slot = *value;
@@ -196,6 +199,7 @@ pub(crate) struct Caches {
     pub role_session_limits: Slot<Arc<HashMap<String, RoleSessionLimit>>>,
     pub active_key: Slot<Option<KeyRecord>>,
     pub endpoint_health: Slot<Arc<Vec<EndpointHealth>>>,
+    pub assertion_encryption: Slot<Arc<Vec<super::EncryptionRecord>>>,
     pub identities: Keyed<i64, CachedIdentity>,
     pub sessions: Keyed<String, SessionRecord>,
     /// Not a cache: the audit events waiting for their grouped insert (`audit_queue.rs`).

@@ -20,6 +20,7 @@ mod audit;
 mod audit_queue;
 mod cache;
 mod cli_grants;
+mod encryption;
 mod engine;
 mod favourites;
 mod groups;
@@ -51,6 +52,7 @@ pub use audit::{emit_event, event_counts, event_kind, AuditFilter, AuditRecord, 
 use cache::Caches;
 pub use cache::Generations;
 pub use cli_grants::{CodeRecord, GrantRecord, Rotation};
+pub use encryption::EncryptionRecord;
 pub use groups::{GroupRecord, Membership};
 pub use health::EndpointHealth;
 pub use history::{Change, HistoryRecord};

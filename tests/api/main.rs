@@ -11,6 +11,7 @@ mod browser;
 mod cli_client;
 mod cli_sign_in;
 pub(crate) mod deployment;
+mod encrypted_assertions;
 mod health;
 mod hostile;
 mod instances;

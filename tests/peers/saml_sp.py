@@ -11,6 +11,7 @@ against the IdP metadata). It is the independent judge of the Responses fedbroke
       The metadata file is read at each POST, so it may be written after the server starts.
 """
 import argparse
+import base64
 import json
 import sys
 import urllib.parse
@@ -21,7 +22,8 @@ from saml2.client import Saml2Client
 from saml2.config import SPConfig
 
 
-def client(acs, metadata, want_response_signed=False, entity_id="urn:amazon:webservices"):
+def client(acs, metadata, want_response_signed=False, entity_id="urn:amazon:webservices",
+           decrypt=None):
     conf = {
         # AWS sign-in's audience: urn:amazon:webservices, or the partition's own
         # (urn:amazon:webservices:govcloud, urn:amazon:webservices:cn-north-1).
@@ -40,15 +42,23 @@ def client(acs, metadata, want_response_signed=False, entity_id="urn:amazon:webs
         "xmlsec_binary": "/usr/bin/xmlsec1",
         "accepted_time_diff": 5,
     }
+    if decrypt:
+        # The provider's own key pair: what AWS holds for an IAM SAML provider that takes
+        # encrypted assertions.
+        key_file, cert_file = decrypt
+        conf["key_file"], conf["cert_file"] = key_file, cert_file
+        conf["encryption_keypairs"] = [{"key_file": key_file, "cert_file": cert_file}]
     config = SPConfig()
     config.load(conf)
     return Saml2Client(config=config)
 
 
 def check(saml_response_b64, acs, metadata, want_response_signed=False,
-          entity_id="urn:amazon:webservices"):
+          entity_id="urn:amazon:webservices", decrypt=None):
     """Returns a summary dict; raises on any rejection."""
-    sp = client(acs, metadata, want_response_signed, entity_id)
+    if decrypt and b"EncryptedAssertion" not in base64.b64decode(saml_response_b64):
+        raise ValueError("the assertion is not encrypted, and this provider requires it")
+    sp = client(acs, metadata, want_response_signed, entity_id, decrypt)
     resp = sp.parse_authn_request_response(saml_response_b64, BINDING_HTTP_POST)
     if resp is None or resp.assertion is None:
         # pysaml2 refuses a Response for another endpoint by giving no assertion (and only
@@ -84,6 +94,20 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        # AWS publishes an encrypting provider's certificate next to its sign-in endpoint.
+        if self.server.decrypt and self.path.endswith("/saml-metadata.xml"):
+            if f"/static/saml/{self.server.idp_id}/" not in self.path:
+                self.reply(404, "text/plain", "no such provider\n")
+                return
+            cert = "".join(l for l in open(self.server.decrypt[1]).read().splitlines() if "-----" not in l)
+            self.reply(200, "application/xml",
+                       '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+                       'entityID="urn:amazon:webservices"><md:SPSSODescriptor '
+                       'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+                       '<md:KeyDescriptor use="encryption"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
+                       f'<ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data>'
+                       '</ds:KeyInfo></md:KeyDescriptor></md:SPSSODescriptor></md:EntityDescriptor>')
+            return
         self.reply(200, "text/plain", "AWS sign-in test endpoint\n")
 
     def do_POST(self):
@@ -94,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
         record = {"acs": self.server.acs, "relay_state": relay}
         try:
             record.update(check(saml, self.server.acs, self.server.metadata,
-                                entity_id=self.server.entity_id))
+                                entity_id=self.server.entity_id, decrypt=self.server.decrypt))
             record["ok"] = True
             status = 200
         except Exception as e:  # every rejection is recorded with its reason
@@ -127,6 +151,9 @@ def main():
     p.add_argument("--record")
     p.add_argument("--want-response-signed", action="store_true")
     p.add_argument("--entity-id", default="urn:amazon:webservices")
+    p.add_argument("--decrypt-key")
+    p.add_argument("--decrypt-cert")
+    p.add_argument("--idp-id", default="")
     a = p.parse_args()
     if a.mode == "check":
         try:
@@ -140,6 +167,8 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     server.acs, server.metadata, server.record = a.acs, a.metadata, a.record
     server.entity_id = a.entity_id
+    server.decrypt = (a.decrypt_key, a.decrypt_cert) if a.decrypt_key else None
+    server.idp_id = a.idp_id
     print(f"listening on {a.port}", flush=True)
     server.serve_forever()
 

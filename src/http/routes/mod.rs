@@ -156,6 +156,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/accounts",
             web::post().to(admin::accounts::post_accounts),
         )
+        .route(
+            "/admin/encryption",
+            web::get().to(admin::encryption::get_encryption),
+        )
+        .route(
+            "/admin/encryption",
+            web::post().to(admin::encryption::post_encryption),
+        )
         .route("/admin/test", web::get().to(admin::dryrun::get_test))
         .route("/admin/audit", web::get().to(admin::audit::get_audit))
         .route(

@@ -654,6 +654,14 @@ async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(
             ],
         ),
         (
+            "/admin/encryption",
+            "/admin/encryption".into(),
+            vec![
+                ("action", "remove".into()),
+                ("account", "123456789012".into()),
+            ],
+        ),
+        (
             "/admin/accounts",
             "/admin/accounts".into(),
             vec![

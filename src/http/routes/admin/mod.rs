@@ -66,6 +66,7 @@ pub async fn get_admin(
 pub mod accounts;
 pub mod audit;
 pub mod dryrun;
+pub mod encryption;
 pub mod keys;
 pub mod regions;
 pub mod rule_form;

@@ -70,6 +70,7 @@ pub async fn get_trust(
         &acs_urls,
         state.profile.sends_source_identity(),
         tags,
+        &state.store.encrypting_providers().await?,
     )
     .into_iter()
     .map(|p| AccountPolicy {
