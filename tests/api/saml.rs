@@ -633,3 +633,49 @@ fn preflight_refuses_what_aws_would_reject_with_a_precise_message() {
         .to_string()
         .contains("another account"));
 }
+
+/// The 100,000-character limit is checked on what is sent: a multi-role Response that fits in
+/// clear but not once encrypted (base64 of a ciphertext inside base64) is refused when it is to
+/// be encrypted, naming the size.
+#[test]
+fn the_size_limit_applies_to_the_encrypted_response() {
+    let (pkey, cert) = generate("fedbroker test").expect("key");
+    let signer = XmlSigner::new("test".into(), pkey, &cert.to_der().expect("der"));
+    let (_, aws_cert) = generate("urn:amazon:webservices").expect("provider key");
+    let key = fedbroker::saml::encrypt::EncryptionKey::from_certificate(
+        &String::from_utf8(aws_cert.to_pem().expect("pem")).expect("utf-8"),
+    )
+    .expect("certificate");
+    let session = RoleSessionName::parse("alice").expect("name");
+    let tags = SessionTags::default();
+    // Find a role count whose clear Response fits and whose encrypted one does not.
+    let fits = |n: usize, encrypt: bool| {
+        let roles = role_pairs(n);
+        let a = AwsAssertion {
+            issuer: ISSUER,
+            acs_url: ACS,
+            partition: Partition::Aws,
+            name_id: "alice",
+            roles: &roles,
+            session_name: &session,
+            source_identity: None,
+            session_duration: None,
+            tags: &tags,
+            issued_at: Utc::now(),
+            validity_secs: 300,
+            skew_secs: 180,
+        };
+        fedbroker::saml::response::sign_aws_response_for(&a, &signer, true, encrypt.then_some(&key))
+    };
+    let n = (300..900)
+        .step_by(20)
+        .find(|&n| fits(n, false).is_ok() && fits(n, true).is_err())
+        .expect("a size that fits only in clear");
+    let signed = fits(n, false).expect("fits in clear");
+    assert!(signed.base64.len() <= 100_000);
+    let Err(ResponseError::Preflight(errors)) = fits(n, true) else {
+        panic!("refused once encrypted");
+    };
+    assert_eq!(errors[0].attribute, "SAMLResponse");
+    assert!(errors[0].value.contains(&format!("with {n} roles")), "{errors:?}");
+}
