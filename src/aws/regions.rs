@@ -179,6 +179,20 @@ impl RegionRouter {
         &self.endpoints
     }
 
+    /// Every configured sign-in (ACS) URL, in order: what trust policies list.
+    pub fn acs_urls(&self) -> Vec<String> {
+        self.endpoints.iter().map(|e| e.acs_url.clone()).collect()
+    }
+
+    /// The first configured sign-in URL: the Recipient of assertions sent to STS, and where
+    /// AWS publishes a provider's metadata beside.
+    pub fn first_acs_url(&self) -> String {
+        self.endpoints
+            .first()
+            .map(|e| e.acs_url.clone())
+            .unwrap_or_default()
+    }
+
     /// The endpoint of a Region, if configured.
     pub fn endpoint(&self, region: &str) -> Option<&RegionEndpoint> {
         self.endpoints.iter().find(|e| e.region.as_str() == region)

@@ -332,11 +332,7 @@ async fn trust_policy_command(
         settings.saml.partition,
         store.clone(),
     )?;
-    let acs: Vec<String> = regions
-        .endpoints()
-        .iter()
-        .map(|e| e.acs_url.clone())
-        .collect();
+    let acs = regions.acs_urls();
     let profile = crate::saml::profile::AwsProfile::from_settings(
         &settings.saml,
         &settings.sources,

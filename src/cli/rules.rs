@@ -107,11 +107,7 @@ pub async fn run(settings: &Settings, cmd: RulesCommand) -> anyhow::Result<()> {
                 settings.saml.partition,
                 store.clone(),
             )?;
-            let acs = regions
-                .endpoints()
-                .first()
-                .map(|e| e.acs_url.clone())
-                .unwrap_or_default();
+            let acs = regions.first_acs_url();
             let signer =
                 match crate::saml::keys::load_kek(&settings.saml, &settings.database.url, &store)
                     .await

@@ -269,6 +269,18 @@ impl AwsProfile {
 mod tests {
     use super::*;
 
+    /// The built-in defaults, without any configuration file.
+    fn default_settings() -> crate::config::Settings {
+        crate::config::Settings::load(
+            &crate::config::ConfigSource {
+                dir: Some("/nonexistent-config-dir".into()),
+                profile: None,
+            },
+            Vec::new(),
+        )
+        .expect("defaults")
+    }
+
     fn person(username: &str, source: &str) -> Identity {
         Identity {
             user_id: 1,
@@ -285,14 +297,7 @@ mod tests {
 
     #[test]
     fn a_rules_tags_and_session_name_merge_over_the_settings() {
-        let mut settings = crate::config::Settings::load(
-            &crate::config::ConfigSource {
-                dir: Some("/nonexistent-config-dir".into()),
-                profile: None,
-            },
-            Vec::new(),
-        )
-        .expect("defaults");
+        let mut settings = default_settings();
         settings.saml.principal_tags = vec!["Team=platform".into(), "Mail={email}".into()];
         settings.saml.transitive_tag_keys = vec!["Team".into()];
         let profile =
@@ -358,14 +363,7 @@ mod tests {
 
     #[test]
     fn session_names_carry_the_source_and_never_reexpand() {
-        let mut settings = crate::config::Settings::load(
-            &crate::config::ConfigSource {
-                dir: Some("/nonexistent-config-dir".into()),
-                profile: None,
-            },
-            Vec::new(),
-        )
-        .expect("defaults");
+        let mut settings = default_settings();
         settings.sources.ldap = vec![toml::from_str(
             "id = \"corp\"\nname = \"Corp\"\nurl = \"ldaps://dc.example\"\nbind_dn = \"cn=x\"\nuser_base = \"dc=example\"\n",
         )

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use crate::helpers::{spawn_app_with, spawn_client_for, Backend, TestApp};
 use crate::on_both_backends;
 use crate::peers::aws::Peer;
-use crate::saml_flow::{autopost_form, SignInEndpoint};
+use crate::saml_flow::{autopost_form, post_like_a_browser, SignInEndpoint};
 use crate::sts::{cli_credentials, ADMIN_ROLE};
 
 const IDP_ID: &str = "SAMLSP4SQN3EXAMPLE";
@@ -53,10 +53,7 @@ async fn console(app: &TestApp, role: &str) -> crate::helpers::Page {
 }
 
 async fn post(action: &str, saml: &str, relay: &str) -> StatusCode {
-    reqwest::Client::new()
-        .post(action)
-        .form(&[("SAMLResponse", saml), ("RelayState", relay)])
-        .send()
+    post_like_a_browser(action, saml, relay)
         .await
         .expect("post")
         .status()

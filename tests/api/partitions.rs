@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use crate::helpers::{spawn_app_with, spawn_client_for, Backend};
 use crate::on_both_backends;
 use crate::peers::aws::Peer;
-use crate::saml_flow::{autopost_form, SignInEndpoint};
+use crate::saml_flow::{autopost_form, post_like_a_browser, SignInEndpoint};
 use crate::sts::cli_credentials;
 use fedbroker::domain::aws::{Partition, Region};
 
@@ -70,13 +70,7 @@ async fn govcloud_signs_in_through_its_own_endpoints(backend: Backend) {
         relay.starts_with("https://console.amazonaws-us-gov.com/console/home?region=us-gov-west-1"),
         "{relay}"
     );
-    let res = reqwest::Client::new()
-        .post(&action)
-        .form(&[
-            ("SAMLResponse", saml.as_str()),
-            ("RelayState", relay.as_str()),
-        ])
-        .send()
+    let res = post_like_a_browser(&action, &saml, &relay)
         .await
         .expect("post");
     assert_eq!(res.status(), StatusCode::OK);
@@ -93,14 +87,7 @@ async fn govcloud_signs_in_through_its_own_endpoints(backend: Backend) {
 
     let creds = cli_credentials(&app, GOV_ROLE).await;
     assert_eq!(creds.status, StatusCode::OK, "{}", creds.body);
-    let calls: Vec<std::collections::BTreeMap<String, String>> = moto
-        .moto_received()
-        .into_iter()
-        .map(|p| p.into_iter().collect())
-        .filter(|p: &std::collections::BTreeMap<String, String>| {
-            p.get("Action").map(String::as_str) == Some("AssumeRoleWithSAML")
-        })
-        .collect();
+    let calls = moto.moto_assume_calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0]["RoleArn"], GOV_ROLE);
     assert_eq!(calls[0]["PrincipalArn"], GOV_PROVIDER);

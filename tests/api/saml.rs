@@ -218,6 +218,28 @@ struct Shape {
     sign_response: bool,
 }
 
+/// An assertion for `roles` to [`ACS`], issued now, with no SourceIdentity or duration.
+fn plain_assertion<'a>(
+    roles: &'a [RolePair],
+    session: &'a RoleSessionName,
+    tags: &'a SessionTags,
+) -> AwsAssertion<'a> {
+    AwsAssertion {
+        issuer: ISSUER,
+        acs_url: ACS,
+        partition: Partition::Aws,
+        name_id: "alice",
+        roles,
+        session_name: session,
+        source_identity: None,
+        session_duration: None,
+        tags,
+        issued_at: Utc::now(),
+        validity_secs: 300,
+        skew_secs: 180,
+    }
+}
+
 fn role_pairs(n: usize) -> Vec<RolePair> {
     (0..n)
         .map(|i| {
@@ -407,20 +429,7 @@ fn a_response_for_another_acs_or_signed_by_an_unknown_key_is_rejected_by_pysaml2
     let roles = role_pairs(1);
     let session = RoleSessionName::parse("alice").expect("name");
     let tags = SessionTags::default();
-    let a = AwsAssertion {
-        issuer: ISSUER,
-        acs_url: ACS,
-        partition: Partition::Aws,
-        name_id: "alice",
-        roles: &roles,
-        session_name: &session,
-        source_identity: None,
-        session_duration: None,
-        tags: &tags,
-        issued_at: Utc::now(),
-        validity_secs: 300,
-        skew_secs: 180,
-    };
+    let a = plain_assertion(&roles, &session, &tags);
     let good = sign_aws_response(&a, &signer, true).expect("signs");
     let (ok, out) = pysaml2_accepts(
         &good.base64,
@@ -651,20 +660,7 @@ fn the_size_limit_applies_to_the_encrypted_response() {
     // Find a role count whose clear Response fits and whose encrypted one does not.
     let fits = |n: usize, encrypt: bool| {
         let roles = role_pairs(n);
-        let a = AwsAssertion {
-            issuer: ISSUER,
-            acs_url: ACS,
-            partition: Partition::Aws,
-            name_id: "alice",
-            roles: &roles,
-            session_name: &session,
-            source_identity: None,
-            session_duration: None,
-            tags: &tags,
-            issued_at: Utc::now(),
-            validity_secs: 300,
-            skew_secs: 180,
-        };
+        let a = plain_assertion(&roles, &session, &tags);
         fedbroker::saml::response::sign_aws_response_for(&a, &signer, true, encrypt.then_some(&key))
     };
     let n = (300..900)
@@ -677,5 +673,8 @@ fn the_size_limit_applies_to_the_encrypted_response() {
         panic!("refused once encrypted");
     };
     assert_eq!(errors[0].attribute, "SAMLResponse");
-    assert!(errors[0].value.contains(&format!("with {n} roles")), "{errors:?}");
+    assert!(
+        errors[0].value.contains(&format!("with {n} roles")),
+        "{errors:?}"
+    );
 }

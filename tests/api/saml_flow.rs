@@ -28,7 +28,7 @@ pub fn autopost_form(html: &str) -> (String, String, String) {
 }
 
 /// What the auto-POST page makes the browser do.
-async fn post_like_a_browser(
+pub async fn post_like_a_browser(
     action: &str,
     saml: &str,
     relay: &str,

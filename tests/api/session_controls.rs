@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use crate::helpers::{spawn_app_with, spawn_client_for, Backend, TestApp};
 use crate::on_both_backends;
 use crate::peers::aws::Peer;
-use crate::saml_flow::{autopost_form, SignInEndpoint};
+use crate::saml_flow::{autopost_form, post_like_a_browser, SignInEndpoint};
 use crate::sts::{audit_of, cli_credentials, ADMIN_ROLE};
 
 const POLICY_ARN: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
@@ -29,19 +29,6 @@ async fn set_session_controls(app: &TestApp, json: &serde_json::Value) {
     .await;
     app.execute("UPDATE rule_set_state SET generation = generation + 1")
         .await;
-}
-
-/// The AssumeRoleWithSAML requests moto received, as form parameters.
-fn assume_calls(moto: &Peer) -> Vec<std::collections::BTreeMap<String, String>> {
-    moto.moto_received()
-        .into_iter()
-        .map(|pairs| {
-            pairs
-                .into_iter()
-                .collect::<std::collections::BTreeMap<_, _>>()
-        })
-        .filter(|p| p.get("Action").map(String::as_str) == Some("AssumeRoleWithSAML"))
-        .collect()
 }
 
 /// The `Name → values` of the SAML attributes in a base64 Response (not verified: the
@@ -158,7 +145,7 @@ async fn a_rules_session_policy_and_tags_reach_moto_as_the_dry_run_shows(backend
     let page = cli_credentials(&app, ADMIN_ROLE).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
 
-    let calls = assume_calls(&moto);
+    let calls = moto.moto_assume_calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     let sent = &calls[0];
     assert_eq!(sent["PolicyArns.member.1.arn"], POLICY_ARN);
@@ -406,13 +393,7 @@ async fn merged_tags_are_checked_before_signing_on_every_path(backend: Backend) 
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let (action, saml, relay) = autopost_form(&page.body);
-    let res = reqwest::Client::new()
-        .post(&action)
-        .form(&[
-            ("SAMLResponse", saml.as_str()),
-            ("RelayState", relay.as_str()),
-        ])
-        .send()
+    let res = post_like_a_browser(&action, &saml, &relay)
         .await
         .expect("post");
     assert_eq!(res.status(), StatusCode::OK);

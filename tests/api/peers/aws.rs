@@ -24,29 +24,27 @@ impl Drop for Peer {
 impl Peer {
     /// `moto_server`, the STS emulator.
     pub async fn moto() -> Peer {
-        let port = free_port();
-        let child = Command::new(peers_dir().join(".venv/bin/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts (install the test peers with `bash .ci/deps`)");
-        wait_for_port(port, "moto_server").await;
-        Peer {
-            child,
-            port,
-            record: PathBuf::new(),
-        }
+        Peer::spawn_moto(None).await
     }
 
     /// `moto_server` with its request recorder on: [`Peer::moto_received`] reads what it got.
     pub async fn moto_recording(dir: &Path) -> Peer {
+        Peer::spawn_moto(Some(dir)).await
+    }
+
+    async fn spawn_moto(record_in: Option<&Path>) -> Peer {
         let port = free_port();
-        let record = dir.join(format!("moto-{port}.jsonl"));
-        let child = Command::new(peers_dir().join(".venv/bin/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_ENABLE_RECORDING", "1")
-            .env("MOTO_RECORDER_FILEPATH", &record)
+        let record = record_in
+            .map(|dir| dir.join(format!("moto-{port}.jsonl")))
+            .unwrap_or_default();
+        let mut command = Command::new(peers_dir().join(".venv/bin/moto_server"));
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        if record_in.is_some() {
+            command
+                .env("MOTO_ENABLE_RECORDING", "1")
+                .env("MOTO_RECORDER_FILEPATH", &record);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -57,6 +55,19 @@ impl Peer {
             port,
             record,
         }
+    }
+
+    /// The AssumeRoleWithSAML requests moto recorded, each as its form parameters.
+    pub fn moto_assume_calls(&self) -> Vec<std::collections::BTreeMap<String, String>> {
+        self.moto_received()
+            .into_iter()
+            .map(|pairs| {
+                pairs
+                    .into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            })
+            .filter(|p| p.get("Action").map(String::as_str) == Some("AssumeRoleWithSAML"))
+            .collect()
     }
 
     /// The form parameters of every request moto recorded (`MOTO_ENABLE_RECORDING`).

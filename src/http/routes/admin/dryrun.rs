@@ -161,12 +161,7 @@ pub async fn get_test(
             return render(&page);
         }
     };
-    let acs = state
-        .regions
-        .endpoints()
-        .first()
-        .map(|e| e.acs_url.clone())
-        .unwrap_or_default();
+    let acs = state.regions.first_acs_url();
     let signer = state.keys.signer().await.ok();
     let run = dry_run(
         &state.store,

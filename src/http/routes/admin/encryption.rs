@@ -60,12 +60,7 @@ async fn page(
     error: String,
     form: EncryptionForm,
 ) -> Result<EncryptionPage, AppError> {
-    let acs: Vec<String> = state
-        .regions
-        .endpoints()
-        .iter()
-        .map(|e| e.acs_url.clone())
-        .collect();
+    let acs = state.regions.acs_urls();
     let rows = state
         .store
         .assertion_encryption()
@@ -128,15 +123,9 @@ pub async fn post_encryption(
             }
         }
         "save" => {
-            let acs = state
-                .regions
-                .endpoints()
-                .first()
-                .map(|e| e.acs_url.clone())
-                .unwrap_or_default();
             let saved = configure(
                 &state.store,
-                &acs,
+                &state.regions.first_acs_url(),
                 &form.account,
                 &form.idp_id,
                 &form.certificate,

@@ -45,12 +45,7 @@ pub async fn get_trust(
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let (targets, unplaced) = crate::rules::trust_targets(&state.store, &state.rules).await?;
-    let acs_urls: Vec<String> = state
-        .regions
-        .endpoints()
-        .iter()
-        .map(|e| e.acs_url.clone())
-        .collect();
+    let acs_urls = state.regions.acs_urls();
     let tags =
         crate::rules::sessions_carry_tags(&state.store, &state.rules, &state.profile).await?;
     let (chained_policy, chained_error) = if query.chained.trim().is_empty() {
@@ -84,12 +79,7 @@ pub async fn get_trust(
         nav: Some(admin.0.nav()),
         accounts,
         unplaced,
-        acs_urls: state
-            .regions
-            .endpoints()
-            .iter()
-            .map(|e| e.acs_url.clone())
-            .collect(),
+        acs_urls,
         chained: query,
         chained_policy,
         chained_error,
