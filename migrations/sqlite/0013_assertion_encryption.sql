@@ -1,8 +1,9 @@
--- IAM SAML providers that take encrypted assertions, one per AWS account: the provider's
--- IdP ID (its ACS URL is https://<region>.signin.aws.amazon.com/saml/acs/<IdP ID>) and the
--- certificate AWS publishes for it. Cached by every instance (cache_generations).
+-- IAM SAML providers that take encrypted assertions, by provider ARN (an account may have
+-- several, and rules choose one per role): the provider's IdP ID (its ACS URL is
+-- https://<region>.signin.aws.amazon.com/saml/acs/<IdP ID>) and the certificate AWS publishes
+-- for it. Cached by every instance (cache_generations).
 CREATE TABLE assertion_encryption (
-    account_id TEXT PRIMARY KEY,
+    provider_arn TEXT PRIMARY KEY,
     idp_id TEXT NOT NULL,
     certificate TEXT NOT NULL,
     updated_at BIGINT NOT NULL,

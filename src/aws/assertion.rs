@@ -3,7 +3,6 @@
 
 use crate::audit::{self, NewAuditEvent, Origin};
 use crate::auth::access::{permitted_roles, RoleRefused};
-use crate::aws::encryption::{encrypted_acs_url, encryption_target};
 use crate::aws::regions::RegionError;
 use crate::aws::AwsContext;
 use crate::directory::Identity;
@@ -11,6 +10,7 @@ use crate::domain::aws::{AwsRuleError, RolePair, SessionDuration};
 use crate::mapping::Evaluation;
 use crate::rules::session_duration;
 use crate::rules::size_advice::explain_oversize;
+use crate::saml::encrypt::{encrypted_acs_url, one_target, target_for, TargetError};
 use crate::saml::response::{sign_aws_response_for, ResponseError};
 
 /// What the auto-POST page needs.
@@ -83,7 +83,12 @@ pub async fn issue_assertion(
         .user_attributes(identity, &shape)
         .map_err(SignInError::Preflight)?;
     let encryption = match roles.first() {
-        Some(pair) => encryption_target(aws.store, pair.role.account()).await?,
+        Some(pair) => target_for(aws.store, pair.provider.as_str())
+            .await
+            .map_err(|e| match e {
+                TargetError::Store(e) => SignInError::Store(e),
+                other => SignInError::Internal(other.into()),
+            })?,
         None => None,
     };
     let acs_url = match &encryption {
@@ -166,28 +171,6 @@ pub async fn console_post(
 ) -> Result<ConsolePost, SignInError> {
     let evaluation = aws.rules.evaluate(aws.store, &identity.groups).await?;
     console_post_for(aws, identity, &evaluation, role, region, origin).await
-}
-
-/// The roles of a multi-role Response that go to one place: an encrypting provider takes only
-/// its own account's roles (the Response is encrypted for it and posted to its ACS URL), so the
-/// bundle keeps the roles that share the first role's target (its encrypting account, or no
-/// encryption).
-async fn one_target(
-    store: &crate::store::Store,
-    roles: Vec<RolePair>,
-) -> Result<Vec<RolePair>, SignInError> {
-    if roles.len() < 2 {
-        return Ok(roles);
-    }
-    let encrypting = store.assertion_encryption().await?;
-    let target = |p: &RolePair| {
-        encrypting
-            .iter()
-            .find(|r| r.account_id == p.role.account())
-            .map(|r| r.account_id.clone())
-    };
-    let first = target(&roles[0]);
-    Ok(roles.into_iter().filter(|p| target(p) == first).collect())
 }
 
 /// [`console_post`] on an evaluation already made. Refuses ([`SignInError::NeedsFederation`])

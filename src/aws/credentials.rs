@@ -172,8 +172,7 @@ async fn exchange(
     result.map_err(|e| name_the_rule(e, evaluation, pair))
 }
 
-/// After this long, a learned MaxSessionDuration is put to STS again (seconds).
-pub const REPROBE_AFTER_SECS: i64 = 86_400;
+pub use crate::domain::aws::REPROBE_AFTER_SECS;
 
 /// Temporary credentials for one of the person's roles.
 pub async fn credentials(

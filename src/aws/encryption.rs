@@ -1,49 +1,15 @@
-//! Encrypted assertions toward AWS, per account: an IAM SAML provider with
+//! Encrypted assertions toward AWS, per SAML provider: an IAM SAML provider with
 //! `AssertionEncryptionMode` `Allowed` or `Required` has an IdP ID and publishes a certificate;
-//! fedbroker then encrypts that account's Assertions for it and posts them to its ACS URL
+//! fedbroker then encrypts the Assertions of that provider's roles for it and posts them to its ACS URL
 //! (`https://<region>.signin.aws.amazon.com/saml/acs/<IdP ID>`) at whichever regional sign-in
 //! endpoint serves, so failover keeps working. An admin pastes the certificate or has it
 //! fetched from AWS (`https://<region>.signin.aws.amazon.com/static/saml/<IdP ID>/saml-metadata.xml`).
 
 use std::time::Duration;
 
-use crate::aws::assertion::SignInError;
-use crate::domain::aws::AccountId;
+use crate::domain::aws::{AccountId, Partition, SamlProviderArn};
 use crate::saml::encrypt::EncryptionKey;
 use crate::store::{EncryptionRecord, Store, StoreError};
-
-/// An account whose IAM SAML provider takes encrypted assertions.
-#[derive(Debug, Clone)]
-pub struct EncryptionTarget {
-    pub idp_id: String,
-    pub key: EncryptionKey,
-}
-
-/// The encrypting provider of `account`, if one is set (from memory on every instance).
-pub async fn encryption_target(
-    store: &crate::store::Store,
-    account: &str,
-) -> Result<Option<EncryptionTarget>, SignInError> {
-    let all = store.assertion_encryption().await?;
-    let Some(record) = all.iter().find(|r| r.account_id == account) else {
-        return Ok(None);
-    };
-    let key = EncryptionKey::from_certificate(&record.certificate).map_err(|why| {
-        SignInError::Internal(anyhow::anyhow!(
-            "the assertion encryption certificate stored for account {account} {why}; an admin can set it again on the Accounts page"
-        ))
-    })?;
-    Ok(Some(EncryptionTarget {
-        idp_id: record.idp_id.clone(),
-        key,
-    }))
-}
-
-/// The ACS URL of an encrypting SAML provider at a sign-in endpoint:
-/// `https://<region>.signin.aws.amazon.com/saml` → `…/saml/acs/<IdP ID>`.
-pub fn encrypted_acs_url(acs_url: &str, idp_id: &str) -> String {
-    format!("{}/acs/{idp_id}", acs_url.trim_end_matches('/'))
-}
 
 /// Where AWS publishes a provider's metadata (with its encryption certificate), next to a
 /// sign-in endpoint: `…/saml` → `…/static/saml/<IdP ID>/saml-metadata.xml`.
@@ -71,7 +37,7 @@ pub fn check_idp_id(raw: &str) -> Result<String, String> {
 }
 
 /// The encryption certificate from a provider's published metadata: the `KeyDescriptor` whose
-/// `use` is `encryption` (or, lacking one, the only certificate).
+/// `use` is `encryption`, or else the only one without a `use` (never a signing one).
 pub fn certificate_from_metadata(xml: &str) -> Option<String> {
     let cert_in = |part: &str| {
         let start = part.find("X509Certificate>")? + "X509Certificate>".len();
@@ -79,17 +45,29 @@ pub fn certificate_from_metadata(xml: &str) -> Option<String> {
         let b64: String = part[start..start + end].split_whitespace().collect();
         (!b64.is_empty()).then_some(b64)
     };
-    let encryption = xml
-        .split("KeyDescriptor")
-        .find(|part| part.contains("use=\"encryption\""))
-        .and_then(cert_in);
-    encryption.or_else(|| {
-        let certs = xml.matches("X509Certificate>").count();
-        (certs <= 2).then(|| cert_in(xml)).flatten()
-    })
+    let descriptors: Vec<&str> = xml.split("KeyDescriptor").collect();
+    let marked = |part: &&str, usage: &str| {
+        part.contains(&format!("use=\"{usage}\"")) || part.contains(&format!("use='{usage}'"))
+    };
+    if let Some(part) = descriptors.iter().find(|p| marked(p, "encryption")) {
+        return cert_in(part);
+    }
+    // No descriptor says `encryption`: one without a `use` serves both, a signing one never.
+    let unmarked: Vec<&&str> = descriptors
+        .iter()
+        .skip(1)
+        .filter(|p| p.contains("X509Certificate>") && !marked(p, "signing"))
+        .collect();
+    match unmarked.as_slice() {
+        [one] => cert_in(one),
+        _ => None,
+    }
 }
 
-/// Why an account's encryption could not be set.
+/// A provider's published metadata is a few kilobytes.
+const MAX_METADATA_BYTES: usize = 64 * 1024;
+
+/// Why a provider's encryption could not be set.
 #[derive(Debug, thiserror::Error)]
 pub enum EncryptionSetupError {
     #[error("{0}")]
@@ -98,25 +76,60 @@ pub enum EncryptionSetupError {
     Store(#[from] StoreError),
 }
 
-/// Sets an account's encrypting provider. `certificate` empty: fetched from AWS's metadata
-/// for the provider next to `acs_url` (the first sign-in endpoint).
+/// The provider a form names: a SAML provider ARN of the partition, or an account id (its
+/// provider named `saml.provider_name`, the one rules use unless they name another).
+pub fn provider_named(
+    raw: &str,
+    partition: Partition,
+    provider_name: &str,
+) -> Result<SamlProviderArn, String> {
+    let raw = raw.trim();
+    let arn = if raw.starts_with("arn:") {
+        SamlProviderArn::parse(raw).map_err(|e| format!("`{}` {}; {}", e.value, e.rule, e.fix))?
+    } else {
+        let account = AccountId::parse(raw)
+            .map_err(|e| format!("account `{}` {}; {}", e.value, e.rule, e.fix))?;
+        SamlProviderArn::parse(&format!(
+            "arn:{}:iam::{}:saml-provider/{provider_name}",
+            partition.as_str(),
+            account.as_str()
+        ))
+        .map_err(|e| format!("`{}` {}; {}", e.value, e.rule, e.fix))?
+    };
+    if !arn
+        .as_str()
+        .starts_with(&format!("arn:{}:", partition.as_str()))
+    {
+        return Err(format!(
+            "`{arn}` is not in the {} partition fedbroker signs in to",
+            partition.as_str(),
+            arn = arn.as_str()
+        ));
+    }
+    Ok(arn)
+}
+
+/// Sets a provider's encryption. `certificate` empty: fetched from AWS's metadata for the
+/// provider next to `acs_url` (the first sign-in endpoint).
 pub async fn configure(
     store: &Store,
     acs_url: &str,
-    account: &str,
+    provider: &SamlProviderArn,
     idp_id: &str,
     certificate: &str,
     actor: &str,
     now: i64,
 ) -> Result<EncryptionRecord, EncryptionSetupError> {
     let invalid = EncryptionSetupError::Invalid;
-    let account = AccountId::parse(account.trim())
-        .map_err(|e| invalid(format!("account `{}` {}; {}", e.value, e.rule, e.fix)))?;
     let idp_id = check_idp_id(idp_id).map_err(invalid)?;
     let certificate = if certificate.trim().is_empty() {
         let url = metadata_url(acs_url, &idp_id);
+        // The certificate decides who can read every assertion of the provider: fetched from the
+        // configured sign-in endpoint's host only (no redirect elsewhere), small, and shown by
+        // its fingerprint on the page and in the audit event.
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| invalid(format!("cannot fetch the metadata: {e}")))?;
         let response = client.get(&url).send().await.map_err(|e| {
@@ -135,10 +148,17 @@ pub async fn configure(
                 response.status().as_u16()
             )));
         }
-        let xml = response
-            .text()
+        let body = response
+            .bytes()
             .await
             .map_err(|_| invalid(format!("{url} sent an unreadable answer")))?;
+        if body.len() > MAX_METADATA_BYTES {
+            return Err(invalid(format!(
+                "{url} sent {} bytes, more than a provider's metadata holds; paste the certificate instead",
+                body.len()
+            )));
+        }
+        let xml = String::from_utf8_lossy(&body);
         certificate_from_metadata(&xml).ok_or_else(|| {
             invalid(format!(
                 "{url} holds no encryption certificate; paste the certificate from the IAM console"
@@ -150,7 +170,7 @@ pub async fn configure(
     let key = EncryptionKey::from_certificate(&certificate)
         .map_err(|why| invalid(format!("the certificate {why}")))?;
     let record = EncryptionRecord {
-        account_id: account.as_str().to_string(),
+        provider_arn: provider.as_str().to_string(),
         idp_id,
         certificate,
         updated_at: now,

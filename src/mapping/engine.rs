@@ -77,7 +77,10 @@ impl Evaluation {
         self.granted.iter().map(|g| g.pair.clone()).collect()
     }
 
-    /// The grant for a role ARN.
+    /// The grant for a role ARN: the first rule that granted it (its duration, landing page
+    /// and session controls apply). Two rules granting one role through different providers
+    /// are credited to the first one; the role stays reachable through that grant anyway, so a
+    /// later rule's stricter session policy cannot narrow it: put such rules first.
     pub fn grant(&self, role_arn: &str) -> Option<&Grant> {
         self.granted
             .iter()

@@ -2,11 +2,13 @@
 //! would refuse, and the assertion itself, without sending anything.
 
 use crate::directory::Identity;
-use crate::domain::aws::{AwsRuleError, RolePair};
+use crate::domain::aws::{AwsRuleError, RolePair, REPROBE_AFTER_SECS};
 use crate::mapping::engine::Broken;
 use crate::mapping::{Evaluation, Grant};
 use crate::saml::profile::AwsProfile;
-use crate::saml::response::{preflight, sign_aws_response, unsigned_response_xml, ResponseError};
+use crate::saml::response::{
+    preflight, sign_aws_response_for, unsigned_response_xml, ResponseError,
+};
 use crate::saml::sign::XmlSigner;
 use crate::store::{Store, StoreError};
 
@@ -70,14 +72,26 @@ async fn plan(
         None => format!("the settings' default, {wanted} s (the rule names none)"),
     };
     let mut duration_secs = wanted;
+    // What STS is asked for: the same, except that a limit learned over a day ago is put to
+    // STS again (`aws::credentials`), while the console keeps to it.
+    let mut sts_duration = wanted;
     if let Some(limit) = store.role_session_limit(grant.pair.role.as_str()).await? {
         let max = u32::try_from(limit.max_duration).unwrap_or(wanted);
         if max < wanted {
             duration_secs = max;
+            let stale = crate::clock::now() - limit.learned_at > REPROBE_AFTER_SECS;
+            if !stale {
+                sts_duration = max;
+            }
             duration_why.push_str(&format!(
-                "; shortened to {max} s: STS refused {} s for this role on {} (a learned MaxSessionDuration: CLI credentials ask for {wanted} s again once it is a day old, and an admin can forget it on the Regions page)",
+                "; shortened to {max} s: STS refused {} s for this role on {} (a learned MaxSessionDuration; {}; an admin can forget it on the Regions page)",
                 limit.refused_duration,
                 crate::clock::readable(limit.learned_at),
+                if stale {
+                    format!("it is over a day old, so CLI credentials ask STS for {wanted} s again")
+                } else {
+                    format!("CLI credentials ask for {wanted} s again once it is a day old")
+                }
             ));
         }
     }
@@ -104,7 +118,7 @@ async fn plan(
         tags: Vec::new(),
         transitive_tag_keys: Vec::new(),
         sts_parameters: evaluation
-            .assume_request(&grant.pair, duration_secs)
+            .assume_request(&grant.pair, sts_duration)
             .parameters(),
         problems: Vec::new(),
     };
@@ -157,19 +171,50 @@ pub async fn dry_run(
         out.plans
             .push(plan(store, profile, identity, &out.evaluation, grant).await?);
     }
-    // The preview is the Response the Console button would post first: the first role, or
-    // with the multi-role chooser every role one Response can carry.
+    // The preview is the Response the Console button would post first: the first role that
+    // can have one (a role with a session policy never does), or with the multi-role chooser
+    // every role one Response can carry (one set of controls, one encryption target).
+    let candidates: Vec<RolePair> = out
+        .evaluation
+        .granted
+        .iter()
+        .filter(|g| !g.session.has_policy())
+        .map(|g| g.pair.clone())
+        .collect();
     let roles: Vec<RolePair> = if profile.multi_role_chooser {
-        out.evaluation.one_response(out.evaluation.pairs())
+        crate::saml::encrypt::one_target(store, out.evaluation.one_response(candidates)).await?
     } else {
-        out.evaluation.pairs().into_iter().take(1).collect()
+        candidates.into_iter().take(1).collect()
     };
+    let encryption = match roles.first() {
+        Some(pair) => match crate::saml::encrypt::target_for(store, pair.provider.as_str()).await {
+            Ok(target) => target,
+            Err(crate::saml::encrypt::TargetError::Store(e)) => return Err(e),
+            Err(other) => {
+                out.notes.push(other.to_string());
+                None
+            }
+        },
+        None => None,
+    };
+    let acs = match &encryption {
+        Some(target) => {
+            out.notes.push(format!(
+                "the Assertion is encrypted for provider {} (IdP ID {}) and posted to its ACS URL",
+                roles[0].provider.as_str(),
+                target.idp_id
+            ));
+            crate::saml::encrypt::encrypted_acs_url(acs_url, &target.idp_id)
+        }
+        None => acs_url.to_string(),
+    };
+    let acs_url = acs.as_str();
     let shape = roles
         .first()
         .and_then(|r| out.evaluation.grant(r.role.as_str()))
         .map(|g| g.session.clone())
         .unwrap_or_default();
-    out.notes = profile.rewrites(identity, &shape);
+    out.notes.extend(profile.rewrites(identity, &shape));
     let attributes = match profile.user_attributes(identity, &shape) {
         Ok(a) => a,
         Err(errors) => {
@@ -185,7 +230,12 @@ pub async fn dry_run(
     out.preview_roles = roles.iter().map(|r| r.role.to_string()).collect();
     out.assertion_xml = Some(unsigned_response_xml(&assertion));
     if let (Some(signer), false) = (signer, roles.is_empty()) {
-        match sign_aws_response(&assertion, signer, profile.sign_response) {
+        match sign_aws_response_for(
+            &assertion,
+            signer,
+            profile.sign_response,
+            encryption.as_ref().map(|t| &t.key),
+        ) {
             Ok(signed) => out.signed_size = Some(signed.base64.len()),
             Err(ResponseError::Preflight(errors)) => {
                 for e in super::size_advice::explain_oversize(&out.evaluation, &roles, errors) {

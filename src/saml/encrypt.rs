@@ -75,6 +75,72 @@ impl EncryptionKey {
     }
 }
 
+/// A SAML provider that takes encrypted assertions: its IdP ID and key.
+#[derive(Debug, Clone)]
+pub struct EncryptionTarget {
+    pub idp_id: String,
+    pub key: EncryptionKey,
+}
+
+/// Why a provider's encryption could not be looked up.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The stored certificate does not read (it was checked when saved: a hand edit).
+    #[error("the assertion encryption certificate stored for {provider} {why}; an admin can set it again on the Encrypted assertions page")]
+    Unreadable { provider: String, why: String },
+}
+
+/// The encryption of `provider` (a SAML provider ARN), if it takes encrypted assertions (from
+/// memory on every instance).
+pub async fn target_for(
+    store: &crate::store::Store,
+    provider: &str,
+) -> Result<Option<EncryptionTarget>, TargetError> {
+    let all = store.assertion_encryption().await?;
+    let Some(record) = all.iter().find(|r| r.provider_arn == provider) else {
+        return Ok(None);
+    };
+    let key = EncryptionKey::from_certificate(&record.certificate).map_err(|why| {
+        TargetError::Unreadable {
+            provider: provider.to_string(),
+            why,
+        }
+    })?;
+    Ok(Some(EncryptionTarget {
+        idp_id: record.idp_id.clone(),
+        key,
+    }))
+}
+
+/// The roles of a multi-role Response that go to one place: an encrypting provider takes only
+/// its own roles (the Response is encrypted for it and posted to its ACS URL), so the bundle
+/// keeps the roles that share the first role's target (its encrypting provider, or none).
+pub async fn one_target(
+    store: &crate::store::Store,
+    roles: Vec<crate::domain::aws::RolePair>,
+) -> Result<Vec<crate::domain::aws::RolePair>, crate::store::StoreError> {
+    if roles.len() < 2 {
+        return Ok(roles);
+    }
+    let encrypting = store.assertion_encryption().await?;
+    let target = |p: &crate::domain::aws::RolePair| {
+        encrypting
+            .iter()
+            .any(|r| r.provider_arn == p.provider.as_str())
+            .then(|| p.provider.as_str().to_string())
+    };
+    let first = target(&roles[0]);
+    Ok(roles.into_iter().filter(|p| target(p) == first).collect())
+}
+
+/// The ACS URL of an encrypting SAML provider at a sign-in endpoint:
+/// `https://<region>.signin.aws.amazon.com/saml` → `…/saml/acs/<IdP ID>`.
+pub fn encrypted_acs_url(acs_url: &str, idp_id: &str) -> String {
+    format!("{}/acs/{idp_id}", acs_url.trim_end_matches('/'))
+}
+
 /// `<saml:EncryptedAssertion>` holding `assertion` (a signed `<saml:Assertion>` element that
 /// declares its own namespaces) encrypted for `key`. Written in canonical form (no empty-element
 /// tags, each namespace declared where first used), because a signed Response around it is

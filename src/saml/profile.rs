@@ -125,6 +125,40 @@ impl AwsProfile {
         })
     }
 
+    /// What a rule's session controls would break once merged with the settings, checked when
+    /// the rule is saved (every sign-in of its roles would otherwise be refused): more than 50
+    /// tags together, or a transitive key that names no tag sent.
+    pub fn check_rule_session(&self, rule: &SessionShape) -> Vec<crate::mapping::FieldError> {
+        let mut errors = Vec::new();
+        let mut keys: Vec<String> = self.tags.iter().map(|(k, _)| k.to_lowercase()).collect();
+        for (key, _) in &rule.tags {
+            if !keys.contains(&key.to_lowercase()) {
+                keys.push(key.to_lowercase());
+            }
+        }
+        if keys.len() > 50 {
+            errors.push(crate::mapping::FieldError {
+                field: "tags",
+                message: format!(
+                    "with the {} tags of the settings' principal_tags this makes {} session tags; AWS accepts at most 50",
+                    self.tags.len(),
+                    keys.len()
+                ),
+            });
+        }
+        for key in &rule.transitive_tag_keys {
+            if !keys.contains(&key.to_lowercase()) {
+                errors.push(crate::mapping::FieldError {
+                    field: "transitive_tag_keys",
+                    message: format!(
+                        "`{key}` is not a tag the rule or the settings send; list only keys of those tags"
+                    ),
+                });
+            }
+        }
+        errors
+    }
+
     /// Whether SourceIdentity is sent (roles then need `sts:SetSourceIdentity`).
     pub fn sends_source_identity(&self) -> bool {
         !self.source_identity.is_empty()

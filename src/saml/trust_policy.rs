@@ -90,7 +90,7 @@ pub struct ProviderPolicy {
 }
 
 /// One policy per account and SAML provider (roles of an account share their provider).
-/// `encrypting`: (account, IdP ID) of the providers that take encrypted assertions; their
+/// `encrypting`: (provider ARN, IdP ID) of the providers that take encrypted assertions; their
 /// policies also list each sign-in endpoint's `…/saml/acs/<IdP ID>`, where those arrive.
 pub fn policies_by_provider(
     targets: &[AccountReach],
@@ -103,7 +103,7 @@ pub fn policies_by_provider(
         .iter()
         .map(|t| {
             let mut urls = acs_urls.to_vec();
-            if let Some((_, idp_id)) = encrypting.iter().find(|(a, _)| *a == t.account) {
+            if let Some((_, idp_id)) = encrypting.iter().find(|(p, _)| *p == t.provider) {
                 urls.extend(
                     acs_urls
                         .iter()

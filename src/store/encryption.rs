@@ -1,14 +1,14 @@
-//! The IAM SAML providers that take encrypted assertions, per AWS account, kept in memory by
+//! The IAM SAML providers that take encrypted assertions, by provider ARN, kept in memory by
 //! every instance (a generation bumped by triggers says when to read them again).
 
 use std::sync::Arc;
 
 use super::{on_pool, Store, StoreError};
 
-/// One account's encrypting SAML provider.
+/// One encrypting SAML provider.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EncryptionRecord {
-    pub account_id: String,
+    pub provider_arn: String,
     /// The provider's IdP ID, as in its ACS URL `…/saml/acs/<IdP ID>`.
     pub idp_id: String,
     /// The certificate AWS publishes for the provider (PEM).
@@ -18,15 +18,15 @@ pub struct EncryptionRecord {
 }
 
 impl Store {
-    /// Every account's encrypting provider, from memory when nothing changed.
+    /// Every encrypting provider, from memory when nothing changed.
     pub async fn assertion_encryption(&self) -> Result<Arc<Vec<EncryptionRecord>>, StoreError> {
         let generation = self.generations().await?.assertion_encryption;
         if let Some(all) = self.cache.assertion_encryption.get(generation) {
             return Ok(all);
         }
         let rows: Vec<EncryptionRecord> = on_pool!(self, |pool| sqlx::query_as(
-            "SELECT account_id, idp_id, certificate, updated_at, updated_by \
-             FROM assertion_encryption ORDER BY account_id"
+            "SELECT provider_arn, idp_id, certificate, updated_at, updated_by \
+             FROM assertion_encryption ORDER BY provider_arn"
         )
         .fetch_all(pool)
         .await?);
@@ -37,18 +37,18 @@ impl Store {
         Ok(rows)
     }
 
-    /// (account, IdP ID) of every provider that takes encrypted assertions: what the trust
-    /// policies add ACS URLs for.
+    /// (provider ARN, IdP ID) of every provider that takes encrypted assertions: what the
+    /// trust policies add ACS URLs for.
     pub async fn encrypting_providers(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(self
             .assertion_encryption()
             .await?
             .iter()
-            .map(|r| (r.account_id.clone(), r.idp_id.clone()))
+            .map(|r| (r.provider_arn.clone(), r.idp_id.clone()))
             .collect())
     }
 
-    /// Sets (or replaces) an account's encrypting provider; audited.
+    /// Sets (or replaces) a provider's encryption; audited.
     pub async fn set_assertion_encryption(
         &self,
         record: &EncryptionRecord,
@@ -56,11 +56,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             sqlx::query(
-            "INSERT INTO assertion_encryption (account_id, idp_id, certificate, updated_at, updated_by) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) DO UPDATE SET idp_id = $2, \
+            "INSERT INTO assertion_encryption (provider_arn, idp_id, certificate, updated_at, updated_by) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider_arn) DO UPDATE SET idp_id = $2, \
              certificate = $3, updated_at = $4, updated_by = $5"
         )
-        .bind(&record.account_id)
+        .bind(&record.provider_arn)
         .bind(&record.idp_id)
         .bind(&record.certificate)
         .bind(record.updated_at)
@@ -72,7 +72,7 @@ impl Store {
         self.record_admin_change(
             &record.updated_by,
             "assertion_encryption",
-            &record.account_id,
+            &record.provider_arn,
             "set",
             serde_json::json!({"idp_id": record.idp_id, "certificate_sha256": fingerprint}),
             record.updated_at,
@@ -81,17 +81,17 @@ impl Store {
         Ok(())
     }
 
-    /// Stops encrypting for an account; `false` when it had no provider set. Audited.
+    /// Stops encrypting for a provider; `false` when it was not set. Audited.
     pub async fn remove_assertion_encryption(
         &self,
-        account_id: &str,
+        provider_arn: &str,
         actor: &str,
         at: i64,
     ) -> Result<bool, StoreError> {
         let done = on_pool!(self, |pool| sqlx::query(
-            "DELETE FROM assertion_encryption WHERE account_id = $1"
+            "DELETE FROM assertion_encryption WHERE provider_arn = $1"
         )
-        .bind(account_id)
+        .bind(provider_arn)
         .execute(pool)
         .await?
         .rows_affected());
@@ -99,7 +99,7 @@ impl Store {
             self.record_admin_change(
                 actor,
                 "assertion_encryption",
-                account_id,
+                provider_arn,
                 "remove",
                 serde_json::json!({}),
                 at,

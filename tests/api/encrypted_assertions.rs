@@ -1,4 +1,4 @@
-//! Encrypted assertions toward AWS: an account whose IAM SAML provider takes them gets its
+//! Encrypted assertions toward AWS: the roles of an IAM SAML provider that takes them get their
 //! Assertions encrypted for the provider's certificate (fetched from where AWS publishes it, or
 //! pasted) and posted to the provider's ACS URL at every regional endpoint, through failover.
 //! The endpoints are pysaml2 service providers holding the provider's private key (as AWS
@@ -109,7 +109,7 @@ async fn an_encrypting_provider_gets_encrypted_assertions_through_failover(backe
                     &[
                         ("csrf_token", token.as_str()),
                         ("action", "save"),
-                        ("account", "123456789012"),
+                        ("provider", "123456789012"),
                         ("idp_id", idp_id),
                         ("certificate", ""),
                     ],
@@ -135,6 +135,16 @@ async fn an_encrypting_provider_gets_encrypted_assertions_through_failover(backe
         "SAML:aud lists it: {}",
         trust.body
     );
+
+    let dry = admin.get("/admin/test?username=alice").await;
+    assert!(
+        dry.body.contains(
+            "is encrypted for provider arn:aws:iam::123456789012:saml-provider/fedbroker"
+        ),
+        "{}",
+        dry.body
+    );
+    assert!(dry.body.contains("id=\"preflight-ok\""), "{}", dry.body);
 
     app.login("alice", "alice-password-1").await;
     let page = console(&app, ADMIN_ROLE).await;
@@ -208,7 +218,10 @@ async fn an_encrypting_provider_gets_encrypted_assertions_through_failover(backe
             &[
                 ("csrf_token", token.as_str()),
                 ("action", "remove"),
-                ("account", "123456789012"),
+                (
+                    "provider",
+                    "arn:aws:iam::123456789012:saml-provider/fedbroker",
+                ),
             ],
         )
         .await;
@@ -229,12 +242,20 @@ async fn bad_encryption_settings_are_refused(backend: Backend) {
     let app = spawn_app_with(backend, |_| {}).await;
     app.login_as_admin().await;
     let token = app.get("/admin/encryption").await.csrf_token();
-    for (idp_id, certificate, why) in [
-        ("../x", "", "not a SAML provider IdP ID"),
+    for (provider, idp_id, certificate, why) in [
+        ("123456789012", "../x", "", "not a SAML provider IdP ID"),
         (
+            "123456789012",
             IDP_ID,
             "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----",
             "not a readable X.509",
+        ),
+        ("1234", IDP_ID, "", "not a 12-digit AWS account id"),
+        (
+            "arn:aws-cn:iam::123456789012:saml-provider/fedbroker",
+            IDP_ID,
+            "",
+            "not in the aws partition",
         ),
     ] {
         let res = app
@@ -243,7 +264,7 @@ async fn bad_encryption_settings_are_refused(backend: Backend) {
                 &[
                     ("csrf_token", token.as_str()),
                     ("action", "save"),
-                    ("account", "123456789012"),
+                    ("provider", provider),
                     ("idp_id", idp_id),
                     ("certificate", certificate),
                 ],

@@ -481,6 +481,19 @@ async fn the_rule_form_checks_and_keeps_session_controls(backend: Backend) {
         "nothing saved"
     );
 
+    let twice = post(POLICY_ARN, POLICY, "Team=a\nteam=b").await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+    assert!(twice.body.contains("is given twice"), "{}", twice.body);
+    // A transitive key no tag of the rule or the settings carries would refuse every sign-in.
+    let orphan = post(POLICY_ARN, POLICY, "Project=x").await;
+    assert_eq!(orphan.status, StatusCode::BAD_REQUEST);
+    assert!(
+        orphan
+            .body
+            .contains("`Team` is not a tag the rule or the settings send"),
+        "{}",
+        orphan.body
+    );
     let good = post(POLICY_ARN, POLICY, "Team=payments\nMail={email}").await;
     assert_eq!(good.status, StatusCode::SEE_OTHER, "{}", good.body);
     let stored = app

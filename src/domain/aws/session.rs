@@ -318,6 +318,10 @@ impl SessionTags {
     }
 }
 
+/// After this long, a learned MaxSessionDuration is put to STS again (seconds): an
+/// administrator may have raised the role's limit since.
+pub const REPROBE_AFTER_SECS: i64 = 86_400;
+
 /// Largest `SAMLResponse` (base64 characters) AssumeRoleWithSAML accepts.
 pub const MAX_SAML_RESPONSE_BASE64: usize = 100_000;
 

@@ -658,7 +658,10 @@ async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(
             "/admin/encryption".into(),
             vec![
                 ("action", "remove".into()),
-                ("account", "123456789012".into()),
+                (
+                    "provider",
+                    "arn:aws:iam::123456789012:saml-provider/fedbroker".into(),
+                ),
             ],
         ),
         (

@@ -1,4 +1,4 @@
-//! `/admin/encryption`: the AWS accounts whose IAM SAML provider takes encrypted assertions.
+//! `/admin/encryption`: the IAM SAML providers that take encrypted assertions.
 //! Thin: the checks, the fetch from AWS and the audit are in `aws::encryption`.
 
 use actix_web::http::header;
@@ -6,16 +6,16 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::aws::encryption::{configure, encrypted_acs_url, EncryptionSetupError};
+use crate::aws::encryption::{configure, provider_named, EncryptionSetupError};
 use crate::clock::now;
 use crate::http::error::AppError;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::routes::{render, AdminUser, Nav};
 use crate::http::state::AppState;
-use crate::saml::encrypt::EncryptionKey;
+use crate::saml::encrypt::{encrypted_acs_url, EncryptionKey};
 
 struct Row {
-    account: String,
+    provider: String,
     idp_id: String,
     fingerprint: String,
     expires: String,
@@ -39,8 +39,9 @@ pub struct EncryptionForm {
     csrf_token: String,
     #[serde(default)]
     action: String,
+    /// A SAML provider ARN, or an account id (its provider named `saml.provider_name`).
     #[serde(default)]
-    account: String,
+    provider: String,
     #[serde(default)]
     idp_id: String,
     /// PEM; empty: fetch it from AWS.
@@ -69,7 +70,7 @@ async fn page(
         .map(|r| {
             let key = EncryptionKey::from_certificate(&r.certificate).ok();
             Row {
-                account: r.account_id.clone(),
+                provider: r.provider_arn.clone(),
                 idp_id: r.idp_id.clone(),
                 fingerprint: key
                     .as_ref()
@@ -113,26 +114,36 @@ pub async fn post_encryption(
         "remove" => {
             if !state
                 .store
-                .remove_assertion_encryption(form.account.trim(), &actor, now())
+                .remove_assertion_encryption(form.provider.trim(), &actor, now())
                 .await?
             {
                 return Err(AppError::BadRequest(format!(
-                    "Account `{}` has no encrypting SAML provider set.",
-                    form.account.trim()
+                    "`{}` is not a provider fedbroker encrypts for.",
+                    form.provider.trim()
                 )));
             }
         }
         "save" => {
-            let saved = configure(
-                &state.store,
-                &state.regions.first_acs_url(),
-                &form.account,
-                &form.idp_id,
-                &form.certificate,
-                &actor,
-                now(),
-            )
-            .await;
+            let provider = provider_named(
+                &form.provider,
+                state.profile.partition,
+                &state.profile.provider_name,
+            );
+            let saved = match provider {
+                Err(why) => Err(EncryptionSetupError::Invalid(why)),
+                Ok(provider) => {
+                    configure(
+                        &state.store,
+                        &state.regions.first_acs_url(),
+                        &provider,
+                        &form.idp_id,
+                        &form.certificate,
+                        &actor,
+                        now(),
+                    )
+                    .await
+                }
+            };
             match saved {
                 Ok(_) => {}
                 Err(EncryptionSetupError::Store(e)) => return Err(e.into()),

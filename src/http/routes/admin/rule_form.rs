@@ -112,6 +112,19 @@ impl RuleForm {
         let mut tags = std::collections::BTreeMap::new();
         for line in self.tags.lines().map(str::trim).filter(|l| !l.is_empty()) {
             match line.split_once('=') {
+                Some((key, _))
+                    if tags
+                        .keys()
+                        .any(|k: &String| k.eq_ignore_ascii_case(key.trim())) =>
+                {
+                    errors.push(FieldError {
+                        field: "tags",
+                        message: format!(
+                            "tag key `{}` is given twice (AWS ignores case in tag keys); keep one line",
+                            key.trim()
+                        ),
+                    })
+                }
                 Some((key, value)) => {
                     tags.insert(key.trim().to_string(), value.trim().to_string());
                 }

@@ -224,8 +224,9 @@ pub async fn get_new_rule(
 /// the rest, so one save shows all of them.
 fn validate(state: &AppState, form: &RuleForm) -> Result<RuleSpec, Vec<FieldError>> {
     let (spec, mut errors) = form.to_spec();
-    if let Err(found) = spec.compile(state.profile.partition) {
-        errors.extend(found);
+    match spec.compile(state.profile.partition) {
+        Ok(rule) => errors.extend(state.profile.check_rule_session(&rule.session)),
+        Err(found) => errors.extend(found),
     }
     if errors.is_empty() {
         Ok(spec)
