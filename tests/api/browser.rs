@@ -210,3 +210,90 @@ async fn buttons_that_name_the_action_work_with_the_page_script_running() {
     assert_saved(&keys_shot);
     assert_saved(&rules_shot);
 }
+
+/// Every page, opened in Chromium by the user it is for at 1280 and 390 px wide: no axe-core
+/// violation of impact serious or critical (contrast, names of controls, focusable scrolling
+/// regions…), nothing wider than the window, and a screenshot of each in
+/// `target/test-artifacts/page-<name>-<width>.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.demo.enabled = true).await;
+    app.create_user(
+        "root",
+        "root-password-1",
+        &["fedbroker-admins", "data-analysts"],
+    )
+    .await;
+    let rule = app.store.list_rules().await.expect("rules").remove(0);
+    let user_pages = [
+        ("portal", "/".to_string()),
+        ("password", "/account/password".into()),
+        ("tokens", "/account/tokens".into()),
+        ("not-found", "/no-such-page".into()),
+    ];
+    let admin_pages = [
+        ("admin", "/admin".to_string()),
+        ("rules", "/admin/rules".into()),
+        ("rule-new", "/admin/rules/new".into()),
+        ("rule", format!("/admin/rules/{}", rule.id)),
+        ("accounts", "/admin/accounts".into()),
+        ("dry-run", "/admin/test?username=alice".into()),
+        ("audit", "/admin/audit".into()),
+        ("keys", "/admin/keys".into()),
+        ("regions", "/admin/regions".into()),
+        ("sources", "/admin/sources".into()),
+        ("trust", "/admin/trust-policy".into()),
+        ("encryption", "/admin/encryption".into()),
+    ];
+    let pages = |list: &[(&str, String)]| {
+        list.iter()
+            .map(|(name, path)| serde_json::json!({"name": name, "path": path}))
+            .collect::<Vec<_>>()
+    };
+    let spec = serde_json::json!([
+        {"user": "alice", "password": "alice-demo-password", "pages": pages(&user_pages)},
+        {"user": "root", "password": "root-password-1", "pages": pages(&admin_pages)},
+        {"user": null, "pages": [{"name": "login", "path": "/login"}]},
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec_file = dir.path().join("pages.json");
+    std::fs::write(&spec_file, spec.to_string()).expect("write");
+    let out = run_script(
+        "pages.mjs",
+        vec![
+            app.address.clone(),
+            artifacts().to_string_lossy().to_string(),
+            spec_file.to_string_lossy().to_string(),
+        ],
+    )
+    .await;
+    let results: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let expected = 2 * (user_pages.len() + admin_pages.len() + 1);
+    assert_eq!(results.len(), expected, "{out}");
+    let mut problems = Vec::new();
+    for r in &results {
+        let status = r["status"].as_u64().unwrap_or(0);
+        let wanted = if r["page"] == "not-found" { 404 } else { 200 };
+        if status != wanted {
+            problems.push(format!("{} at {}: HTTP {status}", r["path"], r["width"]));
+        }
+        if r["violations"].as_array().is_some_and(|v| !v.is_empty()) {
+            problems.push(format!(
+                "{} at {}: {}",
+                r["path"], r["width"], r["violations"]
+            ));
+        }
+        if r["scrollWidth"].as_u64() > r["innerWidth"].as_u64() {
+            problems.push(format!(
+                "{} at {}: {} px wide ({})",
+                r["path"], r["width"], r["scrollWidth"], r["wide"]
+            ));
+        }
+        let shot = std::path::PathBuf::from(r["screenshot"].as_str().unwrap_or_default());
+        assert_saved(&shot);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -361,6 +361,15 @@ async fn two_admins_editing_one_rule_cannot_overwrite_each_other(backend: Backen
 async fn reorder_disable_and_delete_are_recorded(backend: Backend) {
     let app = spawn_app(backend).await;
     app.login_as_admin().await;
+    // The one rule the first start installs: counted in the singular, and never "edited in 1970".
+    let first = app.get("/admin/rules").await;
+    assert!(first.body.contains("1 rule is active"), "{}", first.body);
+    assert!(
+        first.body.contains("built in, never edited"),
+        "{}",
+        first.body
+    );
+    assert!(!first.body.contains("1970"), "{}", first.body);
     let doc = example();
     import(&app, &doc).await;
     let names = |rules: Vec<fedbroker::store::RuleRecord>| -> Vec<String> {

@@ -104,7 +104,12 @@ pub async fn get_rules(
             role: r.role_template.clone(),
             extras: extras(r),
             version: r.version,
-            updated: format!("{} by {}", when(Some(r.updated_at)), r.updated_by),
+            // The rule the first migration installs has no edit time: say so, not 1970.
+            updated: if r.updated_at == 0 {
+                "built in, never edited".to_string()
+            } else {
+                format!("{} by {}", when(Some(r.updated_at)), r.updated_by)
+            },
         })
         .collect();
     let history = state
