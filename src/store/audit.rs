@@ -48,6 +48,8 @@ pub struct AuditFilter {
     pub event_type: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// Only events older than this one (keyset paging: the last id of the previous page).
+    pub before_id: Option<i64>,
 }
 
 const AUDIT_COLUMNS: &str = "id, at, event_type, actor, subject, role_arn, account_id, outcome, \
@@ -121,7 +123,7 @@ impl Store {
             "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE ($1 IS NULL OR actor = $1 OR subject = $1) \
              AND ($2 IS NULL OR role_arn = $2) AND ($3 IS NULL OR account_id = $3) \
              AND ($4 IS NULL OR event_type = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) \
-             ORDER BY id DESC LIMIT $7"
+             AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8"
         );
         on_pool!(self, |pool| Ok(sqlx::query_as::<_, AuditRecord>(&sql)
             .bind(f.user.as_deref())
@@ -130,6 +132,7 @@ impl Store {
             .bind(f.event_type.as_deref())
             .bind(f.since)
             .bind(f.until)
+            .bind(f.before_id)
             .bind(limit)
             .fetch_all(pool)
             .await?))

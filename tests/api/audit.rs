@@ -367,7 +367,72 @@ async fn every_console_sign_in_of_a_burst_is_recorded_before_it_is_answered(back
     assert!(!refused.body.contains("panicked"), "{}", refused.body);
 }
 
+/// The audit page shows 100 events a page, newest first, with an "Older" link paging by id
+/// (same filter kept) and a way back to the newest; a row shows the client in a few words with
+/// the whole user agent on hover, and the details expand.
+async fn the_audit_page_pages_by_id_and_keeps_rows_short(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.login_as_admin().await;
+    let agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    for i in 0..130 {
+        app.store
+            .record_event(
+                &NewAuditEvent {
+                    event_type: "signin".into(),
+                    actor: format!("user{i:03}"),
+                    subject: format!("user{i:03}"),
+                    role_arn: String::new(),
+                    account_id: String::new(),
+                    outcome: "success".into(),
+                    source_addr: "192.0.2.9".into(),
+                    user_agent: agent.into(),
+                    details: serde_json::json!({"n": i, "note": "x".repeat(100)}),
+                },
+                fedbroker::clock::now(),
+            )
+            .await;
+    }
+    let rows = |body: &str| body.matches("<tr class=\"audit-").count();
+    let first = app.get("/admin/audit?type=signin").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(rows(&first.body), 100, "one page");
+    assert!(first.body.contains("user129"), "newest first");
+    assert!(!first.body.contains("user029"));
+    assert!(
+        first.body.contains(&format!(
+            "<span class=\"agent\" title=\"{agent}\">Chrome 131</span>"
+        )),
+        "{}",
+        first.body
+    );
+    assert!(first.body.contains("<details><summary>"));
+    assert!(!first.body.contains("id=\"newest-events\""));
+    let older = first
+        .body
+        .split("id=\"older-events\"")
+        .next()
+        .and_then(|b| b.rsplit("href=\"").next())
+        .and_then(|h| h.split('"').next())
+        .expect("an Older link")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(older.contains("type=signin"), "the filter is kept: {older}");
+    let total = app
+        .count("SELECT COUNT(*) FROM audit_events WHERE event_type = 'signin'")
+        .await as usize;
+    assert!(total >= 130);
+    let second = app.get(&older).await;
+    assert_eq!(rows(&second.body), total - 100, "the rest");
+    assert!(second.body.contains("user029") && !second.body.contains("user030<"));
+    assert!(
+        !second.body.contains("id=\"older-events\""),
+        "no page after the last"
+    );
+    assert!(second.body.contains("id=\"newest-events\""));
+}
+
 on_both_backends!(
+    the_audit_page_pages_by_id_and_keeps_rows_short,
     every_console_sign_in_of_a_burst_is_recorded_before_it_is_answered,
     each_action_writes_exactly_one_event,
     filters_and_exports_agree,

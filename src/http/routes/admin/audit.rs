@@ -11,8 +11,8 @@ use crate::http::routes::{render, AdminUser, Nav};
 use crate::http::state::AppState;
 use crate::store::{AuditFilter, AuditRecord};
 
-/// Most events shown on the page; exports go further.
-const PAGE_LIMIT: i64 = 500;
+/// Events per page (newest first; "Older" pages on by id); exports go further.
+const PAGE_LIMIT: i64 = 100;
 const EXPORT_LIMIT: i64 = 100_000;
 
 /// The filter form (`GET` parameters).
@@ -34,6 +34,9 @@ pub struct AuditQuery {
     until: String,
     #[serde(default)]
     format: String,
+    /// Keyset paging: show events older than this id.
+    #[serde(default)]
+    before: Option<i64>,
 }
 
 fn parse_time(raw: &str, end_of_day: bool) -> Result<Option<i64>, AppError> {
@@ -65,7 +68,23 @@ impl AuditQuery {
             event_type: text(&self.event_type),
             since: parse_time(&self.since, false)?,
             until: parse_time(&self.until, true)?,
+            before_id: self.before,
         })
+    }
+
+    /// The page of events older than `before`, with the same filter.
+    fn older_query(&self, before: i64) -> String {
+        let before = before.to_string();
+        serde_urlencoded::to_string([
+            ("user", self.user.as_str()),
+            ("role", self.role.as_str()),
+            ("account", self.account.as_str()),
+            ("type", self.event_type.as_str()),
+            ("since", self.since.as_str()),
+            ("until", self.until.as_str()),
+            ("before", before.as_str()),
+        ])
+        .unwrap_or_default()
     }
 
     fn export_query(&self, format: &str) -> String {
@@ -89,8 +108,36 @@ struct Row {
     subject: String,
     role_arn: String,
     outcome: String,
-    source: String,
+    address: String,
+    /// The client, shortened (`Chrome 131`); the whole user agent is `user_agent`.
+    agent: String,
+    user_agent: String,
+    /// The first characters of the details, shown on the row; the whole JSON expands.
+    summary: String,
     details: String,
+}
+
+/// A user agent in a few words: the browser or tool and its major version.
+pub fn short_agent(ua: &str) -> String {
+    for (token, name) in [
+        ("Edg/", "Edge"),
+        ("HeadlessChrome/", "Headless Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Firefox/", "Firefox"),
+        ("Version/", "Safari"),
+    ] {
+        if let Some(rest) = ua.split(token).nth(1) {
+            let major: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            return format!("{name} {major}").trim().to_string();
+        }
+    }
+    let first = ua.split_whitespace().next().unwrap_or("");
+    let short: String = first.chars().take(32).collect();
+    if short.len() < first.len() {
+        format!("{short}…")
+    } else {
+        short
+    }
 }
 
 #[derive(Template)]
@@ -100,13 +147,22 @@ struct AuditPage {
     query: AuditQuery,
     types: Vec<&'static str>,
     rows: Vec<Row>,
-    limited: bool,
+    /// The next page's link, when there may be older events.
+    older_link: String,
+    /// The newest page with this filter, when this is an older one.
+    newest_link: String,
     csv_link: String,
     jsonl_link: String,
     retention_days: i64,
 }
 
 fn row(e: AuditRecord) -> Row {
+    let summary: String = e.details.chars().take(60).collect();
+    let summary = if summary.len() < e.details.len() {
+        format!("{summary}…")
+    } else {
+        summary
+    };
     Row {
         at: rfc3339(e.at),
         event_type: e.event_type,
@@ -114,11 +170,10 @@ fn row(e: AuditRecord) -> Row {
         subject: e.subject,
         role_arn: e.role_arn,
         outcome: e.outcome,
-        source: [e.source_addr, e.user_agent]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(" · "),
+        address: e.source_addr,
+        agent: short_agent(&e.user_agent),
+        user_agent: e.user_agent,
+        summary,
         details: e.details,
     }
 }
@@ -134,9 +189,22 @@ pub async fn get_audit(
         .store
         .audit_events(&query.filter()?, PAGE_LIMIT)
         .await?;
+    let older_link = match events.last() {
+        Some(last) if events.len() as i64 == PAGE_LIMIT => {
+            format!("/admin/audit?{}", query.older_query(last.id))
+        }
+        _ => String::new(),
+    };
     render(&AuditPage {
         nav: Some(admin.0.nav()),
-        limited: events.len() as i64 == PAGE_LIMIT,
+        older_link,
+        newest_link: if query.before.is_some() {
+            let mut newest = query.export_query("");
+            newest.truncate(newest.len().saturating_sub("&format=".len()));
+            format!("/admin/audit?{newest}")
+        } else {
+            String::new()
+        },
         rows: events.into_iter().map(row).collect(),
         csv_link: format!("/admin/audit/export?{}", query.export_query("csv")),
         jsonl_link: format!("/admin/audit/export?{}", query.export_query("jsonl")),
