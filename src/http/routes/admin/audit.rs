@@ -157,7 +157,7 @@ struct AuditPage {
 }
 
 fn row(e: AuditRecord) -> Row {
-    let summary: String = e.details.chars().take(60).collect();
+    let summary: String = e.details.chars().take(40).collect();
     let summary = if summary.len() < e.details.len() {
         format!("{summary}…")
     } else {
