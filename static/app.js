@@ -63,3 +63,25 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// The portal remembers the last Region chosen (in this browser) and preselects it on every
+// role; "Automatic" is remembered too. A Region pinned by an administrator is never changed.
+document.addEventListener("DOMContentLoaded", () => {
+  const selects = Array.from(document.querySelectorAll("form.console-form select[name=region]:not(.region-pinned)"));
+  if (!selects.length) return;
+  let saved = null;
+  try { saved = window.localStorage.getItem("fedbroker.region"); } catch { /* storage off */ }
+  if (saved !== null) {
+    for (const s of selects) {
+      if (Array.from(s.options).some((o) => o.value === saved)) s.value = saved;
+    }
+  }
+  for (const s of selects) {
+    s.addEventListener("change", () => {
+      try { window.localStorage.setItem("fedbroker.region", s.value); } catch { /* storage off */ }
+      for (const other of selects) {
+        if (other !== s && Array.from(other.options).some((o) => o.value === s.value)) other.value = s.value;
+      }
+    });
+  }
+});

@@ -211,10 +211,10 @@ async fn buttons_that_name_the_action_work_with_the_page_script_running() {
     assert_saved(&rules_shot);
 }
 
-/// Every page, opened in Chromium by the user it is for at 1280 and 390 px wide: no axe-core
-/// violation of impact serious or critical (contrast, names of controls, focusable scrolling
-/// regions…), nothing wider than the window, and a screenshot of each in
-/// `target/test-artifacts/page-<name>-<width>.png`.
+/// Every page, opened in Chromium by the user it is for at 1280 and 390 px wide, and at 1280
+/// in the dark theme: no axe-core violation of impact serious or critical (contrast, names of
+/// controls, focusable scrolling regions…), nothing wider than the window, and a screenshot of
+/// each in `target/test-artifacts/page-<name>-<width>[-dark].png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
     let app = spawn_app_with(Backend::Sqlite, |s| s.demo.enabled = true).await;
@@ -271,7 +271,7 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    let expected = 2 * (user_pages.len() + admin_pages.len() + 1);
+    let expected = 3 * (user_pages.len() + admin_pages.len() + 1);
     assert_eq!(results.len(), expected, "{out}");
     let mut problems = Vec::new();
     for r in &results {
@@ -296,4 +296,35 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
         assert_saved(&shot);
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The Region chosen last is preselected on every role after a reload (kept in the browser).
+#[tokio::test]
+async fn the_portal_remembers_the_region_chosen_last() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.demo.enabled = true;
+        s.regions.acs = crate::helpers::entries(["us-east-2", "us-west-2"]);
+    })
+    .await;
+    let stdout = run_script(
+        "region_memory.mjs",
+        vec![app.address.clone(), "us-west-2".into()],
+    )
+    .await;
+    let values = |key: &str| -> Vec<String> {
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} printed: {stdout}"));
+        serde_json::from_str(line).expect("a JSON list")
+    };
+    let before = values("before");
+    assert!(before.len() > 1, "several roles: {stdout}");
+    assert!(
+        before.iter().all(|v| v.is_empty()),
+        "Automatic at first: {stdout}"
+    );
+    let after = values("after");
+    assert_eq!(after.len(), before.len());
+    assert!(after.iter().all(|v| v == "us-west-2"), "{stdout}");
 }

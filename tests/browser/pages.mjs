@@ -1,4 +1,5 @@
-// Opens every page as the right user in headless Chromium at 1280 and 390 px wide: checks it
+// Opens every page as the right user in headless Chromium at 1280 and 390 px wide (and at
+// 1280 in the dark theme): checks it
 // with axe-core (violations of impact serious or critical), checks that nothing overflows
 // horizontally, and saves a screenshot of each. Prints one JSON line per page and width.
 // Usage: node pages.mjs BASE_URL OUT_DIR PAGES.json
@@ -20,9 +21,11 @@ fs.mkdirSync(out, { recursive: true });
 const browser = await launch();
 try {
   for (const group of groups) {
-    for (const width of [1280, 390]) {
+    for (const [width, scheme] of [[1280, "light"], [390, "light"], [1280, "dark"]]) {
       // bypassCSP lets axe be injected; the pages' own CSP is tested elsewhere.
-      const context = await browser.newContext({ viewport: { width, height: 900 }, bypassCSP: true });
+      const context = await browser.newContext({
+        viewport: { width, height: 900 }, colorScheme: scheme, bypassCSP: true,
+      });
       const page = await context.newPage();
       page.on("pageerror", (e) => console.log(`browser error: ${e}`));
       if (group.user) {
@@ -55,10 +58,10 @@ try {
             .slice(0, 3)
             .map((e) => e.tagName.toLowerCase() + (e.id ? `#${e.id}` : "") + (e.className ? `.${String(e.className).split(" ").join(".")}` : "")),
         }));
-        const shot = path.join(out, `page-${p.name}-${width}.png`);
+        const shot = path.join(out, `page-${p.name}-${width}${scheme === "dark" ? "-dark" : ""}.png`);
         await page.screenshot({ path: shot, fullPage: true });
         console.log(JSON.stringify({
-          page: p.name, path: p.path, width, status: response ? response.status() : 0,
+          page: p.name, path: p.path, width, scheme, status: response ? response.status() : 0,
           violations: result, ...sizes, screenshot: shot,
         }));
       }
