@@ -5,6 +5,7 @@ pub mod access;
 pub mod api_tokens;
 pub mod cli_sign_in;
 pub mod limiter;
+pub mod session_list;
 pub mod sessions;
 pub mod signin;
 pub mod token_recheck;

@@ -92,6 +92,46 @@ impl Store {
         })
     }
 
+    /// A person's sessions, most recently used first.
+    pub async fn sessions_of_user(&self, user_id: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_as::<_, SessionRecord>(
+                "SELECT id_hash, user_id, csrf_token, created_at, last_seen_at, client_addr, user_agent \
+                 FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?)
+        })
+    }
+
+    /// Everyone's sessions (or one person's, by username), most recently used first, each with
+    /// its owner's username; at most `limit`.
+    pub async fn all_sessions(
+        &self,
+        username: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(SessionRecord, String)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            session: SessionRecord,
+            username: String,
+        }
+        let rows: Vec<Row> = on_pool!(self, |pool| {
+            sqlx::query_as::<_, Row>(
+                "SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.last_seen_at, \
+                 s.client_addr, s.user_agent, u.username FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE ($1 IS NULL OR u.username = $1) ORDER BY s.last_seen_at DESC LIMIT $2",
+            )
+            .bind(username)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(|r| (r.session, r.username)).collect())
+    }
+
     /// Ends one session.
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
         on_pool!(self, |pool| {

@@ -229,6 +229,7 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
         ("portal", "/".to_string()),
         ("password", "/account/password".into()),
         ("tokens", "/account/tokens".into()),
+        ("sessions", "/account/sessions".into()),
         ("not-found", "/no-such-page".into()),
     ];
     let admin_pages = [
@@ -244,6 +245,7 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
         ("sources", "/admin/sources".into()),
         ("trust", "/admin/trust-policy".into()),
         ("encryption", "/admin/encryption".into()),
+        ("admin-sessions", "/admin/sessions".into()),
     ];
     let pages = |list: &[(&str, String)]| {
         list.iter()

@@ -14,6 +14,7 @@ mod portal;
 mod saml;
 mod saml_sp;
 mod session_cookie;
+pub mod sessions;
 mod static_files;
 mod tokens;
 
@@ -95,6 +96,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/account/password", web::get().to(account::get_password))
         .route("/account/password", web::post().to(account::post_password))
+        .route("/account/sessions", web::get().to(sessions::get_own))
+        .route("/account/sessions", web::post().to(sessions::post_own))
+        .route("/admin/sessions", web::get().to(sessions::get_all))
+        .route("/admin/sessions", web::post().to(sessions::post_all))
         .route("/account/tokens", web::get().to(tokens::get_tokens))
         .route("/account/tokens", web::post().to(tokens::post_tokens))
         .route(

@@ -654,6 +654,19 @@ async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(
             ],
         ),
         (
+            "/account/sessions",
+            "/account/sessions".into(),
+            vec![("action", "end-others".into())],
+        ),
+        (
+            "/admin/sessions",
+            "/admin/sessions".into(),
+            vec![
+                ("action", "end".into()),
+                ("session", "0000000000000000".into()),
+            ],
+        ),
+        (
             "/admin/encryption",
             "/admin/encryption".into(),
             vec![

@@ -1,0 +1,159 @@
+//! The sessions people see and end: their own on `/account/sessions`, everyone's for admins on
+//! `/admin/sessions`. A page names a session by a handle (16 hex digits of a SHA-256 of its
+//! stored hash), never by the hash the cookie is checked against; ending one is recorded in the
+//! audit log as `access.revoked`, and every instance drops it at once (the sessions generation).
+
+use sha2::{Digest, Sha256};
+
+use crate::audit::{self, NewAuditEvent, Origin};
+use crate::store::{SessionRecord, Store, StoreError};
+
+/// Most sessions the admin list shows.
+pub const ADMIN_LIST_LIMIT: i64 = 500;
+
+/// One session as a page shows it.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub handle: String,
+    pub username: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub client_addr: String,
+    pub user_agent: String,
+    /// The session this page was asked from.
+    pub current: bool,
+}
+
+/// The page handle of a stored session.
+pub fn handle_of(id_hash: &str) -> String {
+    let digest = Sha256::digest(format!("session-handle:{id_hash}").as_bytes());
+    hex::encode(digest)[..16].to_string()
+}
+
+fn view(s: SessionRecord, username: String, current_hash: &str) -> SessionView {
+    SessionView {
+        handle: handle_of(&s.id_hash),
+        current: s.id_hash == current_hash,
+        username,
+        created_at: s.created_at,
+        last_seen_at: s.last_seen_at,
+        client_addr: s.client_addr,
+        user_agent: s.user_agent,
+    }
+}
+
+/// A person's own sessions, most recently used first.
+pub async fn own_sessions(
+    store: &Store,
+    user_id: i64,
+    username: &str,
+    current_hash: &str,
+) -> Result<Vec<SessionView>, StoreError> {
+    Ok(store
+        .sessions_of_user(user_id)
+        .await?
+        .into_iter()
+        .map(|s| view(s, username.to_string(), current_hash))
+        .collect())
+}
+
+/// Everyone's sessions (or one person's), for admins.
+pub async fn all_sessions(
+    store: &Store,
+    username: Option<&str>,
+    current_hash: &str,
+) -> Result<Vec<SessionView>, StoreError> {
+    Ok(store
+        .all_sessions(username, ADMIN_LIST_LIMIT)
+        .await?
+        .into_iter()
+        .map(|(s, name)| view(s, name, current_hash))
+        .collect())
+}
+
+async fn record(
+    store: &Store,
+    actor: &str,
+    subject: &str,
+    origin: &Origin,
+    ended: usize,
+    cause: &str,
+) {
+    audit::record(
+        store,
+        NewAuditEvent {
+            event_type: audit::kind::REVOKED.into(),
+            actor: actor.to_string(),
+            subject: subject.to_string(),
+            outcome: audit::outcome(true),
+            source_addr: origin.addr.clone(),
+            user_agent: origin.user_agent.clone(),
+            details: serde_json::json!({"cause": cause, "sessions_ended": ended}),
+            ..NewAuditEvent::default()
+        },
+    )
+    .await;
+}
+
+/// Ends the session named `handle`: one of `owner`'s, or (an admin, `owner` None) anyone's.
+/// `false` when no such session exists (already ended, or not theirs).
+pub async fn end_session(
+    store: &Store,
+    owner: Option<(i64, &str)>,
+    handle: &str,
+    actor: &str,
+    origin: &Origin,
+) -> Result<bool, StoreError> {
+    let candidates: Vec<(SessionRecord, String)> = match owner {
+        Some((user_id, username)) => store
+            .sessions_of_user(user_id)
+            .await?
+            .into_iter()
+            .map(|s| (s, username.to_string()))
+            .collect(),
+        None => store.all_sessions(None, i64::MAX).await?,
+    };
+    let Some((session, username)) = candidates
+        .into_iter()
+        .find(|(s, _)| handle_of(&s.id_hash) == handle)
+    else {
+        return Ok(false);
+    };
+    store.delete_session(&session.id_hash).await?;
+    let cause = if owner.is_some() {
+        "session ended by its owner"
+    } else {
+        "session ended by an administrator"
+    };
+    record(store, actor, &username, origin, 1, cause).await;
+    Ok(true)
+}
+
+/// Ends every session of a person but `keep` (the one asking); returns how many.
+pub async fn end_other_sessions(
+    store: &Store,
+    user_id: i64,
+    username: &str,
+    keep: &str,
+    origin: &Origin,
+) -> Result<usize, StoreError> {
+    let mut ended = 0;
+    for s in store.sessions_of_user(user_id).await? {
+        if s.id_hash != keep {
+            store.delete_session(&s.id_hash).await?;
+            ended += 1;
+        }
+    }
+    if ended > 0 {
+        record(
+            store,
+            username,
+            username,
+            origin,
+            ended,
+            "other sessions ended by their owner",
+        )
+        .await;
+    }
+    Ok(ended)
+}
