@@ -76,9 +76,13 @@ async fn record(
     actor: &str,
     subject: &str,
     origin: &Origin,
-    ended: usize,
     cause: &str,
+    details: serde_json::Value,
 ) {
+    let mut all = serde_json::json!({"cause": cause});
+    if let (Some(all), serde_json::Value::Object(extra)) = (all.as_object_mut(), details) {
+        all.extend(extra);
+    }
     audit::record(
         store,
         NewAuditEvent {
@@ -88,7 +92,7 @@ async fn record(
             outcome: audit::outcome(true),
             source_addr: origin.addr.clone(),
             user_agent: origin.user_agent.clone(),
-            details: serde_json::json!({"cause": cause, "sessions_ended": ended}),
+            details: all,
             ..NewAuditEvent::default()
         },
     )
@@ -119,13 +123,20 @@ pub async fn end_session(
     else {
         return Ok(false);
     };
-    store.delete_session(&session.id_hash).await?;
+    if !store.end_session(&session.id_hash).await? {
+        return Ok(false);
+    }
     let cause = if owner.is_some() {
         "session ended by its owner"
     } else {
         "session ended by an administrator"
     };
-    record(store, actor, &username, origin, 1, cause).await;
+    let details = serde_json::json!({
+        "sessions_ended": 1,
+        "session": handle,
+        "session_addr": session.client_addr,
+    });
+    record(store, actor, &username, origin, cause, details).await;
     Ok(true)
 }
 
@@ -137,23 +148,18 @@ pub async fn end_other_sessions(
     keep: &str,
     origin: &Origin,
 ) -> Result<usize, StoreError> {
-    let mut ended = 0;
-    for s in store.sessions_of_user(user_id).await? {
-        if s.id_hash != keep {
-            store.delete_session(&s.id_hash).await?;
-            ended += 1;
-        }
-    }
+    let ended = store.end_sessions_except(user_id, keep).await?;
     if ended > 0 {
+        let details = serde_json::json!({"sessions_ended": ended, "kept": handle_of(keep)});
         record(
             store,
             username,
             username,
             origin,
-            ended,
             "other sessions ended by their owner",
+            details,
         )
         .await;
     }
-    Ok(ended)
+    Ok(usize::try_from(ended).unwrap_or(usize::MAX))
 }

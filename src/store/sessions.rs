@@ -132,15 +132,34 @@ impl Store {
         Ok(rows.into_iter().map(|r| (r.session, r.username)).collect())
     }
 
+    /// Ends one session; whether it was still there (a concurrent sign-out or prune may have
+    /// ended it first).
+    pub async fn end_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        let n = on_pool!(self, |pool| sqlx::query(
+            "DELETE FROM sessions WHERE id_hash = $1"
+        )
+        .bind(id_hash)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(n > 0)
+    }
+
+    /// Ends every session of a person but `keep`; returns how many.
+    pub async fn end_sessions_except(&self, user_id: i64, keep: &str) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query(
+            "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2"
+        )
+        .bind(user_id)
+        .bind(keep)
+        .execute(pool)
+        .await?
+        .rows_affected()))
+    }
+
     /// Ends one session.
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-                .bind(id_hash)
-                .execute(pool)
-                .await?;
-            Ok(())
-        })
+        self.end_session(id_hash).await.map(|_| ())
     }
 
     /// Removes sessions that can no longer be valid and failure records older than `failures_before`.

@@ -72,32 +72,28 @@ impl AuditQuery {
         })
     }
 
-    /// The page of events older than `before`, with the same filter.
-    fn older_query(&self, before: i64) -> String {
-        let before = before.to_string();
-        serde_urlencoded::to_string([
+    /// The filter as query parameters, plus `extra`.
+    fn filter_query(&self, extra: Option<(&str, &str)>) -> String {
+        let mut pairs = vec![
             ("user", self.user.as_str()),
             ("role", self.role.as_str()),
             ("account", self.account.as_str()),
             ("type", self.event_type.as_str()),
             ("since", self.since.as_str()),
             ("until", self.until.as_str()),
-            ("before", before.as_str()),
-        ])
-        .unwrap_or_default()
+        ];
+        pairs.extend(extra);
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
 
+    /// The page of events older than `before`, with the same filter.
+    fn older_query(&self, before: i64) -> String {
+        self.filter_query(Some(("before", &before.to_string())))
+    }
+
+    /// Every event of the filter (an export starts from the newest, whatever page is shown).
     fn export_query(&self, format: &str) -> String {
-        serde_urlencoded::to_string([
-            ("user", self.user.as_str()),
-            ("role", self.role.as_str()),
-            ("account", self.account.as_str()),
-            ("type", self.event_type.as_str()),
-            ("since", self.since.as_str()),
-            ("until", self.until.as_str()),
-            ("format", format),
-        ])
-        .unwrap_or_default()
+        self.filter_query(Some(("format", format)))
     }
 }
 
@@ -185,23 +181,22 @@ pub async fn get_audit(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let events = state
+    // One more than a page: an "Older" link only when there is an older event.
+    let mut events = state
         .store
-        .audit_events(&query.filter()?, PAGE_LIMIT)
+        .audit_events(&query.filter()?, PAGE_LIMIT + 1)
         .await?;
+    let more = events.len() as i64 > PAGE_LIMIT;
+    events.truncate(PAGE_LIMIT as usize);
     let older_link = match events.last() {
-        Some(last) if events.len() as i64 == PAGE_LIMIT => {
-            format!("/admin/audit?{}", query.older_query(last.id))
-        }
+        Some(last) if more => format!("/admin/audit?{}", query.older_query(last.id)),
         _ => String::new(),
     };
     render(&AuditPage {
         nav: Some(admin.0.nav()),
         older_link,
         newest_link: if query.before.is_some() {
-            let mut newest = query.export_query("");
-            newest.truncate(newest.len().saturating_sub("&format=".len()));
-            format!("/admin/audit?{newest}")
+            format!("/admin/audit?{}", query.filter_query(None))
         } else {
             String::new()
         },
