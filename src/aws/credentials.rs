@@ -172,7 +172,6 @@ async fn exchange(
     result.map_err(|e| name_the_rule(e, evaluation, pair))
 }
 
-pub use crate::domain::aws::REPROBE_AFTER_SECS;
 
 /// Temporary credentials for one of the person's roles.
 pub async fn credentials(
@@ -214,9 +213,7 @@ pub async fn credentials(
     // A limit learned more than a day ago is tried again: an administrator may have raised the
     // role's MaxSessionDuration since. If STS then accepts more, the limit is forgotten (and the
     // console path, which cannot learn by itself, stops clamping); if not, it is learned anew.
-    let stale = known
-        .as_ref()
-        .is_some_and(|k| now() - k.learned_at > REPROBE_AFTER_SECS);
+    let stale = known.as_ref().is_some_and(|k| k.is_stale(now()));
     let duration = match &known {
         Some(k) if !stale => wanted.min(u32::try_from(k.max_duration).unwrap_or(wanted)),
         _ => wanted,

@@ -2,7 +2,7 @@
 //! would refuse, and the assertion itself, without sending anything.
 
 use crate::directory::Identity;
-use crate::domain::aws::{AwsRuleError, RolePair, REPROBE_AFTER_SECS};
+use crate::domain::aws::{AwsRuleError, RolePair};
 use crate::mapping::engine::Broken;
 use crate::mapping::{Evaluation, Grant};
 use crate::saml::profile::AwsProfile;
@@ -79,7 +79,7 @@ async fn plan(
         let max = u32::try_from(limit.max_duration).unwrap_or(wanted);
         if max < wanted {
             duration_secs = max;
-            let stale = crate::clock::now() - limit.learned_at > REPROBE_AFTER_SECS;
+            let stale = limit.is_stale(crate::clock::now());
             if !stale {
                 sts_duration = max;
             }

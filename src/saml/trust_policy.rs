@@ -107,7 +107,7 @@ pub fn policies_by_provider(
                 urls.extend(
                     acs_urls
                         .iter()
-                        .map(|u| format!("{}/acs/{idp_id}", u.trim_end_matches('/'))),
+                        .map(|u| super::encrypt::encrypted_acs_url(u, idp_id)),
                 );
             }
             ProviderPolicy {

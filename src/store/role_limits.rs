@@ -14,6 +14,14 @@ pub struct RoleSessionLimit {
     pub learned_at: i64,
 }
 
+impl RoleSessionLimit {
+    /// Learned long enough ago (`REPROBE_AFTER_SECS`) that CLI credentials ask STS for the
+    /// rule's duration again: an administrator may have raised the role's limit since.
+    pub fn is_stale(&self, now: i64) -> bool {
+        now - self.learned_at > crate::domain::aws::REPROBE_AFTER_SECS
+    }
+}
+
 impl Store {
     /// What is known of a role's maximum session duration (every learned limit is kept in
     /// memory while none changes: one row per role STS ever refused, a small table).
