@@ -172,7 +172,6 @@ async fn exchange(
     result.map_err(|e| name_the_rule(e, evaluation, pair))
 }
 
-
 /// Temporary credentials for one of the person's roles.
 pub async fn credentials(
     aws: AwsContext<'_>,
