@@ -73,13 +73,14 @@ pub struct Owner<'a> {
 }
 
 /// The audit event of a token created or revoked: written by the operation, so every path
-/// that creates or revokes a token records it alike.
-async fn audit(store: &Store, owner: Owner<'_>, action: &str, name: &str, id: i64) {
+/// that creates or revokes a token records it alike. `actor` is the owner, or the admin who
+/// revoked someone else's token.
+async fn audit(store: &Store, actor: &str, owner: Owner<'_>, action: &str, name: &str, id: i64) {
     audit::record(
         store,
         NewAuditEvent {
             event_type: audit::kind::TOKEN.into(),
-            actor: owner.username.to_string(),
+            actor: actor.to_string(),
             subject: owner.username.to_string(),
             outcome: audit::outcome(true),
             details: serde_json::json!({"action": action, "token_id": id, "name": name}),
@@ -128,20 +129,22 @@ pub async fn create(
             now + days * 86_400,
         )
         .await?;
-    audit(store, owner, "created", name, id).await;
+    audit(store, owner.username, owner, "created", name, id).await;
     Ok((id, secret))
 }
 
-/// Revokes one of the owner's live tokens; false when there is no such token.
+/// Revokes one of the owner's live tokens, by the owner or an admin (`actor`); false when
+/// the owner has no such live token.
 pub async fn revoke(
     store: &Store,
+    actor: &str,
     owner: Owner<'_>,
     id: i64,
     now: i64,
 ) -> Result<bool, StoreError> {
     let revoked = store.revoke_api_token(owner.user_id, id, now).await?;
     if revoked {
-        audit(store, owner, "revoked", "", id).await;
+        audit(store, actor, owner, "revoked", "", id).await;
     }
     Ok(revoked)
 }

@@ -280,7 +280,7 @@ pub async fn redeem(
         last_used_at: None,
         revoked_at: None,
     };
-    record_grant_event(store, &grant, "cli_sign_in", now).await;
+    record_grant_event(store, None, &grant, "cli_sign_in", now).await;
     access_for(store, &grant, refresh, now).await
 }
 
@@ -298,7 +298,7 @@ pub async fn refresh(store: &Store, refresh_token: &str, now: i64) -> Result<Tok
     {
         Rotation::Unknown => Err(not_signed_in("this sign-in is unknown")),
         Rotation::Replayed(grant) => {
-            record_grant_event(store, &grant, "cli_refresh_replayed", now).await;
+            record_grant_event(store, None, &grant, "cli_refresh_replayed", now).await;
             Err(not_signed_in(
                 "this refresh token was used before, so a copy may exist elsewhere: the sign-in \
                  was revoked",
@@ -314,8 +314,15 @@ pub async fn refresh(store: &Store, refresh_token: &str, now: i64) -> Result<Tok
     }
 }
 
-/// Ends one of a person's grants (and its access tokens), recorded; false when there is none.
-pub async fn revoke(store: &Store, user_id: i64, id: i64, now: i64) -> Result<bool, StoreError> {
+/// Ends one of a person's grants (and its access tokens), recorded with who ended it (the
+/// person, or an admin: `by`); false when there is none.
+pub async fn revoke(
+    store: &Store,
+    by: Option<&str>,
+    user_id: i64,
+    id: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
     let grant = store
         .cli_grants_of(user_id)
         .await?
@@ -323,7 +330,7 @@ pub async fn revoke(store: &Store, user_id: i64, id: i64, now: i64) -> Result<bo
         .find(|g| g.id == id);
     let revoked = store.revoke_cli_grant(user_id, id, now).await?;
     if let (true, Some(grant)) = (revoked, grant) {
-        record_grant_event(store, &grant, "cli_sign_in_revoked", now).await;
+        record_grant_event(store, by, &grant, "cli_sign_in_revoked", now).await;
     }
     Ok(revoked)
 }
@@ -354,7 +361,14 @@ async fn access_for(
     })
 }
 
-async fn record_grant_event(store: &Store, grant: &GrantRecord, action: &str, now: i64) {
+/// `by`: who acted when it was not the person themselves (an admin).
+async fn record_grant_event(
+    store: &Store,
+    by: Option<&str>,
+    grant: &GrantRecord,
+    action: &str,
+    now: i64,
+) {
     let username = store
         .user_by_id(grant.user_id)
         .await
@@ -364,7 +378,7 @@ async fn record_grant_event(store: &Store, grant: &GrantRecord, action: &str, no
         .unwrap_or_default();
     let event = NewAuditEvent {
         event_type: audit::kind::TOKEN.into(),
-        actor: username.clone(),
+        actor: by.map_or_else(|| username.clone(), str::to_string),
         subject: username,
         outcome: audit::outcome(action != "cli_refresh_replayed"),
         details: serde_json::json!({

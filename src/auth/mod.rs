@@ -9,3 +9,4 @@ pub mod session_list;
 pub mod sessions;
 pub mod signin;
 pub mod token_recheck;
+pub mod user_admin;

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use crate::clock::now;
 use crate::config::{ConfigSource, Settings};
 use crate::startup::open_store;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// fedbroker: sign people in, map their groups to AWS roles, and hand out AWS sessions.
 #[derive(Debug, Parser)]
@@ -151,19 +151,6 @@ pub fn cli_actor() -> String {
         Ok(user) if !user.is_empty() => format!("cli:{user}"),
         _ => "cli".to_string(),
     }
-}
-
-/// Records an admin change made from the command line in the audit log.
-pub(super) async fn cli_audit(store: &Store, entity: &str, key: &str, action: &str) {
-    crate::audit::admin_change(
-        store,
-        &cli_actor(),
-        entity,
-        key,
-        action,
-        serde_json::json!({}),
-    )
-    .await;
 }
 
 /// Exit code for configuration errors, distinct from runtime failures.

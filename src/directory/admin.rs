@@ -42,9 +42,9 @@ impl fmt::Display for AdminOrigin {
     }
 }
 
-/// The admin group a source's members may hold admin rights through, with the source's kind
-/// and name; `None` for the local directory and sources without `admin_group`.
-fn source_admin_group<'a>(
+/// A source's kind, name and `admin_group` (empty when it names none), by id; `None` for the
+/// local directory and ids no source has (any more).
+fn source_by_id<'a>(
     sources: &'a SourcesSettings,
     source: &str,
 ) -> Option<(&'static str, &'a str, &'a str)> {
@@ -63,9 +63,29 @@ fn source_admin_group<'a>(
         .iter()
         .find(|s| s.id == source)
         .map(|s| ("SAML", s.name.as_str(), s.admin_group.as_str()));
-    ldap.or(oidc)
-        .or(saml)
-        .filter(|(_, _, group)| !group.is_empty())
+    ldap.or(oidc).or(saml)
+}
+
+/// The admin group a source's members may hold admin rights through, with the source's kind
+/// and name; `None` for the local directory and sources without `admin_group`.
+fn source_admin_group<'a>(
+    sources: &'a SourcesSettings,
+    source: &str,
+) -> Option<(&'static str, &'a str, &'a str)> {
+    source_by_id(sources, source).filter(|(_, _, group)| !group.is_empty())
+}
+
+/// How the admin pages name where an account or a membership comes from: `local`, or the
+/// source's kind and name with its id (`OIDC "Entra ID" (entra)`); an id that no configured
+/// source has any more says so.
+pub fn describe_source(sources: &SourcesSettings, source: &str) -> String {
+    if source == "local" {
+        return "local".to_string();
+    }
+    match source_by_id(sources, source) {
+        Some((kind, name, _)) => format!("{kind} “{name}” ({source})"),
+        None => format!("{source} (no longer configured)"),
+    }
 }
 
 /// Whether one membership grants admin rights, and how.

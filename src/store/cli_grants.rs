@@ -219,6 +219,28 @@ impl Store {
             .await?))
     }
 
+    /// Everyone's live command-line sign-ins, or one person's, newest first.
+    pub async fn live_cli_grants(
+        &self,
+        username: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<super::OwnedGrant>, StoreError> {
+        let columns = super::tokens::qualified(GRANT_COLUMNS, "g");
+        let sql = format!(
+            "SELECT {columns}, u.username FROM cli_grants g JOIN users u ON u.id = g.user_id \
+             WHERE g.revoked_at IS NULL AND g.expires_at > $1 AND ($2 = '' OR u.username = $2) \
+             ORDER BY g.created_at DESC, g.id DESC LIMIT $3"
+        );
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, super::OwnedGrant>(
+            &sql
+        )
+        .bind(now)
+        .bind(username.unwrap_or(""))
+        .bind(super::tokens::ADMIN_LIST_LIMIT)
+        .fetch_all(pool)
+        .await?))
+    }
+
     /// Revokes one of a person's live grants and the access tokens it handed out, in one
     /// transaction; false when there is no such grant.
     pub async fn revoke_cli_grant(

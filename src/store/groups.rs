@@ -170,6 +170,32 @@ impl Store {
         .await?))
     }
 
+    /// `(username, granted by)` of every member of a group, by username; `None` when there is
+    /// no such group.
+    pub async fn group_members(
+        &self,
+        group: &str,
+    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+        on_pool!(self, |pool| {
+            let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM groups WHERE name = $1")
+                .bind(group)
+                .fetch_optional(pool)
+                .await?;
+            let Some((id,)) = found else {
+                return Ok(None);
+            };
+            Ok(Some(
+                sqlx::query_as::<_, (String, String)>(
+                    "SELECT u.username, m.source FROM group_members m \
+                     JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 ORDER BY u.username",
+                )
+                .bind(id)
+                .fetch_all(pool)
+                .await?,
+            ))
+        })
+    }
+
     /// Replaces the memberships a source gave a user with `groups` (local grants stay), in one
     /// transaction, without counting as a sign-in: an API token's re-check of the directory.
     pub async fn replace_source_groups(

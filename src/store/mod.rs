@@ -70,6 +70,7 @@ pub use settings::{
     DatabaseSettings,
 };
 pub use tokens::ApiTokenRecord;
+pub use tokens::{OwnedGrant, OwnedToken, ADMIN_LIST_LIMIT};
 pub use users::{AccountChange, NewUser, Revoked, SessionRotation, UserRecord};
 
 /// Runs the same body against whichever pool the store holds.

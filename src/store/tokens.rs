@@ -16,6 +16,34 @@ pub struct ApiTokenRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// A live token with its owner's username, for the admin list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OwnedToken {
+    #[sqlx(flatten)]
+    pub token: ApiTokenRecord,
+    pub username: String,
+}
+
+/// A live command-line sign-in with its owner's username, for the admin list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OwnedGrant {
+    #[sqlx(flatten)]
+    pub grant: super::GrantRecord,
+    pub username: String,
+}
+
+/// At most this many rows of each kind on the admin list; a filter by user narrows it.
+pub const ADMIN_LIST_LIMIT: i64 = 500;
+
+/// A column list with each column named through a table alias (`a, b` → `t.a, t.b`).
+pub(super) fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 const TOKEN_COLUMNS: &str =
     "id, user_id, name, token_hash, scopes, created_at, expires_at, last_used_at, revoked_at";
 
@@ -133,6 +161,27 @@ impl Store {
         .rows_affected()
             == 1)
         })
+    }
+
+    /// Everyone's live API tokens (not the short-lived ones command-line sign-ins hand out:
+    /// those are listed and revoked with their sign-in), or one person's, newest first.
+    pub async fn live_api_tokens(
+        &self,
+        username: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<OwnedToken>, StoreError> {
+        let columns = qualified(TOKEN_COLUMNS, "t");
+        let sql = format!(
+            "SELECT {columns}, u.username FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.cli_grant_id IS NULL AND t.revoked_at IS NULL AND t.expires_at > $1 \
+             AND ($2 = '' OR u.username = $2) ORDER BY t.created_at DESC, t.id DESC LIMIT $3"
+        );
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, OwnedToken>(&sql)
+            .bind(now)
+            .bind(username.unwrap_or(""))
+            .bind(ADMIN_LIST_LIMIT)
+            .fetch_all(pool)
+            .await?))
     }
 
     /// Notes a token's use.

@@ -13,8 +13,14 @@ async fn admins_reach_the_admin_page(backend: Backend) {
     let res = app.get("/admin").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.contains("Administration"));
-    assert!(res.body.contains("alice"), "users listed");
-    assert!(res.body.contains("fedbroker-admins"), "groups listed");
+    assert!(res.body.contains("admin via local group"), "admins listed");
+    let users = app.get("/admin/users").await;
+    assert!(users.body.contains(">alice</a>"), "users listed");
+    let groups = app.get("/admin/groups").await;
+    assert!(
+        groups.body.contains(">fedbroker-admins</a>"),
+        "groups listed"
+    );
     let portal = app.get("/").await;
     assert!(
         portal.body.contains("href=\"/admin\""),

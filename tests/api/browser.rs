@@ -246,6 +246,11 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
         ("trust", "/admin/trust-policy".into()),
         ("encryption", "/admin/encryption".into()),
         ("admin-sessions", "/admin/sessions".into()),
+        ("users", "/admin/users".into()),
+        ("user", "/admin/users/alice".into()),
+        ("groups", "/admin/groups".into()),
+        ("group", "/admin/groups?name=data-analysts".into()),
+        ("admin-tokens", "/admin/tokens".into()),
     ];
     let pages = |list: &[(&str, String)]| {
         list.iter()
@@ -298,6 +303,41 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
         assert_saved(&shot);
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    refresh_readme_screenshots();
+}
+
+/// The screenshots the README shows, by page name: copied from this run's artifacts, so the
+/// README always shows the pages as the last test run rendered them.
+const README_SCREENSHOTS: [&str; 3] = ["portal", "rules", "dry-run"];
+
+fn readme_screenshot(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/screenshots")
+        .join(format!("{name}.png"))
+}
+
+fn refresh_readme_screenshots() {
+    for name in README_SCREENSHOTS {
+        let from = artifacts().join(format!("page-{name}-1280.png"));
+        let to = readme_screenshot(name);
+        std::fs::create_dir_all(to.parent().expect("a folder")).expect("docs/screenshots");
+        std::fs::copy(&from, &to)
+            .unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
+    }
+}
+
+/// The README shows the screenshots the page test refreshes, and each is in the repository.
+#[test]
+fn the_readme_shows_the_screenshots_the_tests_take() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    for name in README_SCREENSHOTS {
+        let link = format!("docs/screenshots/{name}.png");
+        assert!(readme.contains(&link), "README links {link}");
+        let png = std::fs::read(readme_screenshot(name)).expect("the screenshot is committed");
+        assert!(png.starts_with(b"\x89PNG"), "{link} is a PNG");
+    }
 }
 
 /// The Region chosen last is preselected on every role after a reload (kept in the browser).

@@ -33,3 +33,4 @@ mod store;
 mod sts;
 mod tls;
 mod upstream_saml;
+mod user_admin;

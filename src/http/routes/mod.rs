@@ -126,6 +126,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/console-url", web::post().to(api::post_console_url)),
         )
         .route("/admin", web::get().to(admin::get_admin))
+        .route("/admin/users", web::get().to(admin::users::get_users))
+        .route("/admin/users", web::post().to(admin::users::post_users))
+        .route(
+            "/admin/users/{username}",
+            web::get().to(admin::users::get_user),
+        )
+        .route(
+            "/admin/users/{username}",
+            web::post().to(admin::users::post_user),
+        )
+        .route("/admin/groups", web::get().to(admin::groups::get_groups))
+        .route("/admin/groups", web::post().to(admin::groups::post_groups))
+        .route("/admin/tokens", web::get().to(admin::tokens::get_tokens))
+        .route("/admin/tokens", web::post().to(admin::tokens::post_tokens))
         .route("/admin/keys", web::get().to(admin::keys::get_keys))
         .route("/admin/sources", web::get().to(admin::sources::get_sources))
         .route("/admin/keys", web::post().to(admin::keys::post_keys))

@@ -172,7 +172,8 @@ pub async fn post_revoke(
     CsrfForm { user, .. }: CsrfForm<RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    if !revoke(&state.store, owner(&user), id, now()).await? {
+    let me = owner(&user);
+    if !revoke(&state.store, me.username, me, id, now()).await? {
         return Err(AppError::BadRequest(
             "That token is not one of your active tokens.".into(),
         ));
@@ -189,7 +190,9 @@ pub async fn post_revoke_cli(
     CsrfForm { user, .. }: CsrfForm<RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    if !crate::auth::cli_sign_in::revoke(&state.store, user.identity.user_id, id, now()).await? {
+    if !crate::auth::cli_sign_in::revoke(&state.store, None, user.identity.user_id, id, now())
+        .await?
+    {
         return Err(AppError::BadRequest(
             "That is not one of your active command-line sign-ins.".into(),
         ));

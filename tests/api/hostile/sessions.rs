@@ -502,8 +502,23 @@ async fn everything_that_a_post_can_change(app: &TestApp) -> String {
         .map(|g| format!("{} {:?}", g.id, g.revoked_at))
         .collect();
     let codes = app.count("SELECT COUNT(*) FROM oauth_codes").await;
+    let users: Vec<_> = s
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .map(|u| format!("{} {} {:?}", u.username, u.disabled, u.password_hash))
+        .collect();
+    let groups: Vec<_> = s
+        .list_groups()
+        .await
+        .expect("groups")
+        .into_iter()
+        .map(|g| format!("{} {}", g.name, g.members))
+        .collect();
+    let sessions = app.count("SELECT COUNT(*) FROM sessions").await;
     format!(
-        "{grants:?} {codes}\n{rules:?}\n{keys:?}\n{:?}\n{:?}\n{tokens:?}\n{:?}\n{:?}\n{} {}",
+        "{users:?} {groups:?} {sessions}\n{grants:?} {codes}\n{rules:?}\n{keys:?}\n{:?}\n{:?}\n{tokens:?}\n{:?}\n{:?}\n{} {}",
         s.list_accounts().await.expect("accounts"),
         s.region_controls().await.expect("regions"),
         s.favourites(admin.id).await.expect("favourites"),
@@ -675,6 +690,37 @@ async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(
                     "provider",
                     "arn:aws:iam::123456789012:saml-provider/fedbroker".into(),
                 ),
+            ],
+        ),
+        (
+            "/admin/users",
+            "/admin/users".into(),
+            vec![
+                ("username", "mallory".into()),
+                ("groups", "fedbroker-admins".into()),
+            ],
+        ),
+        (
+            "/admin/users/{username}",
+            "/admin/users/admin".into(),
+            vec![("action", "reset".into())],
+        ),
+        (
+            "/admin/groups",
+            "/admin/groups".into(),
+            vec![
+                ("action", "add-member".into()),
+                ("name", "AWS-123456789012-Admin".into()),
+                ("username", "mallory".into()),
+            ],
+        ),
+        (
+            "/admin/tokens",
+            "/admin/tokens".into(),
+            vec![
+                ("kind", "token".into()),
+                ("id", token_id.to_string()),
+                ("user", "admin".into()),
             ],
         ),
         (

@@ -156,7 +156,7 @@ async fn a_local_grant_of_the_admin_group_makes_an_admin_and_says_so(backend: Ba
     let carol_row = page
         .body
         .split("<tr>")
-        .find(|r| r.contains("<td>carol</td>"))
+        .find(|r| r.contains(">carol</a></td>"))
         .expect("carol listed");
     assert!(
         carol_row.contains("admin via local group `fedbroker-admins`"),
@@ -188,7 +188,7 @@ async fn a_local_grant_of_the_admin_group_makes_an_admin_and_says_so(backend: Ba
     let bob_row = page
         .body
         .split("<tr>")
-        .find(|r| r.contains("<td>bob</td>"))
+        .find(|r| r.contains(">bob</a></td>"))
         .expect("bob listed");
     assert!(
         bob_row.contains("admin via local group `fedbroker-admins`"),

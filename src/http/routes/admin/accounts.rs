@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::rules::HistoryRow;
-use super::when;
+use super::{page_with_status, when};
 use crate::clock::now;
 use crate::http::error::AppError;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken};
@@ -159,18 +159,12 @@ async fn page(
     })
 }
 
-fn html(status: StatusCode, page: &AccountsPage) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
-}
-
 /// `GET /admin/accounts`
 pub async fn get_accounts(
     state: web::Data<AppState>,
     admin: AdminUser,
 ) -> Result<HttpResponse, AppError> {
-    html(StatusCode::OK, &page(&state, &admin, None).await?)
+    page_with_status(StatusCode::OK, &page(&state, &admin, None).await?)
 }
 
 /// `POST /admin/accounts`: add (no version), save or delete (with the row's version).
@@ -194,7 +188,7 @@ pub async fn post_accounts(
         let alias = match form.alias() {
             Ok(a) => a,
             Err(message) => {
-                return html(
+                return page_with_status(
                     StatusCode::BAD_REQUEST,
                     &page(&state, &admin, Some((&form, message))).await?,
                 )
@@ -217,7 +211,7 @@ pub async fn post_accounts(
                 "account {} has an alias already; edit it in the list",
                 form.id.trim()
             );
-            html(
+            page_with_status(
                 StatusCode::CONFLICT,
                 &page(&state, &admin, Some((&form, message))).await?,
             )
@@ -229,7 +223,7 @@ pub async fn post_accounts(
             );
             // The row keeps the admin's values but carries the saved version, so a second save
             // is deliberate.
-            html(
+            page_with_status(
                 StatusCode::CONFLICT,
                 &page(&state, &admin, Some((&form, message))).await?,
             )
