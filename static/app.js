@@ -36,7 +36,7 @@ document.addEventListener("DOMContentLoaded", () => {
     for (const block of blocks) {
       block.hidden = !block.querySelector("li.role:not([hidden])");
     }
-    const shown = document.querySelectorAll("#roles .account:not(#favourites) li.role:not([hidden])").length;
+    const shown = document.querySelectorAll("#roles .account:not(#favourites):not(#recent) li.role:not([hidden])").length;
     if (noMatch) noMatch.hidden = shown > 0;
     if (count) count.textContent = words.length ? `${shown} matching roles` : `${shown} roles`;
   };
@@ -84,4 +84,11 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+});
+
+// A bookmarked role link opened from the address bar, a bookmark or the broker itself goes on
+// to the console without a click; the server marks the form so only for those navigations.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-autosubmit]");
+  if (form) form.requestSubmit();
 });

@@ -38,6 +38,9 @@ pub enum SignInError {
     /// only STS and the federation link (`aws::console`) may open it.
     #[error("role {0} has a session policy, which a SAML sign-in cannot carry: open it with the portal's Console button, which signs in through a federation link")]
     NeedsFederation(String),
+    /// A landing page that is not a console address of the role's partition.
+    #[error("{0}")]
+    Landing(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]

@@ -1,9 +1,11 @@
 //! The roles a person holds as the portal lists them: searched (every word of the query in the
-//! role, account id, alias or environment), favourites pinned on top, accounts ordered by
-//! environment, then alias, then id, and roles by name within an account.
+//! role, account id, alias or environment), favourites pinned on top, then the roles used
+//! last, then accounts ordered by environment, then alias, then id, and roles by name within
+//! an account.
 
 use std::collections::{HashMap, HashSet};
 
+use crate::domain::aws::RoleArn;
 use crate::mapping::Evaluation;
 use crate::store::AccountRecord;
 
@@ -16,6 +18,21 @@ pub struct ListedRole {
     pub favourite: bool,
     /// Lower-case text the search matches against (role, account id, alias, environment).
     pub search: String,
+    /// The role's bookmarkable link (`/go/<account>/<role path and name>`).
+    pub link: String,
+}
+
+/// How many recently used roles the portal puts on top.
+pub const RECENT_LIMIT: usize = 5;
+
+/// The stable, bookmarkable address of a role: its account and its name with any IAM path, so
+/// it reads like the role and survives rule changes that keep the role.
+pub fn bookmark_path(role: &RoleArn) -> String {
+    let name = role
+        .as_str()
+        .split_once(":role/")
+        .map_or(role.name(), |(_, name)| name);
+    format!("/go/{}/{name}", role.account())
 }
 
 /// The roles shown, favourites and by account.
@@ -26,6 +43,8 @@ pub struct RoleList {
     /// The roles the search left.
     pub shown: usize,
     pub favourites: Vec<ListedRole>,
+    /// Roles used lately that are not pinned, most recent first (at most [`RECENT_LIMIT`]).
+    pub recent: Vec<ListedRole>,
     /// `(account id, its roles)`, in display order.
     pub accounts: Vec<(String, Vec<ListedRole>)>,
 }
@@ -40,6 +59,7 @@ pub fn list_roles(
     evaluation: &Evaluation,
     aliases: &HashMap<String, AccountRecord>,
     favourites: &HashSet<String>,
+    recent: &[String],
     query: &str,
 ) -> RoleList {
     let query = query.trim().to_lowercase();
@@ -61,6 +81,7 @@ pub fn list_roles(
                 favourite: favourites.contains(g.pair.role.as_str()),
                 arn: g.pair.role.to_string(),
                 name: g.pair.role.name().to_string(),
+                link: bookmark_path(&g.pair.role),
                 account,
                 search,
             }
@@ -85,6 +106,12 @@ pub fn list_roles(
         total: evaluation.granted.len(),
         shown: rows.len(),
         favourites: rows.iter().filter(|r| r.favourite).cloned().collect(),
+        recent: recent
+            .iter()
+            .filter_map(|arn| rows.iter().find(|r| &r.arn == arn && !r.favourite))
+            .take(RECENT_LIMIT)
+            .cloned()
+            .collect(),
         accounts: Vec::new(),
     };
     for row in rows {
@@ -145,7 +172,7 @@ mod tests {
         .collect();
         let favourites: HashSet<String> =
             ["arn:aws:iam::111111111111:role/Zeta".to_string()].into();
-        let list = list_roles(&eval, &aliases, &favourites, "");
+        let list = list_roles(&eval, &aliases, &favourites, &[], "");
         assert_eq!((list.total, list.shown), (4, 4));
         let order: Vec<(&str, Vec<&str>)> = list
             .accounts
@@ -164,8 +191,50 @@ mod tests {
         assert_eq!(list.favourites.len(), 1);
         assert_eq!(list.favourites[0].name, "Zeta");
 
-        let searched = list_roles(&eval, &aliases, &favourites, " SHOP  alp ");
+        let searched = list_roles(&eval, &aliases, &favourites, &[], " SHOP  alp ");
         assert_eq!((searched.total, searched.shown), (4, 1));
         assert_eq!(searched.accounts[0].1[0].name, "Alpha");
+    }
+
+    #[test]
+    fn recently_used_roles_come_after_favourites_in_recency_order() {
+        let eval = evaluation(&[
+            "AWS-111111111111-Zeta",
+            "AWS-111111111111-Alpha",
+            "AWS-222222222222-Admin",
+        ]);
+        let favourites: HashSet<String> =
+            ["arn:aws:iam::111111111111:role/Zeta".to_string()].into();
+        let recent = [
+            "arn:aws:iam::111111111111:role/Zeta".to_string(),
+            "arn:aws:iam::999999999999:role/Gone".to_string(),
+            "arn:aws:iam::222222222222:role/Admin".to_string(),
+            "arn:aws:iam::111111111111:role/Alpha".to_string(),
+        ];
+        let list = list_roles(&eval, &HashMap::new(), &favourites, &recent, "");
+        let names: Vec<&str> = list.recent.iter().map(|r| r.arn.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "arn:aws:iam::222222222222:role/Admin",
+                "arn:aws:iam::111111111111:role/Alpha"
+            ],
+            "pinned and no longer held roles are left out"
+        );
+        let searched = list_roles(&eval, &HashMap::new(), &favourites, &recent, "alpha");
+        assert_eq!(searched.recent.len(), 1, "the search applies");
+    }
+
+    #[test]
+    fn bookmark_paths_keep_the_account_and_the_iam_path() {
+        let role = |arn: &str| RoleArn::parse(arn).expect("an ARN");
+        assert_eq!(
+            bookmark_path(&role("arn:aws:iam::111122223333:role/Admin")),
+            "/go/111122223333/Admin"
+        );
+        assert_eq!(
+            bookmark_path(&role("arn:aws-us-gov:iam::111122223333:role/ops/Deployer")),
+            "/go/111122223333/ops/Deployer"
+        );
     }
 }

@@ -257,8 +257,12 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
             .map(|(name, path)| serde_json::json!({"name": name, "path": path}))
             .collect::<Vec<_>>()
     };
+    let mut alice_pages = pages(&user_pages);
+    alice_pages.push(serde_json::json!({
+        "name": "bookmark", "path": "/go/123456789012/Admin", "via_link": true
+    }));
     let spec = serde_json::json!([
-        {"user": "alice", "password": "alice-demo-password", "pages": pages(&user_pages)},
+        {"user": "alice", "password": "alice-demo-password", "pages": alice_pages},
         {"user": "root", "password": "root-password-1", "pages": pages(&admin_pages)},
         {"user": null, "pages": [{"name": "login", "path": "/login"}]},
     ]);
@@ -278,7 +282,7 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    let expected = 3 * (user_pages.len() + admin_pages.len() + 1);
+    let expected = 3 * (user_pages.len() + 1 + admin_pages.len() + 1);
     assert_eq!(results.len(), expected, "{out}");
     let mut problems = Vec::new();
     for r in &results {
@@ -338,6 +342,38 @@ fn the_readme_shows_the_screenshots_the_tests_take() {
         let png = std::fs::read(readme_screenshot(name)).expect("the screenshot is committed");
         assert!(png.starts_with(b"\x89PNG"), "{link} is a PNG");
     }
+}
+
+/// A bookmark link in Chromium: after signing in, and from the address bar, it goes on to the
+/// console sign-in and the AWS sign-in endpoint by itself; linked from another origin it waits
+/// for the Continue click.
+#[tokio::test]
+async fn a_bookmark_link_opens_the_console_and_waits_when_another_site_links_it() {
+    let acs = crate::peers::answering_endpoint();
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.demo.enabled = true;
+        s.regions.acs = crate::helpers::entries([format!("us-east-2={acs}")]);
+    })
+    .await;
+    let stdout = run_script(
+        "bookmark.mjs",
+        vec![app.address.clone(), "/go/123456789012/Admin".into()],
+    )
+    .await;
+    let acs_origin = acs.trim_end_matches("/saml");
+    assert!(stdout.contains("posted-after-sign-in=true"), "{stdout}");
+    assert!(stdout.contains("posted-typed=true"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("final-typed={acs_origin}/saml")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("posted-linked=false"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("url-linked={}/go/123456789012/Admin", app.address)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("posted-after-click=true"), "{stdout}");
+    assert!(!stdout.contains("browser error"), "{stdout}");
 }
 
 /// The Region chosen last is preselected on every role after a reload (kept in the browser).

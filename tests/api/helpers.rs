@@ -296,13 +296,19 @@ impl TestApp {
 
     /// GET with the cookie jar.
     pub async fn get(&self, path: &str) -> Page {
-        let res = self
+        self.get_with(path, &[]).await
+    }
+
+    /// GET with the cookie jar and extra headers (what a browser says of a navigation).
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut req = self
             .client
             .get(format!("{}{path}", self.address))
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .expect("GET succeeds");
+            .header(COOKIE, self.cookie_header());
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = req.send().await.expect("GET succeeds");
         self.finish(res).await
     }
 

@@ -7,6 +7,7 @@ mod admin;
 mod api_v1;
 mod audit;
 mod aws_guide;
+mod bookmarks;
 mod browser;
 mod cli_client;
 mod cli_sign_in;

@@ -4,7 +4,8 @@
 // horizontally, and saves a screenshot of each. Prints one JSON line per page and width.
 // Usage: node pages.mjs BASE_URL OUT_DIR PAGES.json
 //   PAGES.json: [{"user": "alice", "password": "...", "pages": [{"name": "portal", "path": "/"}]}]
-//   A user of null visits signed out.
+//   A user of null visits signed out. A page with "via_link": true is reached by a link on a
+//   page of another origin (a bookmark link shared elsewhere waits there for a click).
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -35,7 +36,15 @@ try {
         await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
       }
       for (const p of group.pages) {
-        const response = await page.goto(`${base}${p.path}`);
+        let response;
+        if (p.via_link) {
+          // Followed from a page of another origin, as a link shared elsewhere would be.
+          await page.goto("about:blank");
+          await page.setContent(`<a id="go" href="${base}${p.path}">open</a>`);
+          [response] = await Promise.all([page.waitForNavigation(), page.click("#go")]);
+        } else {
+          response = await page.goto(`${base}${p.path}`);
+        }
         await page.addScriptTag({ content: axeSource });
         const result = await page.evaluate(async () => {
           const r = await window.axe.run(document, { resultTypes: ["violations"] });

@@ -3,6 +3,7 @@
 mod account;
 pub mod admin;
 mod api;
+mod bookmarks;
 mod credentials;
 pub mod csrf;
 mod extract;
@@ -86,6 +87,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/saml/sp/{id}/slo", web::get().to(saml_sp::get_slo))
         .route("/", web::get().to(portal::get_portal))
         .route("/portal/favourites", web::post().to(portal::post_favourite))
+        .route(
+            "/go/{account}/{role:.*}",
+            web::get().to(bookmarks::get_bookmark),
+        )
         .route(
             "/credentials",
             web::post().to(credentials::post_credentials),

@@ -21,6 +21,8 @@ use crate::store::AccountRecord;
 struct RoleView {
     arn: String,
     name: String,
+    /// The role's bookmarkable link.
+    link: String,
     favourite: bool,
     /// Lower-case text the search matches against (role, account id, alias, environment).
     search: String,
@@ -66,6 +68,9 @@ struct RegionSelect<'a> {
     pinned: Option<String>,
 }
 
+/// How far back "Recently used" looks.
+const RECENT_DAYS: i64 = 30;
+
 /// `GET /?q=...`
 #[derive(Deserialize, Debug, Default)]
 pub struct PortalQuery {
@@ -94,7 +99,11 @@ pub async fn get_portal(
         .await?
         .into_iter()
         .collect();
-    let list = list_roles(&evaluation, &aliases, &favourites, &query.q);
+    let recent = state
+        .store
+        .recently_used_roles(&id.username, now() - RECENT_DAYS * 86_400, 20)
+        .await?;
+    let list = list_roles(&evaluation, &aliases, &favourites, &recent, &query.q);
 
     let region_select = RegionSelect {
         regions: &state
@@ -114,20 +123,26 @@ pub async fn get_portal(
     let view = |r: &ListedRole| RoleView {
         arn: r.arn.clone(),
         name: r.name.clone(),
+        link: r.link.clone(),
         favourite: r.favourite,
         search: r.search.clone(),
     };
     let mut account_blocks = Vec::new();
-    let pinned: Vec<RoleView> = list.favourites.iter().map(view).collect();
-    if !pinned.is_empty() {
+    for (block_id, title, roles) in [
+        ("favourites", "Favourites", &list.favourites),
+        ("recent", "Recently used", &list.recent),
+    ] {
+        if roles.is_empty() {
+            continue;
+        }
         account_blocks.push(
             AccountBlock {
-                block_id: "favourites",
+                block_id,
                 account: "",
-                alias: "Favourites",
+                alias: title,
                 environment: "",
                 colour: "",
-                roles: pinned,
+                roles: roles.iter().map(view).collect(),
                 region_select: &region_select,
                 csrf_token: &user.session.csrf_token,
                 query: &query.q,
@@ -168,9 +183,14 @@ pub async fn get_portal(
         contact: state.settings.admin.contact.clone(),
         account_blocks,
     })?;
-    // The Console button of a role with a session policy, and the federation button, are
-    // answered with a redirect to an AWS federation endpoint: widen `form-action` to those
-    // endpoints' origins, for this page only.
+    allow_federation_form_action(&state, &mut page);
+    Ok(page)
+}
+
+/// The Console button of a role with a session policy, and the federation button, are
+/// answered with a redirect to an AWS federation endpoint, which `form-action` governs too:
+/// widens it to those endpoints' origins, for the page given only.
+pub fn allow_federation_form_action(state: &AppState, page: &mut HttpResponse) {
     let origins = state.federation.origins(state.sts.regions()).join(" ");
     let csp = CSP.replace(
         "form-action 'self'",
@@ -180,7 +200,6 @@ pub async fn get_portal(
         page.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, value);
     }
-    Ok(page)
 }
 
 /// Pin or unpin a role.

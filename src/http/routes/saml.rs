@@ -48,6 +48,9 @@ pub struct ConsoleForm {
     role: String,
     #[serde(default)]
     region: String,
+    /// A console page to land on (a bookmarked link's `landing`); the rule's otherwise.
+    #[serde(default)]
+    landing: String,
 }
 
 impl CsrfToken for ConsoleForm {
@@ -78,17 +81,26 @@ pub async fn post_console(
     CsrfForm { user, form }: CsrfForm<ConsoleForm>,
 ) -> Result<HttpResponse, AppError> {
     let region = Some(form.region.as_str()).filter(|r| !r.is_empty());
+    let landing = Some(form.landing.trim()).filter(|l| !l.is_empty());
     let origin = super::origin(&req, &state.settings);
-    let post =
-        match console_sign_in(state.aws(), &user.identity, &form.role, region, &origin).await? {
-            ConsoleSignIn::Post(post) => post,
-            ConsoleSignIn::FederationLink(url) => {
-                return Ok(HttpResponse::Found()
-                    .insert_header((header::LOCATION, url))
-                    .insert_header((header::REFERRER_POLICY, "no-referrer"))
-                    .finish())
-            }
-        };
+    let post = match console_sign_in(
+        state.aws(),
+        &user.identity,
+        &form.role,
+        region,
+        landing,
+        &origin,
+    )
+    .await?
+    {
+        ConsoleSignIn::Post(post) => post,
+        ConsoleSignIn::FederationLink(url) => {
+            return Ok(HttpResponse::Found()
+                .insert_header((header::LOCATION, url))
+                .insert_header((header::REFERRER_POLICY, "no-referrer"))
+                .finish())
+        }
+    };
     let acs_origin = origin_of(&post.acs_url);
     let html = AutoPostPage {
         nav: Some(user.nav()),

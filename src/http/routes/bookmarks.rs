@@ -1,0 +1,137 @@
+//! `GET /go/<account>/<role>`: a role's bookmarkable link (like IAM Identity Center's shortcut
+//! links), with optional `?region=` and `?landing=` (a console page).
+//!
+//! How it stays safe against cross-site use:
+//! - The GET signs nothing: it answers a page whose form posts to the console sign-in
+//!   (`POST /saml/aws/sso`) with the session's CSRF token, so the sign-in itself is the same
+//!   checked POST as the portal's Console button, and another site cannot forge it.
+//! - The page submits that form by itself only when the browser says the navigation was not
+//!   started by another site (`Sec-Fetch-Site: none` for the address bar and bookmarks,
+//!   `same-origin` for the broker's own pages and the sign-in redirect). A link on another site
+//!   (or a browser that does not say) gets the page with a Continue button: another site cannot
+//!   open someone's AWS console session, or pick its landing page, without their click, and
+//!   `frame-ancestors 'none'` keeps it from hiding that button in a frame.
+//! - The role must be one the person holds now (else 403, recorded as `access.denied`); the
+//!   landing page must be a console address of the role's partition (the rules' own check), and
+//!   the Region one of the configured sign-in endpoints (checked by the sign-in).
+//! - Signed out, the person signs in first and comes back to the link (`?next=` only takes
+//!   paths on this site).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::portal::allow_federation_form_action;
+use super::{Nav, SignedIn};
+use crate::auth::access::{record_denial, Denial};
+use crate::domain::aws::RoleArn;
+use crate::http::error::AppError;
+use crate::http::state::AppState;
+use crate::mapping::rule::check_console_url;
+use crate::rules::role_list::bookmark_path;
+
+#[derive(Template)]
+#[template(path = "portal/bookmark.html")]
+struct BookmarkPage {
+    nav: Option<Nav>,
+    role: String,
+    role_name: String,
+    account: String,
+    alias: String,
+    region: String,
+    landing: String,
+    /// Submit without a click: the navigation did not come from another site.
+    auto: bool,
+}
+
+/// `?region=&landing=`
+#[derive(Deserialize, Debug, Default)]
+pub struct BookmarkQuery {
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    landing: String,
+}
+
+/// Whether the browser says this navigation began on this site or outside any site (typed,
+/// bookmarked). Browsers that do not send the header are treated as cross-site.
+fn started_here(req: &HttpRequest) -> bool {
+    matches!(
+        req.headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok()),
+        Some("none" | "same-origin")
+    )
+}
+
+/// `GET /go/{account}/{role:.*}`
+pub async fn get_bookmark(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+    query: web::Query<BookmarkQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (account, role_path) = path.into_inner();
+    // An account id and an IAM path and name are far shorter; anything longer is no role.
+    if account.len() != 12 || role_path.len() > 512 {
+        return Err(AppError::NotFound);
+    }
+    let wanted = format!("/go/{account}/{role_path}");
+    let evaluation = state
+        .rules
+        .evaluate(&state.store, &user.identity.groups)
+        .await?;
+    let Some(grant) = evaluation
+        .granted
+        .iter()
+        .find(|g| bookmark_path(&g.pair.role) == wanted)
+    else {
+        record_denial(
+            &state.store,
+            &user.identity.username,
+            Denial::RoleNotGranted,
+            &format!("arn:aws:iam::{account}:role/{role_path}"),
+            &super::origin(&req, &state.settings),
+            serde_json::json!({ "via": "bookmark", "path": wanted }),
+        )
+        .await;
+        return Err(AppError::Forbidden(format!(
+            "This link opens the role `{role_path}` in account {account}, which none of your \
+             groups grants. Ask {} for access, or open the portal to see your roles.",
+            state.settings.admin.contact
+        )));
+    };
+    let role: &RoleArn = &grant.pair.role;
+    let landing = query.landing.trim();
+    if !landing.is_empty() {
+        check_console_url(landing, role.partition()).map_err(AppError::BadRequest)?;
+    }
+    let alias = state
+        .store
+        .list_accounts()
+        .await?
+        .into_iter()
+        .find(|a| a.account_id == role.account())
+        .map(|a| a.name)
+        .unwrap_or_default();
+    let html = BookmarkPage {
+        nav: Some(user.nav()),
+        role: role.to_string(),
+        role_name: role.name().to_string(),
+        account: role.account().to_string(),
+        alias,
+        region: query.region.trim().to_string(),
+        landing: landing.to_string(),
+        auto: started_here(&req),
+    }
+    .render()?;
+    let mut page = HttpResponse::build(StatusCode::OK)
+        .content_type("text/html; charset=utf-8")
+        // The link's address is not secret, but the next page's sign-in is: no referrer.
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .body(html);
+    allow_federation_form_action(&state, &mut page);
+    Ok(page)
+}

@@ -1,0 +1,45 @@
+// A role's bookmark link in a real browser: opened from the address bar it goes on to the
+// console sign-in by itself (the console POST, then the auto-POST to the AWS sign-in endpoint);
+// followed from a page of another origin it waits on its Continue button.
+// Usage: node bookmark.mjs BASE_URL LINK_PATH
+// Prints: posted-typed=<bool> final-typed=<url> posted-linked=<bool> url-linked=<url>
+//         posted-after-click=<bool>
+import { launch } from "./launch.mjs";
+
+const [base, link] = process.argv.slice(2);
+const browser = await launch();
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.log(`browser error: ${e}`));
+  let posted = false;
+  page.on("request", (r) => {
+    if (r.method() === "POST" && r.url() === `${base}/saml/aws/sso`) posted = true;
+  });
+  await page.goto(`${base}/login?next=${encodeURIComponent(link)}`);
+  await page.fill("#username", "alice");
+  await page.fill("#password", "alice-demo-password");
+  // Sign-in returns to the link (a same-site navigation): it goes on to the console.
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login") && !u.pathname.startsWith("/go/") && u.origin !== base, { timeout: 15000 }).catch(() => {}), page.click("button[type=submit]")]);
+  console.log(`posted-after-sign-in=${posted}`);
+  posted = false;
+  await page.goto(`${base}${link}`, { waitUntil: "commit" });
+  await page.waitForURL((u) => u.origin !== base, { timeout: 15000 }).catch(() => {});
+  console.log(`posted-typed=${posted} final-typed=${page.url()}`);
+
+  // Another origin's page links to it (about:blank with an opaque origin is cross-site).
+  posted = false;
+  const other = await context.newPage();
+  other.on("request", (r) => {
+    if (r.method() === "POST" && r.url() === `${base}/saml/aws/sso`) posted = true;
+  });
+  await other.goto("about:blank");
+  await other.setContent(`<a id="go" href="${base}${link}">open</a>`);
+  await Promise.all([other.waitForURL(`${base}${link}`), other.click("#go")]);
+  await other.waitForTimeout(1500);
+  console.log(`posted-linked=${posted} url-linked=${other.url()}`);
+  await Promise.all([other.waitForURL((u) => u.origin !== base, { timeout: 15000 }).catch(() => {}), other.click("#bookmark-continue")]);
+  console.log(`posted-after-click=${posted}`);
+} finally {
+  await browser.close();
+}
