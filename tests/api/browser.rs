@@ -376,6 +376,28 @@ async fn a_bookmark_link_opens_the_console_and_waits_when_another_site_links_it(
     assert!(!stdout.contains("browser error"), "{stdout}");
 }
 
+/// The portal works from the keyboard alone: sign in with Tab and Enter, Tab to a role's
+/// Console button with a visible focus indicator at every stop, and open it with Enter.
+#[tokio::test]
+async fn the_portal_works_from_the_keyboard_alone() {
+    let acs = crate::peers::answering_endpoint();
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.demo.enabled = true;
+        s.regions.acs = crate::helpers::entries([format!("us-east-2={acs}")]);
+    })
+    .await;
+    let stdout = run_script("keyboard.mjs", vec![app.address.clone()]).await;
+    assert!(stdout.contains("signed-in=true"), "{stdout}");
+    let steps: i64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("console-reached-after="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(-1);
+    assert!((1..=30).contains(&steps), "{stdout}");
+    assert!(stdout.contains("invisible-focus=[]"), "{stdout}");
+    assert!(stdout.contains("posted=true"), "{stdout}");
+}
+
 /// The Region chosen last is preselected on every role after a reload (kept in the browser).
 #[tokio::test]
 async fn the_portal_remembers_the_region_chosen_last() {
