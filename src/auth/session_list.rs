@@ -6,7 +6,8 @@
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, NewAuditEvent, Origin};
-use crate::store::{SessionRecord, Store, StoreError};
+use crate::domain::session::SessionPolicy;
+use crate::store::{LiveSince, SessionRecord, Store, StoreError};
 
 /// Most sessions the admin list shows.
 pub const ADMIN_LIST_LIMIT: i64 = 500;
@@ -42,29 +43,41 @@ fn view(s: SessionRecord, username: String, current_hash: &str) -> SessionView {
     }
 }
 
-/// A person's own sessions, most recently used first.
+/// The sessions still alive at `now` under `policy` (expired ones wait for the pruner).
+fn live(policy: SessionPolicy, now: i64) -> LiveSince {
+    LiveSince {
+        seen_after: now - policy.idle_timeout_secs,
+        created_after: now - policy.absolute_timeout_secs,
+    }
+}
+
+/// A person's own live sessions, most recently used first.
 pub async fn own_sessions(
     store: &Store,
+    policy: SessionPolicy,
+    now: i64,
     user_id: i64,
     username: &str,
     current_hash: &str,
 ) -> Result<Vec<SessionView>, StoreError> {
     Ok(store
-        .sessions_of_user(user_id)
+        .sessions_of_user(user_id, live(policy, now))
         .await?
         .into_iter()
         .map(|s| view(s, username.to_string(), current_hash))
         .collect())
 }
 
-/// Everyone's sessions (or one person's), for admins.
+/// Everyone's live sessions (or one person's), for admins, at most [`ADMIN_LIST_LIMIT`].
 pub async fn all_sessions(
     store: &Store,
+    policy: SessionPolicy,
+    now: i64,
     username: Option<&str>,
     current_hash: &str,
 ) -> Result<Vec<SessionView>, StoreError> {
     Ok(store
-        .all_sessions(username, ADMIN_LIST_LIMIT)
+        .all_sessions(username, live(policy, now), ADMIN_LIST_LIMIT)
         .await?
         .into_iter()
         .map(|(s, name)| view(s, name, current_hash))
@@ -110,12 +123,12 @@ pub async fn end_session(
 ) -> Result<bool, StoreError> {
     let candidates: Vec<(SessionRecord, String)> = match owner {
         Some((user_id, username)) => store
-            .sessions_of_user(user_id)
+            .sessions_of_user(user_id, LiveSince::ANY)
             .await?
             .into_iter()
             .map(|s| (s, username.to_string()))
             .collect(),
-        None => store.all_sessions(None, i64::MAX).await?,
+        None => store.all_sessions(None, LiveSince::ANY, i64::MAX).await?,
     };
     let Some((session, username)) = candidates
         .into_iter()

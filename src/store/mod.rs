@@ -64,7 +64,7 @@ pub use regions::RegionControl;
 pub use role_limits::RoleSessionLimit;
 pub use rules::RuleRecord;
 pub use saml_logins::{SamlLogin, SamlSession};
-pub use sessions::SessionRecord;
+pub use sessions::{LiveSince, SessionRecord};
 pub use settings::{
     lock_for_migrations, prepare_sqlite_path, redact_url, sqlite_folder, write_private_file,
     DatabaseSettings,

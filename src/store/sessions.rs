@@ -24,6 +24,22 @@ impl SessionRecord {
     }
 }
 
+/// Which stored sessions still count: seen after the idle cut-off and created after the
+/// absolute one. Lists leave out sessions that have expired but are not pruned yet.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveSince {
+    pub seen_after: i64,
+    pub created_after: i64,
+}
+
+impl LiveSince {
+    /// Every stored session, expired or not (to end one by its handle).
+    pub const ANY: LiveSince = LiveSince {
+        seen_after: i64::MIN,
+        created_after: i64::MIN,
+    };
+}
+
 impl Store {
     /// Stores a new session.
     pub async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
@@ -93,13 +109,20 @@ impl Store {
     }
 
     /// A person's sessions, most recently used first.
-    pub async fn sessions_of_user(&self, user_id: i64) -> Result<Vec<SessionRecord>, StoreError> {
+    pub async fn sessions_of_user(
+        &self,
+        user_id: i64,
+        live: LiveSince,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
         on_pool!(self, |pool| {
             Ok(sqlx::query_as::<_, SessionRecord>(
                 "SELECT id_hash, user_id, csrf_token, created_at, last_seen_at, client_addr, user_agent \
-                 FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC",
+                 FROM sessions WHERE user_id = $1 AND last_seen_at > $2 AND created_at > $3 \
+                 ORDER BY last_seen_at DESC",
             )
             .bind(user_id)
+            .bind(live.seen_after)
+            .bind(live.created_after)
             .fetch_all(pool)
             .await?)
         })
@@ -110,6 +133,7 @@ impl Store {
     pub async fn all_sessions(
         &self,
         username: Option<&str>,
+        live: LiveSince,
         limit: i64,
     ) -> Result<Vec<(SessionRecord, String)>, StoreError> {
         #[derive(sqlx::FromRow)]
@@ -122,9 +146,12 @@ impl Store {
             sqlx::query_as::<_, Row>(
                 "SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.last_seen_at, \
                  s.client_addr, s.user_agent, u.username FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE ($1 IS NULL OR u.username = $1) ORDER BY s.last_seen_at DESC LIMIT $2",
+                 WHERE ($1 IS NULL OR u.username = $1) AND s.last_seen_at > $2 AND s.created_at > $3 \
+                 ORDER BY s.last_seen_at DESC LIMIT $4",
             )
             .bind(username)
+            .bind(live.seen_after)
+            .bind(live.created_after)
             .bind(limit)
             .fetch_all(pool)
             .await?

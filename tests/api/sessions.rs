@@ -237,7 +237,34 @@ async fn admins_end_anyones_session(backend: Backend) {
         && e.details.contains("administrator")));
 }
 
+/// Sessions past their idle or absolute timeout, not pruned yet, are not listed as signed in.
+async fn expired_sessions_are_not_listed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_user("alice", "alice-password-1", &[]).await;
+    let old = crate::helpers::spawn_client_for(&app);
+    old.login("alice", "alice-password-1").await;
+    let ancient = crate::helpers::spawn_client_for(&app);
+    ancient.login("alice", "alice-password-1").await;
+    app.execute("UPDATE sessions SET last_seen_at = 1").await;
+    app.login("alice", "alice-password-1").await;
+    let now = fedbroker::clock::now();
+    app.execute(&format!(
+        "UPDATE sessions SET created_at = 1, last_seen_at = {now} WHERE created_at <> 1 \
+         AND last_seen_at = 1 AND id_hash = (SELECT MIN(id_hash) FROM sessions WHERE last_seen_at = 1)"
+    ))
+    .await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessions").await,
+        3,
+        "stored"
+    );
+    let rows = session_rows(&app.get("/account/sessions").await.body);
+    assert_eq!(rows.len(), 1, "only this browser is alive: {rows:?}");
+    assert!(rows[0].1);
+}
+
 on_both_backends!(
+    expired_sessions_are_not_listed,
     people_see_and_end_their_own_sessions,
     admins_end_anyones_session,
     signing_in_again_rotates_the_session_id,

@@ -8,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::session_list::{self, SessionView};
+use crate::clock::now;
 use crate::http::error::AppError;
 use crate::http::routes::admin::audit::short_agent;
 use crate::http::routes::admin::when;
@@ -50,6 +51,9 @@ struct SessionsPage {
     action: &'static str,
     user_filter: String,
     rows: Vec<Row>,
+    /// The admin list stopped at its limit: the page says so.
+    truncated: bool,
+    limit: i64,
 }
 
 /// End a session (`action=end`, `session=<handle>`) or all but this one (`end-others`).
@@ -89,6 +93,8 @@ fn see_other(to: String) -> HttpResponse {
 pub async fn get_own(state: web::Data<AppState>, user: SignedIn) -> Result<HttpResponse, AppError> {
     let list = session_list::own_sessions(
         &state.store,
+        state.sessions.policy(),
+        now(),
         user.session.user_id,
         &user.identity.username,
         &user.session.id_hash,
@@ -99,6 +105,8 @@ pub async fn get_own(state: web::Data<AppState>, user: SignedIn) -> Result<HttpR
         admin: false,
         action: "/account/sessions",
         user_filter: String::new(),
+        truncated: false,
+        limit: session_list::ADMIN_LIST_LIMIT,
         rows: rows(list),
     })
 }
@@ -155,6 +163,8 @@ pub async fn get_all(
     let filter = query.user.trim();
     let list = session_list::all_sessions(
         &state.store,
+        state.sessions.policy(),
+        now(),
         Some(filter).filter(|f| !f.is_empty()),
         &admin.0.session.id_hash,
     )
@@ -164,6 +174,8 @@ pub async fn get_all(
         admin: true,
         action: "/admin/sessions",
         user_filter: filter.to_string(),
+        truncated: list.len() as i64 >= session_list::ADMIN_LIST_LIMIT,
+        limit: session_list::ADMIN_LIST_LIMIT,
         rows: rows(list),
     })
 }
