@@ -217,7 +217,13 @@ async fn buttons_that_name_the_action_work_with_the_page_script_running() {
 /// each in `target/test-artifacts/page-<name>-<width>[-dark].png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
-    let app = spawn_app_with(Backend::Sqlite, |s| s.demo.enabled = true).await;
+    let moto = crate::peers::aws::Peer::moto().await;
+    let sts = format!("us-east-2={}", moto.url());
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.demo.enabled = true;
+        s.sts.endpoints = crate::helpers::entries([sts]);
+    })
+    .await;
     app.create_user(
         "root",
         "root-password-1",
@@ -257,10 +263,24 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
             .map(|(name, path)| serde_json::json!({"name": name, "path": path}))
             .collect::<Vec<_>>()
     };
+    let consent = "/oauth/authorize?response_type=code&client_id=fedbroker-cli\
+                   &redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback\
+                   &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+                   &code_challenge_method=S256&state=s&device=laptop";
     let mut alice_pages = pages(&user_pages);
-    alice_pages.push(serde_json::json!({
-        "name": "bookmark", "path": "/go/123456789012/Admin", "via_link": true
-    }));
+    alice_pages.extend([
+        serde_json::json!({
+            "name": "bookmark", "path": "/go/123456789012/Admin", "via_link": true
+        }),
+        serde_json::json!({
+            "name": "credentials", "path": "/",
+            "submit": "#account-123456789012 li.role >> nth=0 >> button.credentials"
+        }),
+        serde_json::json!({"name": "cli-consent", "path": consent}),
+        serde_json::json!({"name": "cli-code", "path": "/oauth/code?code=abcd-efgh-ijkl"}),
+        serde_json::json!({"name": "forbidden", "path": "/admin"}),
+    ]);
+    let alice_pages_len = alice_pages.len();
     let spec = serde_json::json!([
         {"user": "alice", "password": "alice-demo-password", "pages": alice_pages},
         {"user": "root", "password": "root-password-1", "pages": pages(&admin_pages)},
@@ -282,12 +302,16 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    let expected = 3 * (user_pages.len() + 1 + admin_pages.len() + 1);
+    let expected = 3 * (alice_pages_len + admin_pages.len() + 1);
     assert_eq!(results.len(), expected, "{out}");
     let mut problems = Vec::new();
     for r in &results {
         let status = r["status"].as_u64().unwrap_or(0);
-        let wanted = if r["page"] == "not-found" { 404 } else { 200 };
+        let wanted = match r["page"].as_str() {
+            Some("not-found") => 404,
+            Some("forbidden") => 403,
+            _ => 200,
+        };
         if status != wanted {
             problems.push(format!("{} at {}: HTTP {status}", r["path"], r["width"]));
         }

@@ -5,7 +5,8 @@
 // Usage: node pages.mjs BASE_URL OUT_DIR PAGES.json
 //   PAGES.json: [{"user": "alice", "password": "...", "pages": [{"name": "portal", "path": "/"}]}]
 //   A user of null visits signed out. A page with "via_link": true is reached by a link on a
-//   page of another origin (a bookmark link shared elsewhere waits there for a click).
+//   page of another origin (a bookmark link shared elsewhere waits there for a click); one with
+//   "submit": "<selector>" is the answer to pressing that button on the page at "path".
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -42,6 +43,10 @@ try {
           await page.goto("about:blank");
           await page.setContent(`<a id="go" href="${base}${p.path}">open</a>`);
           [response] = await Promise.all([page.waitForNavigation(), page.click("#go")]);
+        } else if (p.submit) {
+          // A page that answers a form: open the form's page and press its button.
+          await page.goto(`${base}${p.path}`);
+          [response] = await Promise.all([page.waitForNavigation(), page.click(p.submit)]);
         } else {
           response = await page.goto(`${base}${p.path}`);
         }
