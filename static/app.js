@@ -86,8 +86,8 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 
-// A bookmarked role link opened from the address bar, a bookmark or the broker itself goes on
-// to the console without a click; the server marks the form so only for those navigations.
+// A bookmarked role link opened from the address bar or a bookmark goes on to the console
+// without a click; the server marks the form so only for those navigations.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.querySelector("form[data-autosubmit]");
   if (form) form.requestSubmit();

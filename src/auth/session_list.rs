@@ -68,7 +68,8 @@ pub async fn own_sessions(
         .collect())
 }
 
-/// Everyone's live sessions (or one person's), for admins, at most [`ADMIN_LIST_LIMIT`].
+/// Everyone's live sessions (or one person's), for admins: at most [`ADMIN_LIST_LIMIT`] and
+/// one more, which tells the page that there are more than it shows.
 pub async fn all_sessions(
     store: &Store,
     policy: SessionPolicy,
@@ -77,7 +78,7 @@ pub async fn all_sessions(
     current_hash: &str,
 ) -> Result<Vec<SessionView>, StoreError> {
     Ok(store
-        .all_sessions(username, live(policy, now), ADMIN_LIST_LIMIT)
+        .all_sessions(username, live(policy, now), ADMIN_LIST_LIMIT + 1)
         .await?
         .into_iter()
         .map(|(s, name)| view(s, name, current_hash))

@@ -141,64 +141,87 @@ pub async fn create_user(
             )),
             other => other.into(),
         })?;
-    store
-        .record_admin_change(
-            actor,
-            "user",
-            username.as_str(),
-            "add",
-            serde_json::json!({ "groups": groups, "one_time_password": issued.one_time.is_some() }),
-            now,
-        )
-        .await;
+    let details =
+        serde_json::json!({ "groups": groups, "one_time_password": issued.one_time.is_some() });
+    let name = username.as_str();
+    record(store, actor, name, "user", name, "add", details, now).await;
     Ok((username, issued))
 }
 
-/// The local user behind `username`; external accounts are refused with the reason.
-async fn local_user(store: &Store, username: &Username) -> Result<UserRecord, UserAdminError> {
-    let user = store
-        .user_by_username(username.as_str())
-        .await?
-        .ok_or_else(|| UserAdminError::Invalid(format!("user `{username}` does not exist")))?;
-    if user.source != "local" {
-        return Err(UserAdminError::Invalid(format!(
-            "`{username}` signs in through the source `{}`: their password lives there, not here",
-            user.source
-        )));
+/// The stored account an admin names: the exact stored username first (a source's names may
+/// hold any printable character), then the name as a local username is normalised (`Erin` is
+/// `erin`). Acting on the record found, never on the text typed, keeps the change and the page
+/// that reports it on the same person.
+pub async fn find_user(store: &Store, name: &str) -> Result<UserRecord, UserAdminError> {
+    let name = name.trim();
+    if let Some(user) = store.user_by_username(name).await? {
+        return Ok(user);
     }
-    Ok(user)
+    if let Ok(local) = Username::parse(name) {
+        if let Some(user) = store.user_by_username(local.as_str()).await? {
+            return Ok(user);
+        }
+    }
+    Err(UserAdminError::Invalid(format!(
+        "user `{name}` does not exist"
+    )))
+}
+
+/// Records an admin's change to a person's account, naming them as the event's subject so that
+/// their audit trail shows it.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    store: &Store,
+    actor: &str,
+    subject: &str,
+    entity: &str,
+    key: &str,
+    action: &str,
+    details: serde_json::Value,
+    now: i64,
+) {
+    store
+        .record_admin_change_of(subject, actor, entity, key, action, details, now)
+        .await;
 }
 
 /// Gives a local user a new one-time password (or `chosen`); their sessions, API tokens and
-/// command-line sign-ins end in the same transaction.
+/// command-line sign-ins end in the same transaction. Accounts of a source are refused.
 pub async fn reset_password(
     store: &Store,
     actor: &str,
-    username: &str,
+    name: &str,
     chosen: Option<NewPassword>,
     now: i64,
 ) -> Result<(IssuedPassword, Revoked), UserAdminError> {
-    let username = Username::parse(username)?;
-    local_user(store, &username).await?;
+    let user = find_user(store, name).await?;
+    if user.source != "local" {
+        return Err(UserAdminError::Invalid(format!(
+            "`{}` signs in through the source `{}`: their password lives there, not here",
+            user.username, user.source
+        )));
+    }
     let (hash, issued) = password_hash(chosen).await?;
     let revoked = store
         .set_password(
-            username.as_str(),
+            &user.username,
             &hash,
             issued.one_time.is_some(),
             &AccountChange::by(actor, now),
         )
         .await?;
-    store
-        .record_admin_change(
-            actor,
-            "user",
-            username.as_str(),
-            "passwd",
-            serde_json::json!({ "one_time_password": issued.one_time.is_some() }),
-            now,
-        )
-        .await;
+    let details = serde_json::json!({ "one_time_password": issued.one_time.is_some() });
+    record(
+        store,
+        actor,
+        &user.username,
+        "user",
+        &user.username,
+        "passwd",
+        details,
+        now,
+    )
+    .await;
     Ok((issued, revoked))
 }
 
@@ -207,30 +230,32 @@ pub async fn reset_password(
 pub async fn set_disabled(
     store: &Store,
     actor: &str,
-    username: &str,
+    name: &str,
     disabled: bool,
     now: i64,
 ) -> Result<Revoked, UserAdminError> {
-    let username = Username::parse(username)?;
-    if disabled && username.as_str() == actor {
+    let user = find_user(store, name).await?;
+    if disabled && user.username == actor {
         return Err(UserAdminError::Invalid(
             "you cannot disable your own account; another admin can".into(),
         ));
     }
     let revoked = store
-        .set_disabled(username.as_str(), disabled, &AccountChange::by(actor, now))
+        .set_disabled(&user.username, disabled, &AccountChange::by(actor, now))
         .await?;
     let action = if disabled { "disable" } else { "enable" };
-    store
-        .record_admin_change(
-            actor,
-            "user",
-            username.as_str(),
-            action,
-            serde_json::json!({}),
-            now,
-        )
-        .await;
+    let details = serde_json::json!({});
+    record(
+        store,
+        actor,
+        &user.username,
+        "user",
+        &user.username,
+        action,
+        details,
+        now,
+    )
+    .await;
     Ok(revoked)
 }
 
@@ -238,13 +263,26 @@ pub async fn set_disabled(
 pub async fn sign_out_everywhere(
     store: &Store,
     actor: &str,
-    username: &str,
+    name: &str,
     now: i64,
 ) -> Result<Revoked, UserAdminError> {
-    let username = Username::parse(username)?;
-    Ok(store
-        .sign_out_everywhere(username.as_str(), &AccountChange::by(actor, now))
-        .await?)
+    let user = find_user(store, name).await?;
+    let revoked = store
+        .sign_out_everywhere(&user.username, &AccountChange::by(actor, now))
+        .await?;
+    let details = serde_json::json!({});
+    record(
+        store,
+        actor,
+        &user.username,
+        "user",
+        &user.username,
+        "sign_out",
+        details,
+        now,
+    )
+    .await;
+    Ok(revoked)
 }
 
 /// Adds a user to a local group or takes them out (which ends their sessions: those carry the
@@ -253,16 +291,16 @@ pub async fn set_membership(
     store: &Store,
     actor: &str,
     group: &str,
-    username: &str,
+    name: &str,
     member: bool,
     now: i64,
 ) -> Result<Revoked, UserAdminError> {
     let group = GroupName::parse(group)?;
-    let username = Username::parse(username)?;
+    let user = find_user(store, name).await?;
     let revoked = store
         .set_membership(
             group.as_str(),
-            username.as_str(),
+            &user.username,
             member,
             &AccountChange::by(actor, now),
         )
@@ -272,16 +310,19 @@ pub async fn set_membership(
     } else {
         "remove_member"
     };
-    store
-        .record_admin_change(
-            actor,
-            "group",
-            &format!("{group}:{username}"),
-            action,
-            serde_json::json!({}),
-            now,
-        )
-        .await;
+    let key = format!("{group}:{}", user.username);
+    let details = serde_json::json!({});
+    record(
+        store,
+        actor,
+        &user.username,
+        "group",
+        &key,
+        action,
+        details,
+        now,
+    )
+    .await;
     Ok(revoked)
 }
 

@@ -23,8 +23,8 @@ pub enum ConsoleSignIn {
 
 /// Opens the console for `role` by the path its rule allows. The Region asked for applies to
 /// the SAML path; the federation link uses the first STS endpoint that answers. `landing` (a
-/// bookmarked link's console page) replaces the rule's landing page on the SAML path, once it
-/// is known to be a console address of the role's partition: it is checked before anything is
+/// bookmarked link's console page) replaces the rule's landing page on either path, once it is
+/// known to be a console address of the role's partition: it is checked before anything is
 /// signed.
 pub async fn console_sign_in(
     aws: AwsContext<'_>,
@@ -58,7 +58,7 @@ pub async fn console_sign_in(
         Err(SignInError::NeedsFederation(with_policy)) => {
             tracing::info!(user = %identity.username, role = %with_policy, "role has a session policy: console through the federation link");
             Ok(ConsoleSignIn::FederationLink(
-                console_url(aws, identity, &with_policy, origin).await?,
+                console_url(aws, identity, &with_policy, landing.as_deref(), origin).await?,
             ))
         }
         Err(e) => Err(e.into()),

@@ -73,11 +73,14 @@ struct SigninToken {
     signin_token: String,
 }
 
-/// A console sign-in URL for one of the person's roles, audited as `federation`.
+/// A console sign-in URL for one of the person's roles, audited as `federation`. `landing` (a
+/// bookmarked link's console page, checked by the caller) is the `Destination`; else the
+/// rule's landing page, else the Region's console.
 pub async fn console_url(
     aws: AwsContext<'_>,
     identity: &Identity,
     role: &str,
+    landing: Option<&str>,
     origin: &Origin,
 ) -> Result<String, CredentialsError> {
     let creds = credentials(aws, identity, role, origin).await?;
@@ -119,9 +122,9 @@ pub async fn console_url(
     let token: SigninToken = response.json().await.map_err(|_| {
         CredentialsError::Federation("getSigninToken answered without a SigninToken".into())
     })?;
-    let destination = creds
-        .deep_link
-        .clone()
+    let destination = landing
+        .map(str::to_string)
+        .or_else(|| creds.deep_link.clone())
         .unwrap_or_else(|| aws.federation.partition.console_url(&region));
     let login = format!(
         "{federation}?{}",

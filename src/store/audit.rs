@@ -78,9 +78,27 @@ impl Store {
         details: serde_json::Value,
         at: i64,
     ) {
+        self.record_admin_change_of("", actor, entity, key, action, details, at)
+            .await;
+    }
+
+    /// [`Store::record_admin_change`] of a change to one person's account, who is the event's
+    /// subject (their audit trail then shows it).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_admin_change_of(
+        &self,
+        subject: &str,
+        actor: &str,
+        entity: &str,
+        key: &str,
+        action: &str,
+        details: serde_json::Value,
+        at: i64,
+    ) {
         let event = NewAuditEvent {
             event_type: event_kind::ADMIN.into(),
             actor: actor.into(),
+            subject: subject.into(),
             outcome: "success".into(),
             details: serde_json::json!({"entity": entity, "key": key, "action": action, "change": details}),
             ..NewAuditEvent::default()

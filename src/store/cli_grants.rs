@@ -236,7 +236,7 @@ impl Store {
         )
         .bind(now)
         .bind(username.unwrap_or(""))
-        .bind(super::tokens::ADMIN_LIST_LIMIT)
+        .bind(super::tokens::ADMIN_LIST_LIMIT + 1)
         .fetch_all(pool)
         .await?))
     }

@@ -32,7 +32,8 @@ pub struct OwnedGrant {
     pub username: String,
 }
 
-/// At most this many rows of each kind on the admin list; a filter by user narrows it.
+/// At most this many rows of each kind on the admin list; a filter by user narrows it. The
+/// queries return one more, which tells the page that there are more than it shows.
 pub const ADMIN_LIST_LIMIT: i64 = 500;
 
 /// A column list with each column named through a table alias (`a, b` → `t.a, t.b`).
@@ -179,7 +180,7 @@ impl Store {
         on_pool!(self, |pool| Ok(sqlx::query_as::<_, OwnedToken>(&sql)
             .bind(now)
             .bind(username.unwrap_or(""))
-            .bind(ADMIN_LIST_LIMIT)
+            .bind(ADMIN_LIST_LIMIT + 1)
             .fetch_all(pool)
             .await?))
     }

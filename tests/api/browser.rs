@@ -253,7 +253,7 @@ async fn every_page_passes_axe_and_fits_at_1280_and_390_px() {
         ("encryption", "/admin/encryption".into()),
         ("admin-sessions", "/admin/sessions".into()),
         ("users", "/admin/users".into()),
-        ("user", "/admin/users/alice".into()),
+        ("user", "/admin/users?name=alice".into()),
         ("groups", "/admin/groups".into()),
         ("group", "/admin/groups?name=data-analysts".into()),
         ("admin-tokens", "/admin/tokens".into()),
@@ -368,9 +368,9 @@ fn the_readme_shows_the_screenshots_the_tests_take() {
     }
 }
 
-/// A bookmark link in Chromium: after signing in, and from the address bar, it goes on to the
-/// console sign-in and the AWS sign-in endpoint by itself; linked from another origin it waits
-/// for the Continue click.
+/// A bookmark link in Chromium: from the address bar it goes on to the console sign-in and the
+/// AWS sign-in endpoint by itself; reached through the sign-in page, or linked from another
+/// origin, it waits for the Continue click.
 #[tokio::test]
 async fn a_bookmark_link_opens_the_console_and_waits_when_another_site_links_it() {
     let acs = crate::peers::answering_endpoint();
@@ -385,7 +385,14 @@ async fn a_bookmark_link_opens_the_console_and_waits_when_another_site_links_it(
     )
     .await;
     let acs_origin = acs.trim_end_matches("/saml");
-    assert!(stdout.contains("posted-after-sign-in=true"), "{stdout}");
+    assert!(stdout.contains("posted-after-sign-in=false"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "url-after-sign-in={}/go/123456789012/Admin",
+            app.address
+        )),
+        "{stdout}"
+    );
     assert!(stdout.contains("posted-typed=true"), "{stdout}");
     assert!(
         stdout.contains(&format!("final-typed={acs_origin}/saml")),

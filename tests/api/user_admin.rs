@@ -62,6 +62,7 @@ async fn an_admin_creates_a_user_who_must_change_the_one_time_password(backend: 
         &app,
         "/admin/users",
         &[
+            ("action", "create"),
             ("username", "Dana"),
             ("display_name", "Dana Scully"),
             ("email", "dana@example.com"),
@@ -73,7 +74,7 @@ async fn an_admin_creates_a_user_who_must_change_the_one_time_password(backend: 
     let one_time = element_text(&created.body, "one-time-password").expect("password shown");
     assert_eq!(one_time.len(), 20, "{one_time}");
     assert!(
-        created.body.contains("href=\"/admin/users/dana\""),
+        created.body.contains("href=\"/admin/users?name=dana\""),
         "normalised name"
     );
     // Shown once: the list does not show it again.
@@ -114,7 +115,12 @@ async fn an_admin_creates_a_user_who_must_change_the_one_time_password(backend: 
         ("dana", "exists already"),
         ("bad name!", "may only contain"),
     ] {
-        let refused = admin_post(&app, "/admin/users", &[("username", name)]).await;
+        let refused = admin_post(
+            &app,
+            "/admin/users",
+            &[("action", "create"), ("username", name)],
+        )
+        .await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{name}");
         assert!(
             element_text(&refused.body, "user-error").is_some_and(|e| e.contains(says)),
@@ -136,14 +142,19 @@ async fn an_admin_resets_disables_and_regroups_a_user(backend: Backend) {
     erin.login("erin", "erins-password-1").await;
     assert_eq!(erin.get("/").await.status, StatusCode::OK);
 
-    let page = app.get("/admin/users/erin").await;
+    let page = app.get("/admin/users?name=erin").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.body.contains("arn:aws:iam::123456789012:role/Admin"),
         "roles now"
     );
 
-    let reset = admin_post(&app, "/admin/users/erin", &[("action", "reset")]).await;
+    let reset = admin_post(
+        &app,
+        "/admin/users",
+        &[("name", "erin"), ("action", "reset")],
+    )
+    .await;
     assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
     let one_time = element_text(&reset.body, "one-time-password").expect("shown once");
     assert!(
@@ -159,8 +170,9 @@ async fn an_admin_resets_disables_and_regroups_a_user(backend: Backend) {
     // Removing the group that grants the role ends the session that carries it.
     let removed = admin_post(
         &app,
-        "/admin/users/erin",
+        "/admin/users",
         &[
+            ("name", "erin"),
             ("action", "remove-group"),
             ("group", "AWS-123456789012-Admin"),
         ],
@@ -171,13 +183,22 @@ async fn an_admin_resets_disables_and_regroups_a_user(backend: Backend) {
     assert_eq!(erin.get("/").await.status, StatusCode::SEE_OTHER);
     let added = admin_post(
         &app,
-        "/admin/users/erin",
-        &[("action", "add-group"), ("group", "AWS-123456789012-Admin")],
+        "/admin/users",
+        &[
+            ("name", "erin"),
+            ("action", "add-group"),
+            ("group", "AWS-123456789012-Admin"),
+        ],
     )
     .await;
     assert!(added.body.contains("data-group=\"AWS-123456789012-Admin\""));
 
-    let disabled = admin_post(&app, "/admin/users/erin", &[("action", "disable")]).await;
+    let disabled = admin_post(
+        &app,
+        "/admin/users",
+        &[("name", "erin"), ("action", "disable")],
+    )
+    .await;
     assert_eq!(
         element_text(&disabled.body, "user-status").as_deref(),
         Some("disabled")
@@ -188,22 +209,42 @@ async fn an_admin_resets_disables_and_regroups_a_user(backend: Backend) {
         StatusCode::SEE_OTHER,
         "a disabled user cannot sign in"
     );
-    admin_post(&app, "/admin/users/erin", &[("action", "enable")]).await;
+    admin_post(
+        &app,
+        "/admin/users",
+        &[("name", "erin"), ("action", "enable")],
+    )
+    .await;
     assert_eq!(
         erin.login("erin", "erins-new-password").await.status,
         StatusCode::SEE_OTHER
     );
-    let out = admin_post(&app, "/admin/users/erin", &[("action", "sign-out")]).await;
+    let out = admin_post(
+        &app,
+        "/admin/users",
+        &[("name", "erin"), ("action", "sign-out")],
+    )
+    .await;
     assert!(element_text(&out.body, "user-message").is_some_and(|m| m.contains("Signed out")));
     assert_eq!(erin.get("/").await.status, StatusCode::SEE_OTHER);
 
     // Admins cannot lock themselves out, nor give a source's account a local password.
-    let own = admin_post(&app, "/admin/users/admin", &[("action", "disable")]).await;
+    let own = admin_post(
+        &app,
+        "/admin/users",
+        &[("name", "admin"), ("action", "disable")],
+    )
+    .await;
     assert_eq!(own.status, StatusCode::BAD_REQUEST);
     assert!(own.body.contains("cannot disable your own account"));
     app.execute("UPDATE users SET source = 'corp', subject = 'uid=erin' WHERE username = 'erin'")
         .await;
-    let external = admin_post(&app, "/admin/users/erin", &[("action", "reset")]).await;
+    let external = admin_post(
+        &app,
+        "/admin/users",
+        &[("name", "erin"), ("action", "reset")],
+    )
+    .await;
     assert_eq!(external.status, StatusCode::BAD_REQUEST);
     assert!(
         external.body.contains("their password lives there"),
@@ -212,17 +253,24 @@ async fn an_admin_resets_disables_and_regroups_a_user(backend: Backend) {
     );
     assert!(external.body.contains("uid=erin"), "the subject is shown");
     assert_eq!(
-        app.get("/admin/users/nobody").await.status,
+        app.get("/admin/users?name=nobody").await.status,
         StatusCode::NOT_FOUND
     );
 
     let actions: Vec<String> = audit_of(&app, "admin.change")
         .await
         .into_iter()
-        .filter(|e| e.details.contains("erin"))
+        .filter(|e| e.subject == "erin")
         .map(|e| e.details)
         .collect();
-    for action in ["passwd", "remove_member", "add_member", "disable", "enable"] {
+    for action in [
+        "passwd",
+        "remove_member",
+        "add_member",
+        "disable",
+        "enable",
+        "sign_out",
+    ] {
         assert!(
             actions
                 .iter()
@@ -230,6 +278,62 @@ async fn an_admin_resets_disables_and_regroups_a_user(backend: Backend) {
             "{action} audited: {actions:?}"
         );
     }
+}
+
+// Names a source chose may hold characters a local username may not (`/`, `+`, accents): the
+// admin still reaches the person's page and disables them; a name typed with capitals reaches
+// the local account it normalises to, and the page answering the change is that person's.
+async fn an_admin_acts_on_accounts_whose_names_a_source_chose(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_user("ivy", "ivys-password-12", &["AWS-123456789012-Admin"])
+        .await;
+    app.login_as_admin().await;
+    let name = "josé/ops+1@corp.example";
+    app.execute(&format!(
+        "INSERT INTO users (username, display_name, email, disabled, must_change_password, \
+         created_at, updated_at, attributes, source, subject) VALUES \
+         ('{name}', 'José', '', false, false, 1, 1, '{{\"department\":\"ops\"}}', 'corp', 'uid=jose')"
+    ))
+    .await;
+    let list = app.get("/admin/users").await;
+    let link = "/admin/users?name=jos%C3%A9%2Fops%2B1%40corp.example";
+    assert!(list.body.contains(link), "{}", list.body);
+    let page = app.get(link).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("uid=jose") && page.body.contains("department"));
+    let disabled = admin_post(
+        &app,
+        "/admin/users",
+        &[("name", name), ("action", "disable")],
+    )
+    .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    assert_eq!(
+        element_text(&disabled.body, "user-status").as_deref(),
+        Some("disabled")
+    );
+
+    let ivy = spawn_client_for(&app);
+    ivy.login("ivy", "ivys-password-12").await;
+    let out = admin_post(
+        &app,
+        "/admin/users",
+        &[("name", "IVY"), ("action", "sign-out")],
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    assert!(
+        out.body.contains("<h1>ivy"),
+        "the page of the person changed"
+    );
+    assert_eq!(ivy.get("/").await.status, StatusCode::SEE_OTHER);
+    let nobody = admin_post(
+        &app,
+        "/admin/users",
+        &[("name", "nobody"), ("action", "disable")],
+    )
+    .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
 }
 
 // Groups: created in the browser, members added and removed, and the roles the group maps to
@@ -415,7 +519,7 @@ async fn the_user_pages_are_for_admins_only(backend: Backend) {
     app.login("hal", "hals-password-12").await;
     for path in [
         "/admin/users",
-        "/admin/users/hal",
+        "/admin/users?name=hal",
         "/admin/groups",
         "/admin/groups?name=fedbroker-admins",
         "/admin/tokens",
@@ -445,6 +549,7 @@ async fn the_user_pages_are_for_admins_only(backend: Backend) {
 on_both_backends!(
     an_admin_creates_a_user_who_must_change_the_one_time_password,
     an_admin_resets_disables_and_regroups_a_user,
+    an_admin_acts_on_accounts_whose_names_a_source_chose,
     an_admin_manages_groups_and_sees_the_roles_they_map_to,
     an_admin_lists_and_revokes_anyones_tokens,
     the_user_pages_are_for_admins_only,

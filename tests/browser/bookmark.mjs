@@ -1,6 +1,7 @@
 // A role's bookmark link in a real browser: opened from the address bar it goes on to the
 // console sign-in by itself (the console POST, then the auto-POST to the AWS sign-in endpoint);
-// followed from a page of another origin it waits on its Continue button.
+// reached through the sign-in page, or followed from a page of another origin, it waits on its
+// Continue button.
 // Usage: node bookmark.mjs BASE_URL LINK_PATH
 // Prints: posted-typed=<bool> final-typed=<url> posted-linked=<bool> url-linked=<url>
 //         posted-after-click=<bool>
@@ -19,9 +20,10 @@ try {
   await page.goto(`${base}/login?next=${encodeURIComponent(link)}`);
   await page.fill("#username", "alice");
   await page.fill("#password", "alice-demo-password");
-  // Sign-in returns to the link (a same-site navigation): it goes on to the console.
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login") && !u.pathname.startsWith("/go/") && u.origin !== base, { timeout: 15000 }).catch(() => {}), page.click("button[type=submit]")]);
-  console.log(`posted-after-sign-in=${posted}`);
+  // Sign-in returns to the link, same-origin whoever sent the person there: it waits.
+  await Promise.all([page.waitForURL(`${base}${link}`), page.click("button[type=submit]")]);
+  await page.waitForTimeout(1500);
+  console.log(`posted-after-sign-in=${posted} url-after-sign-in=${page.url()}`);
   posted = false;
   await page.goto(`${base}${link}`, { waitUntil: "commit" });
   await page.waitForURL((u) => u.origin !== base, { timeout: 15000 }).catch(() => {});

@@ -316,6 +316,7 @@ pub async fn post_console_url(
         state.aws(),
         &caller.identity,
         &body.role,
+        None,
         &origin(&req, &state.settings),
     )
     .await

@@ -5,12 +5,14 @@
 //! - The GET signs nothing: it answers a page whose form posts to the console sign-in
 //!   (`POST /saml/aws/sso`) with the session's CSRF token, so the sign-in itself is the same
 //!   checked POST as the portal's Console button, and another site cannot forge it.
-//! - The page submits that form by itself only when the browser says the navigation was not
-//!   started by another site (`Sec-Fetch-Site: none` for the address bar and bookmarks,
-//!   `same-origin` for the broker's own pages and the sign-in redirect). A link on another site
-//!   (or a browser that does not say) gets the page with a Continue button: another site cannot
-//!   open someone's AWS console session, or pick its landing page, without their click, and
-//!   `frame-ancestors 'none'` keeps it from hiding that button in a frame.
+//! - The page submits that form by itself only when the browser says the person started the
+//!   navigation outside any site (`Sec-Fetch-Site: none`: the address bar, a bookmark). Every
+//!   other navigation waits for a click on Continue: a link on another site, a browser that
+//!   does not say, and also `same-origin` ones, because the return from the sign-in page is
+//!   same-origin whoever sent the person to sign in (`/login?next=/go/...` from another site).
+//!   So no other site can open someone's AWS console session, or pick its role, Region and
+//!   landing page, without their click, and `frame-ancestors 'none'` keeps it from hiding that
+//!   button in a frame.
 //! - The role must be one the person holds now (else 403, recorded as `access.denied`); the
 //!   landing page must be a console address of the role's partition (the rules' own check), and
 //!   the Region one of the configured sign-in endpoints (checked by the sign-in).
@@ -41,7 +43,7 @@ struct BookmarkPage {
     alias: String,
     region: String,
     landing: String,
-    /// Submit without a click: the navigation did not come from another site.
+    /// Submit without a click: the person typed or bookmarked the link.
     auto: bool,
 }
 
@@ -54,15 +56,24 @@ pub struct BookmarkQuery {
     landing: String,
 }
 
-/// Whether the browser says this navigation began on this site or outside any site (typed,
-/// bookmarked). Browsers that do not send the header are treated as cross-site.
-fn started_here(req: &HttpRequest) -> bool {
-    matches!(
-        req.headers()
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok()),
-        Some("none" | "same-origin")
-    )
+/// What the browser says started this navigation (`Sec-Fetch-Site`), empty when it does not.
+fn fetch_site(req: &HttpRequest) -> &str {
+    req.headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Whether a path could be an account id and an IAM role's path and name: anything else is no
+/// role, answered 404 without recording text another site chose.
+fn plausible(account: &str, role_path: &str) -> bool {
+    account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !role_path.is_empty()
+        && role_path.len() <= 576
+        && role_path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
 }
 
 /// `GET /go/{account}/{role:.*}`
@@ -74,10 +85,10 @@ pub async fn get_bookmark(
     query: web::Query<BookmarkQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (account, role_path) = path.into_inner();
-    // An account id and an IAM path and name are far shorter; anything longer is no role.
-    if account.len() != 12 || role_path.len() > 512 {
+    if !plausible(&account, &role_path) {
         return Err(AppError::NotFound);
     }
+    let site = fetch_site(&req);
     let wanted = format!("/go/{account}/{role_path}");
     let evaluation = state
         .rules
@@ -94,7 +105,7 @@ pub async fn get_bookmark(
             Denial::RoleNotGranted,
             &format!("arn:aws:iam::{account}:role/{role_path}"),
             &super::origin(&req, &state.settings),
-            serde_json::json!({ "via": "bookmark", "path": wanted }),
+            serde_json::json!({ "via": "bookmark", "path": wanted, "fetch_site": site }),
         )
         .await;
         return Err(AppError::Forbidden(format!(
@@ -124,7 +135,7 @@ pub async fn get_bookmark(
         alias,
         region: query.region.trim().to_string(),
         landing: landing.to_string(),
-        auto: started_here(&req),
+        auto: site == "none",
     }
     .render()?;
     let mut page = HttpResponse::build(StatusCode::OK)

@@ -160,6 +160,7 @@ pub async fn post_federation(
         state.aws(),
         &user.identity,
         &form.role,
+        None,
         &origin(&req, &state.settings),
     )
     .await?;

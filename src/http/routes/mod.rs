@@ -133,14 +133,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin", web::get().to(admin::get_admin))
         .route("/admin/users", web::get().to(admin::users::get_users))
         .route("/admin/users", web::post().to(admin::users::post_users))
-        .route(
-            "/admin/users/{username}",
-            web::get().to(admin::users::get_user),
-        )
-        .route(
-            "/admin/users/{username}",
-            web::post().to(admin::users::post_user),
-        )
         .route("/admin/groups", web::get().to(admin::groups::get_groups))
         .route("/admin/groups", web::post().to(admin::groups::post_groups))
         .route("/admin/tokens", web::get().to(admin::tokens::get_tokens))

@@ -174,9 +174,12 @@ pub async fn get_all(
         admin: true,
         action: "/admin/sessions",
         user_filter: filter.to_string(),
-        truncated: list.len() as i64 >= session_list::ADMIN_LIST_LIMIT,
+        truncated: list.len() as i64 > session_list::ADMIN_LIST_LIMIT,
         limit: session_list::ADMIN_LIST_LIMIT,
-        rows: rows(list),
+        rows: rows(list)
+            .into_iter()
+            .take(session_list::ADMIN_LIST_LIMIT as usize)
+            .collect(),
     })
 }
 

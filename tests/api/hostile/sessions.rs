@@ -696,14 +696,10 @@ async fn every_state_changing_route_refuses_a_missing_empty_or_wrong_csrf_token(
             "/admin/users",
             "/admin/users".into(),
             vec![
+                ("action", "create".into()),
                 ("username", "mallory".into()),
                 ("groups", "fedbroker-admins".into()),
             ],
-        ),
-        (
-            "/admin/users/{username}",
-            "/admin/users/admin".into(),
-            vec![("action", "reset".into())],
         ),
         (
             "/admin/groups",

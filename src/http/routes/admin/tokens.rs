@@ -43,8 +43,9 @@ struct TokensPage {
     user_filter: String,
     tokens: Vec<TokenRow>,
     grants: Vec<GrantRow>,
-    /// The list stops at this many of each kind; the page says so when it does.
+    /// The list stops at this many of each kind; `truncated` when it did.
     limit: usize,
+    truncated: bool,
 }
 
 /// `?user=`
@@ -63,7 +64,7 @@ pub async fn get_tokens(
     let filter = query.user.trim();
     let user = Some(filter).filter(|f| !f.is_empty());
     let at = now();
-    let tokens = state
+    let tokens: Vec<TokenRow> = state
         .store
         .live_api_tokens(user, at)
         .await?
@@ -78,7 +79,7 @@ pub async fn get_tokens(
             last_used: when(t.token.last_used_at),
         })
         .collect();
-    let grants = state
+    let grants: Vec<GrantRow> = state
         .store
         .live_cli_grants(user, at)
         .await?
@@ -92,12 +93,15 @@ pub async fn get_tokens(
             last_used: when(g.grant.last_used_at),
         })
         .collect();
+    let limit = ADMIN_LIST_LIMIT as usize;
+    let truncated = tokens.len() > limit || grants.len() > limit;
     render(&TokensPage {
         nav: Some(admin.0.nav()),
         user_filter: filter.to_string(),
-        tokens,
-        grants,
-        limit: ADMIN_LIST_LIMIT as usize,
+        tokens: tokens.into_iter().take(limit).collect(),
+        grants: grants.into_iter().take(limit).collect(),
+        limit,
+        truncated,
     })
 }
 

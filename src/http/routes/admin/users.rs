@@ -1,7 +1,10 @@
 //! `/admin/users`: every account (local and from the identity sources), creating local users
-//! with a one-time password shown once, and one page per person to reset, disable, sign out
-//! everywhere and manage local group memberships. Thin: the changes and their audit events
-//! are in `auth::user_admin`.
+//! with a one-time password shown once, and one page per person (`?name=`) to reset, disable,
+//! sign out everywhere and manage local group memberships. Thin: the changes and their audit
+//! events are in `auth::user_admin`.
+//!
+//! A person is addressed by `?name=`, not by a path segment: names from a source may hold
+//! `/`, `+` or `%`, which a router keeps encoded in a path.
 
 use std::collections::BTreeMap;
 
@@ -54,11 +57,20 @@ struct UsersPage {
     created_password: String,
 }
 
-/// The "new local user" form.
+/// The "new local user" form (`action=create`), and the actions on one person's page
+/// (`name`, `action`, `group`).
 #[derive(Deserialize, Debug, Default, Clone)]
 pub struct NewUserForm {
     #[serde(default)]
     csrf_token: String,
+    #[serde(default)]
+    action: String,
+    /// The person an action is about.
+    #[serde(default)]
+    name: String,
+    /// The group of `add-group` and `remove-group`.
+    #[serde(default)]
+    group: String,
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -122,20 +134,44 @@ async fn users_page(
     })
 }
 
-/// `GET /admin/users`
+/// `?name=` picks one person.
+#[derive(Deserialize, Debug, Default)]
+pub struct UserQuery {
+    #[serde(default)]
+    name: String,
+}
+
+/// `GET /admin/users[?name=]`
 pub async fn get_users(
     state: web::Data<AppState>,
     admin: AdminUser,
+    query: web::Query<UserQuery>,
 ) -> Result<HttpResponse, AppError> {
+    if !query.name.is_empty() {
+        let page = user_page(
+            &state,
+            &admin,
+            &query.name,
+            String::new(),
+            String::new(),
+            String::new(),
+        )
+        .await?;
+        return page_with_status(StatusCode::OK, &page);
+    }
     let page = users_page(&state, &admin, NewUserForm::default(), String::new(), None).await?;
     page_with_status(StatusCode::OK, &page)
 }
 
-/// `POST /admin/users`: creates a local user and shows their one-time password once.
+/// `POST /admin/users`: `action=create` makes a local user and shows their one-time password
+/// once; any other action is about the person `name` (see [`act_on_user`]).
 pub async fn post_users(
     state: web::Data<AppState>,
     CsrfForm { user: admin, form }: CsrfForm<NewUserForm, AdminUser>,
 ) -> Result<HttpResponse, AppError> {
+    if form.action != "create" {
+        return act_on_user(&state, &admin, &form).await;
+    }
     let new = user_admin::parse_groups(&form.groups).map(|groups| NewLocalUser {
         username: form.username.clone(),
         display_name: form.display_name.clone(),
@@ -265,51 +301,22 @@ async fn user_page(
     })
 }
 
-/// `GET /admin/users/{username}`
-pub async fn get_user(
-    state: web::Data<AppState>,
-    admin: AdminUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let page = user_page(
-        &state,
-        &admin,
-        &path,
-        String::new(),
-        String::new(),
-        String::new(),
-    )
-    .await?;
-    page_with_status(StatusCode::OK, &page)
-}
-
-/// An action on one person's page.
-#[derive(Deserialize, Debug)]
-pub struct UserActionForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
-    group: String,
-}
-
-impl CsrfToken for UserActionForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-/// `POST /admin/users/{username}`: `reset`, `disable`, `enable`, `sign-out`, `add-group` or
-/// `remove-group` (with `group`). The page answers with what was done, or why not.
-pub async fn post_user(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    CsrfForm { user: admin, form }: CsrfForm<UserActionForm, AdminUser>,
+/// An action on one person's page: `reset`, `disable`, `enable`, `sign-out`, `add-group` or
+/// `remove-group` (with `group`). The person is resolved first (404 before any change), the
+/// change is made on that record, and the page answers with what was done, or why not.
+async fn act_on_user(
+    state: &AppState,
+    admin: &AdminUser,
+    form: &NewUserForm,
 ) -> Result<HttpResponse, AppError> {
     let store = &state.store;
     let actor = admin.0.identity.username.as_str();
-    let username = path.as_str();
+    let user = match user_admin::find_user(store, &form.name).await {
+        Ok(user) => user,
+        Err(UserAdminError::Store(e)) => return Err(e.into()),
+        Err(_) => return Err(AppError::NotFound),
+    };
+    let username = user.username.as_str();
     let at = now();
     let mut one_time = String::new();
     let done = match form.action.as_str() {
@@ -317,10 +324,7 @@ pub async fn post_user(
             .await
             .map(|(issued, revoked)| {
                 one_time = issued.one_time.unwrap_or_default();
-                format!(
-                    "New one-time password issued; {}.",
-                    revoked_text(&revoked)
-                )
+                format!("New one-time password issued; {}.", revoked_text(&revoked))
             }),
         "disable" => user_admin::set_disabled(store, actor, username, true, at)
             .await
@@ -346,7 +350,8 @@ pub async fn post_user(
                 })
         }
         other => Err(UserAdminError::Invalid(format!(
-            "unknown action `{other}`: use reset, disable, enable, sign-out, add-group or remove-group"
+            "unknown action `{other}`: use create, reset, disable, enable, sign-out, add-group or \
+             remove-group"
         ))),
     };
     let (status, message, error) = match done {
@@ -358,6 +363,6 @@ pub async fn post_user(
     };
     // Rendered rather than redirected: the page says what the action ended, and shows a
     // one-time password this once.
-    let page = user_page(&state, &admin, username, message, error, one_time).await?;
+    let page = user_page(state, admin, username, message, error, one_time).await?;
     page_with_status(status, &page)
 }
