@@ -407,6 +407,31 @@ async fn a_bookmark_link_opens_the_console_and_waits_when_another_site_links_it(
     assert!(!stdout.contains("browser error"), "{stdout}");
 }
 
+/// The flow in Chromium: an admin creates a local user on the Users page and reads the one-time
+/// password off it; the user signs in with it, must choose their own password first, and then
+/// sees the role their group maps to.
+#[tokio::test]
+async fn a_user_an_admin_created_signs_in_with_the_one_time_password_and_must_change_it() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    app.login_as_admin().await;
+    let prefix = artifacts().join("new-user").to_string_lossy().to_string();
+    let stdout = run_script(
+        "new_user.mjs",
+        vec![
+            app.address.clone(),
+            "a-new-admin-password".into(),
+            prefix.clone(),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("one-time-length=20"), "{stdout}");
+    assert!(stdout.contains("forced=true"), "{stdout}");
+    assert!(stdout.contains("portal=true"), "{stdout}");
+    assert!(stdout.contains("role-shown=true"), "{stdout}");
+    assert_saved(&std::path::PathBuf::from(format!("{prefix}-created.png")));
+    assert_saved(&std::path::PathBuf::from(format!("{prefix}-forced.png")));
+}
+
 /// The portal works from the keyboard alone: sign in with Tab and Enter, Tab to a role's
 /// Console button with a visible focus indicator at every stop, and open it with Enter.
 #[tokio::test]

@@ -245,6 +245,9 @@ async fn directory_attributes_reach_the_assertion_templates(backend: Backend) {
         .split("id=\"assertion-xml\">")
         .nth(1)
         .expect("assertion shown")
+        .lines()
+        .map(str::trim)
+        .collect::<String>()
         .replace("&#60;", "<")
         .replace("&#62;", ">")
         .replace("&#34;", "\"");

@@ -523,6 +523,10 @@ async fn the_dry_run_explains_every_role(backend: Backend) {
         .replace("&#34;", "\"");
     assert!(xml.contains("DataReadOnly,arn:aws:iam::210987654321:saml-provider/fedbroker"));
     assert!(
+        xml.lines().count() > 20 && xml.contains("\n  <saml:Issuer"),
+        "laid out one element per line: {xml}"
+    );
+    assert!(
         xml.contains("<saml:AttributeValue>14400</saml:AttributeValue>"),
         "{xml}"
     );

@@ -188,7 +188,12 @@ pub async fn get_test(
         .collect();
     page.preview_roles = run.preview_roles.join(", ");
     page.plans = run.plans.clone();
-    page.assertion_xml = run.assertion_xml.clone().unwrap_or_default();
+    // Laid out one element per line for reading; the signed form is canonical, on one line.
+    page.assertion_xml = run
+        .assertion_xml
+        .as_deref()
+        .map(crate::saml::display::indented)
+        .unwrap_or_default();
     page.size = run
         .signed_size
         .map(|n| {
