@@ -286,10 +286,13 @@ pub async fn sign_out_everywhere(
 }
 
 /// Adds a user to a local group or takes them out (which ends their sessions: those carry the
-/// groups of the moment they began).
+/// groups of the moment they began). Admins cannot take themselves out of `admin_group` (the
+/// local admin group), for the reason they cannot disable themselves.
+#[allow(clippy::too_many_arguments)]
 pub async fn set_membership(
     store: &Store,
     actor: &str,
+    admin_group: &str,
     group: &str,
     name: &str,
     member: bool,
@@ -297,6 +300,11 @@ pub async fn set_membership(
 ) -> Result<Revoked, UserAdminError> {
     let group = GroupName::parse(group)?;
     let user = find_user(store, name).await?;
+    if !member && user.username == actor && group.as_str() == admin_group {
+        return Err(UserAdminError::Invalid(format!(
+            "you cannot take yourself out of the admin group `{admin_group}`; another admin can"
+        )));
+    }
     let revoked = store
         .set_membership(
             group.as_str(),

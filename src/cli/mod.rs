@@ -195,7 +195,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Group(cmd) => match open_store(&settings).await {
-            Ok(store) => users::group_command(&store, cmd).await,
+            Ok(store) => users::group_command(&store, &settings, cmd).await,
             Err(e) => Err(e),
         },
         Command::Keys(cmd) => keys_command(&settings, cmd).await,

@@ -110,7 +110,11 @@ pub(super) async fn user_command(
     Ok(())
 }
 
-pub(super) async fn group_command(store: &Store, cmd: GroupCommand) -> anyhow::Result<()> {
+pub(super) async fn group_command(
+    store: &Store,
+    settings: &Settings,
+    cmd: GroupCommand,
+) -> anyhow::Result<()> {
     let actor = cli_actor();
     match cmd {
         GroupCommand::Add { name } => {
@@ -122,9 +126,16 @@ pub(super) async fn group_command(store: &Store, cmd: GroupCommand) -> anyhow::R
             username,
             remove,
         } => {
-            let revoked =
-                user_admin::set_membership(store, &actor, &group, &username, !remove, now())
-                    .await?;
+            let revoked = user_admin::set_membership(
+                store,
+                &actor,
+                &settings.admin.group,
+                &group,
+                &username,
+                !remove,
+                now(),
+            )
+            .await?;
             if remove {
                 println!(
                     "`{username}` removed from `{group}`; {}",

@@ -237,6 +237,25 @@ async fn an_admin_resets_disables_and_regroups_a_user(backend: Backend) {
     .await;
     assert_eq!(own.status, StatusCode::BAD_REQUEST);
     assert!(own.body.contains("cannot disable your own account"));
+    let demote = admin_post(
+        &app,
+        "/admin/users",
+        &[
+            ("name", "admin"),
+            ("action", "remove-group"),
+            ("group", "fedbroker-admins"),
+        ],
+    )
+    .await;
+    assert_eq!(demote.status, StatusCode::BAD_REQUEST);
+    assert!(demote
+        .body
+        .contains("cannot take yourself out of the admin group"));
+    assert_eq!(
+        app.get("/admin").await.status,
+        StatusCode::OK,
+        "still an admin"
+    );
     app.execute("UPDATE users SET source = 'corp', subject = 'uid=erin' WHERE username = 'erin'")
         .await;
     let external = admin_post(

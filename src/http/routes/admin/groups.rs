@@ -180,16 +180,24 @@ pub async fn post_groups(
             )))
         }
     };
-    let done = user_admin::set_membership(store, actor, &form.name, &form.username, member, at)
-        .await
-        .map(|revoked| {
-            let who = form.username.trim();
-            if member {
-                format!("Added {who}.")
-            } else {
-                format!("Removed {who}; {}.", revoked_text(&revoked))
-            }
-        });
+    let done = user_admin::set_membership(
+        store,
+        actor,
+        &state.settings.admin.group,
+        &form.name,
+        &form.username,
+        member,
+        at,
+    )
+    .await
+    .map(|revoked| {
+        let who = form.username.trim();
+        if member {
+            format!("Added {who}.")
+        } else {
+            format!("Removed {who}; {}.", revoked_text(&revoked))
+        }
+    });
     let (status, message, error) = match done {
         Ok(message) => (StatusCode::OK, message, String::new()),
         Err(e) => (StatusCode::BAD_REQUEST, String::new(), refusal(e)?),

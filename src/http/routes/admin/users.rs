@@ -317,6 +317,7 @@ async fn act_on_user(
         Err(_) => return Err(AppError::NotFound),
     };
     let username = user.username.as_str();
+    let admin_group = state.settings.admin.group.as_str();
     let at = now();
     let mut one_time = String::new();
     let done = match form.action.as_str() {
@@ -335,11 +336,13 @@ async fn act_on_user(
         "sign-out" => user_admin::sign_out_everywhere(store, actor, username, at)
             .await
             .map(|r| format!("Signed out everywhere; {}.", revoked_text(&r))),
-        "add-group" => user_admin::set_membership(store, actor, &form.group, username, true, at)
-            .await
-            .map(|_| format!("Added to `{}`.", form.group.trim())),
+        "add-group" => {
+            user_admin::set_membership(store, actor, admin_group, &form.group, username, true, at)
+                .await
+                .map(|_| format!("Added to `{}`.", form.group.trim()))
+        }
         "remove-group" => {
-            user_admin::set_membership(store, actor, &form.group, username, false, at)
+            user_admin::set_membership(store, actor, admin_group, &form.group, username, false, at)
                 .await
                 .map(|r| {
                     format!(
