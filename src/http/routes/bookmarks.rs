@@ -56,11 +56,17 @@ pub struct BookmarkQuery {
     landing: String,
 }
 
-/// What the browser says started this navigation (`Sec-Fetch-Site`), empty when it does not.
-fn fetch_site(req: &HttpRequest) -> &str {
-    req.headers()
+/// What the browser says started this navigation (`Sec-Fetch-Site`): one of the four values
+/// the header defines, or empty when it says nothing (or something else, which is not kept).
+fn fetch_site(req: &HttpRequest) -> &'static str {
+    let said = req
+        .headers()
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    ["none", "same-origin", "same-site", "cross-site"]
+        .into_iter()
+        .find(|known| *known == said)
         .unwrap_or("")
 }
 
