@@ -176,8 +176,8 @@ impl Application {
         let metrics_state = state.clone();
         // Two workers per core by default: a worker runs the RSA signatures of its requests
         // on its own thread, and while its other requests wait on the database it has
-        // nothing to run; a second runtime per core fills that gap (measured with
-        // benches/console.sh on 2 cores: about 0.45 of the RSA limit against 0.42 with one).
+        // nothing to run; a second runtime per core fills that gap (benches/console.sh on
+        // 2 cores: 0.44 of the RSA limit on average, against 0.42 with one).
         let workers = if settings.server.workers == 0 {
             2 * std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {

@@ -153,10 +153,11 @@ pub async fn create_user(
 /// `erin`). Acting on the record found, never on the text typed, keeps the change and the page
 /// that reports it on the same person.
 pub async fn find_user(store: &Store, name: &str) -> Result<UserRecord, UserAdminError> {
-    let name = name.trim();
+    // As given first: a source's normalisation can leave a stored name starting with a space.
     if let Some(user) = store.user_by_username(name).await? {
         return Ok(user);
     }
+    let name = name.trim();
     if let Ok(local) = Username::parse(name) {
         if let Some(user) = store.user_by_username(local.as_str()).await? {
             return Ok(user);

@@ -12,6 +12,8 @@ pub fn indented(xml: &str) -> String {
     let mut depth = 0usize;
     // Whether the element just opened has had only text so far (its end then stays inline).
     let mut inline = false;
+    // Whitespace between tags, kept back: shown only when it is an element's whole content.
+    let mut blank: Option<&str> = None;
     let line = |out: &mut String, depth: usize| {
         if !out.is_empty() {
             out.push('\n');
@@ -22,6 +24,7 @@ pub fn indented(xml: &str) -> String {
         let Ok(token) = token else {
             return xml.to_string();
         };
+        let held = blank.take();
         match token {
             Token::ElementStart { span, .. } => {
                 line(&mut out, depth);
@@ -41,17 +44,37 @@ pub fn indented(xml: &str) -> String {
                 ElementEnd::Empty => out.push_str(span.as_str()),
                 ElementEnd::Close(..) => {
                     depth = depth.saturating_sub(1);
-                    if !inline {
+                    if inline {
+                        out.push_str(held.unwrap_or(""));
+                    } else {
                         line(&mut out, depth);
                     }
                     out.push_str(span.as_str());
                     inline = false;
                 }
             },
-            Token::Text { text } if text.as_str().trim().is_empty() => {}
-            Token::Text { text } => out.push_str(text.as_str()),
-            Token::Cdata { span, .. }
-            | Token::Comment { span, .. }
+            Token::Text { text } if text.as_str().trim().is_empty() => {
+                // An element's only content so far: it may be all of it.
+                if inline {
+                    blank = Some(text.as_str());
+                }
+            }
+            // Text (and CDATA, which is text) stays on its element's line; after a child
+            // element it starts a line of its own.
+            Token::Text { text } => {
+                if !inline {
+                    line(&mut out, depth);
+                }
+                out.push_str(held.unwrap_or(""));
+                out.push_str(text.as_str());
+            }
+            Token::Cdata { span, .. } => {
+                if !inline {
+                    line(&mut out, depth);
+                }
+                out.push_str(span.as_str());
+            }
+            Token::Comment { span, .. }
             | Token::Declaration { span, .. }
             | Token::ProcessingInstruction { span, .. }
             | Token::DtdStart { span, .. }
@@ -60,6 +83,7 @@ pub fn indented(xml: &str) -> String {
             | Token::DtdEnd { span } => {
                 line(&mut out, depth);
                 out.push_str(span.as_str());
+                inline = false;
             }
         }
     }
@@ -80,6 +104,20 @@ mod tests {
         // Nothing but the layout changes.
         let squeezed: String = indented(xml).lines().map(str::trim).collect();
         assert_eq!(squeezed, xml);
+    }
+
+    #[test]
+    fn comments_whitespace_content_and_text_after_a_child_keep_their_place() {
+        assert_eq!(indented("<a><!--c--></a>"), "<a>\n  <!--c-->\n</a>");
+        assert_eq!(
+            indented("<r><v> </v><w>\n  <x/>\n</w></r>"),
+            "<r>\n  <v> </v>\n  <w>\n    <x/>\n  </w>\n</r>"
+        );
+        assert_eq!(indented("<a><b/>x</a>"), "<a>\n  <b/>\n  x\n</a>");
+        assert_eq!(
+            indented("<a><![CDATA[1 < 2]]></a>"),
+            "<a><![CDATA[1 < 2]]></a>"
+        );
     }
 
     #[test]

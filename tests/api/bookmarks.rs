@@ -34,7 +34,8 @@ async fn continue_from(app: &TestApp, page: &str) -> crate::helpers::Page {
 
 // The holder's bookmark (typed or from a bookmark: `Sec-Fetch-Site: none`) goes on to the
 // console without a click: its form is the portal's checked Console POST, which answers with
-// the auto-POST of a signed Response; a landing page given in the link is the RelayState.
+// the auto-POST of a signed Response. A landing page given in the link waits for the click and
+// is then the RelayState.
 async fn a_holders_bookmark_reaches_the_console_sign_in(backend: Backend) {
     let acs = crate::peers::answering_endpoint();
     let app = spawn_app_with(backend, |s| {
@@ -50,12 +51,18 @@ async fn a_holders_bookmark_reaches_the_console_sign_in(backend: Backend) {
         "the portal offers the link"
     );
 
+    let typed = app.get_with(LINK, &[("sec-fetch-site", "none")]).await;
+    assert_eq!(typed.status, StatusCode::OK, "{}", typed.body);
+    assert!(typed.body.contains("data-autosubmit"), "goes on by itself");
+    assert_eq!(hidden_field(&typed.body, "role").as_deref(), Some(ROLE));
+
+    // A landing page chosen by whoever wrote the link waits for the person's click, even typed.
     let landing = "https://console.aws.amazon.com/s3/home";
     let path = format!("{LINK}?landing={}", urlencoding(landing));
     let page = app.get_with(&path, &[("sec-fetch-site", "none")]).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.body.contains("data-autosubmit"), "goes on by itself");
-    assert_eq!(hidden_field(&page.body, "role").as_deref(), Some(ROLE));
+    assert!(!page.body.contains("data-autosubmit"), "waits for a click");
+    assert!(page.body.contains("id=\"bookmark-confirm\""));
     let signed = continue_from(&app, &page.body).await;
     assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
     assert!(

@@ -332,8 +332,33 @@ async fn an_admin_acts_on_accounts_whose_names_a_source_chose(backend: Backend) 
         Some("disabled")
     );
 
+    // A source's normalisation can leave a leading space: the stored name is matched as given.
+    app.execute(
+        "INSERT INTO users (username, display_name, email, disabled, must_change_password, \
+         created_at, updated_at, attributes, source, subject) VALUES \
+         (' \u{308}al', '', '', false, false, 1, 1, '{}', 'corp', 'uid=al')",
+    )
+    .await;
+    let spaced = admin_post(
+        &app,
+        "/admin/users",
+        &[("name", " \u{308}al"), ("action", "disable")],
+    )
+    .await;
+    assert_eq!(spaced.status, StatusCode::OK, "{}", spaced.body);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE subject = 'uid=al' AND disabled = true")
+            .await,
+        1
+    );
+
     let ivy = spawn_client_for(&app);
     ivy.login("ivy", "ivys-password-12").await;
+    assert_eq!(
+        app.get("/admin/users?name=IVY").await.status,
+        StatusCode::OK,
+        "the page resolves names as the actions do"
+    );
     let out = admin_post(
         &app,
         "/admin/users",

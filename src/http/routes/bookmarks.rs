@@ -6,13 +6,16 @@
 //!   (`POST /saml/aws/sso`) with the session's CSRF token, so the sign-in itself is the same
 //!   checked POST as the portal's Console button, and another site cannot forge it.
 //! - The page submits that form by itself only when the browser says the person started the
-//!   navigation outside any site (`Sec-Fetch-Site: none`: the address bar, a bookmark). Every
-//!   other navigation waits for a click on Continue: a link on another site, a browser that
-//!   does not say, and also `same-origin` ones, because the return from the sign-in page is
-//!   same-origin whoever sent the person to sign in (`/login?next=/go/...` from another site).
-//!   So no other site can open someone's AWS console session, or pick its role, Region and
-//!   landing page, without their click, and `frame-ancestors 'none'` keeps it from hiding that
-//!   button in a frame.
+//!   navigation outside any site (`Sec-Fetch-Site: none`: the address bar, a bookmark) and the
+//!   link names no landing page. Browsers also say `none` for links opened from a mail or chat
+//!   app and after redirects that began at a typed address (a short-link service), so such a
+//!   link opens, by itself, at most the console home of a role the person already holds, like
+//!   IAM Identity Center's shortcut links; a landing page of the sender's choosing (a
+//!   CloudFormation quick-create page, say) always waits for the person's click. Every other
+//!   navigation waits too: a link on another site, a browser that does not say, and
+//!   `same-origin` ones, because the return from the sign-in page is same-origin whoever sent
+//!   the person to sign in (`/login?next=/go/...` from another site). `frame-ancestors 'none'`
+//!   keeps another site from hiding the Continue button in a frame.
 //! - The role must be one the person holds now (else 403, recorded as `access.denied`); the
 //!   landing page must be a console address of the role's partition (the rules' own check), and
 //!   the Region one of the configured sign-in endpoints (checked by the sign-in).
@@ -43,7 +46,7 @@ struct BookmarkPage {
     alias: String,
     region: String,
     landing: String,
-    /// Submit without a click: the person typed or bookmarked the link.
+    /// Submit without a click: the person typed or bookmarked a link without a landing page.
     auto: bool,
 }
 
@@ -141,7 +144,7 @@ pub async fn get_bookmark(
         alias,
         region: query.region.trim().to_string(),
         landing: landing.to_string(),
-        auto: site == "none",
+        auto: site == "none" && landing.is_empty(),
     }
     .render()?;
     let mut page = HttpResponse::build(StatusCode::OK)

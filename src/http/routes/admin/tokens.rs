@@ -134,11 +134,16 @@ pub async fn post_tokens(
     CsrfForm { user: admin, form }: CsrfForm<RevokeForm, AdminUser>,
 ) -> Result<HttpResponse, AppError> {
     let actor = admin.0.identity.username.as_str();
-    let owner = state
-        .store
-        .user_by_username(form.user.trim())
-        .await?
-        .ok_or_else(|| AppError::BadRequest(format!("no user `{}`", form.user.trim())))?;
+    let owner = match crate::auth::user_admin::find_user(&state.store, &form.user).await {
+        Ok(owner) => owner,
+        Err(crate::auth::user_admin::UserAdminError::Store(e)) => return Err(e.into()),
+        Err(_) => {
+            return Err(AppError::BadRequest(format!(
+                "no user `{}`",
+                form.user.trim()
+            )))
+        }
+    };
     let at = now();
     let revoked = match form.kind.as_str() {
         "token" => {

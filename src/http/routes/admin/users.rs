@@ -148,10 +148,16 @@ pub async fn get_users(
     query: web::Query<UserQuery>,
 ) -> Result<HttpResponse, AppError> {
     if !query.name.is_empty() {
+        // The same resolution as the actions: `IVY` is the page of `ivy`.
+        let user = match user_admin::find_user(&state.store, &query.name).await {
+            Ok(user) => user,
+            Err(UserAdminError::Store(e)) => return Err(e.into()),
+            Err(_) => return Err(AppError::NotFound),
+        };
         let page = user_page(
             &state,
             &admin,
-            &query.name,
+            &user.username,
             String::new(),
             String::new(),
             String::new(),
