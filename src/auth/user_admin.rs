@@ -144,14 +144,14 @@ pub async fn create_user(
     let details =
         serde_json::json!({ "groups": groups, "one_time_password": issued.one_time.is_some() });
     let name = username.as_str();
-    record(store, actor, name, "user", name, "add", details, now).await;
+    record_user_change(store, actor, name, "add", details, now).await;
     Ok((username, issued))
 }
 
 /// The stored account an admin names: the exact stored username first (a source's names may
 /// hold any printable character), then the name as a local username is normalised (`Erin` is
-/// `erin`). Acting on the record found, never on the text typed, keeps the change and the page
-/// that reports it on the same person.
+/// `erin`). The operations below take the record found, never the text typed, so the change and
+/// the page that reports it are about the same person.
 pub async fn find_user(store: &Store, name: &str) -> Result<UserRecord, UserAdminError> {
     // As given first: a source's normalisation can leave a stored name starting with a space.
     if let Some(user) = store.user_by_username(name).await? {
@@ -186,16 +186,30 @@ async fn record(
         .await;
 }
 
+/// [`record`] of a change to the account itself (`user`, keyed by its username).
+async fn record_user_change(
+    store: &Store,
+    actor: &str,
+    username: &str,
+    action: &str,
+    details: serde_json::Value,
+    now: i64,
+) {
+    record(
+        store, actor, username, "user", username, action, details, now,
+    )
+    .await;
+}
+
 /// Gives a local user a new one-time password (or `chosen`); their sessions, API tokens and
 /// command-line sign-ins end in the same transaction. Accounts of a source are refused.
 pub async fn reset_password(
     store: &Store,
     actor: &str,
-    name: &str,
+    user: &UserRecord,
     chosen: Option<NewPassword>,
     now: i64,
 ) -> Result<(IssuedPassword, Revoked), UserAdminError> {
-    let user = find_user(store, name).await?;
     if user.source != "local" {
         return Err(UserAdminError::Invalid(format!(
             "`{}` signs in through the source `{}`: their password lives there, not here",
@@ -212,17 +226,7 @@ pub async fn reset_password(
         )
         .await?;
     let details = serde_json::json!({ "one_time_password": issued.one_time.is_some() });
-    record(
-        store,
-        actor,
-        &user.username,
-        "user",
-        &user.username,
-        "passwd",
-        details,
-        now,
-    )
-    .await;
+    record_user_change(store, actor, &user.username, "passwd", details, now).await;
     Ok((issued, revoked))
 }
 
@@ -231,11 +235,10 @@ pub async fn reset_password(
 pub async fn set_disabled(
     store: &Store,
     actor: &str,
-    name: &str,
+    user: &UserRecord,
     disabled: bool,
     now: i64,
 ) -> Result<Revoked, UserAdminError> {
-    let user = find_user(store, name).await?;
     if disabled && user.username == actor {
         return Err(UserAdminError::Invalid(
             "you cannot disable your own account; another admin can".into(),
@@ -246,17 +249,7 @@ pub async fn set_disabled(
         .await?;
     let action = if disabled { "disable" } else { "enable" };
     let details = serde_json::json!({});
-    record(
-        store,
-        actor,
-        &user.username,
-        "user",
-        &user.username,
-        action,
-        details,
-        now,
-    )
-    .await;
+    record_user_change(store, actor, &user.username, action, details, now).await;
     Ok(revoked)
 }
 
@@ -264,25 +257,14 @@ pub async fn set_disabled(
 pub async fn sign_out_everywhere(
     store: &Store,
     actor: &str,
-    name: &str,
+    user: &UserRecord,
     now: i64,
 ) -> Result<Revoked, UserAdminError> {
-    let user = find_user(store, name).await?;
     let revoked = store
         .sign_out_everywhere(&user.username, &AccountChange::by(actor, now))
         .await?;
     let details = serde_json::json!({});
-    record(
-        store,
-        actor,
-        &user.username,
-        "user",
-        &user.username,
-        "sign_out",
-        details,
-        now,
-    )
-    .await;
+    record_user_change(store, actor, &user.username, "sign_out", details, now).await;
     Ok(revoked)
 }
 
@@ -295,12 +277,11 @@ pub async fn set_membership(
     actor: &str,
     admin_group: &str,
     group: &str,
-    name: &str,
+    user: &UserRecord,
     member: bool,
     now: i64,
 ) -> Result<Revoked, UserAdminError> {
     let group = GroupName::parse(group)?;
-    let user = find_user(store, name).await?;
     if !member && user.username == actor && group.as_str() == admin_group {
         return Err(UserAdminError::Invalid(format!(
             "you cannot take yourself out of the admin group `{admin_group}`; another admin can"

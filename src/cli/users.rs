@@ -61,10 +61,11 @@ pub(super) async fn user_command(
             username,
             password_stdin,
         } => {
+            let user = user_admin::find_user(store, &username).await?;
             let (issued, revoked) = user_admin::reset_password(
                 store,
                 &actor,
-                &username,
+                &user,
                 chosen_password(password_stdin)?,
                 now(),
             )
@@ -75,15 +76,18 @@ pub(super) async fn user_command(
             }
         }
         UserCommand::Disable { username } => {
-            let revoked = user_admin::set_disabled(store, &actor, &username, true, now()).await?;
+            let user = user_admin::find_user(store, &username).await?;
+            let revoked = user_admin::set_disabled(store, &actor, &user, true, now()).await?;
             println!("user `{username}` disabled; {}", revoked_text(&revoked));
         }
         UserCommand::Enable { username } => {
-            user_admin::set_disabled(store, &actor, &username, false, now()).await?;
+            let user = user_admin::find_user(store, &username).await?;
+            user_admin::set_disabled(store, &actor, &user, false, now()).await?;
             println!("user `{username}` enabled");
         }
         UserCommand::Signout { username } => {
-            let revoked = user_admin::sign_out_everywhere(store, &actor, &username, now()).await?;
+            let user = user_admin::find_user(store, &username).await?;
+            let revoked = user_admin::sign_out_everywhere(store, &actor, &user, now()).await?;
             println!("user `{username}` signed out; {}", revoked_text(&revoked));
         }
         UserCommand::List => {
@@ -126,12 +130,13 @@ pub(super) async fn group_command(
             username,
             remove,
         } => {
+            let user = user_admin::find_user(store, &username).await?;
             let revoked = user_admin::set_membership(
                 store,
                 &actor,
                 &settings.admin.group,
                 &group,
-                &username,
+                &user,
                 !remove,
                 now(),
             )

@@ -2,7 +2,7 @@
 // button (every stop showing a visible focus indicator), and open the console with Enter.
 // Usage: node keyboard.mjs BASE_URL
 // Prints: signed-in=<bool> console-reached-after=<n> invisible-focus=<json> posted=<bool>
-import { launch } from "./launch.mjs";
+import { launch, watchConsolePosts } from "./launch.mjs";
 
 const [base] = process.argv.slice(2);
 const browser = await launch();
@@ -10,10 +10,7 @@ try {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on("pageerror", (e) => console.log(`browser error: ${e}`));
-  let posted = false;
-  page.on("request", (r) => {
-    if (r.method() === "POST" && r.url() === `${base}/saml/aws/sso`) posted = true;
-  });
+  const posts = watchConsolePosts(page, base);
   const focused = () => page.evaluate(() => {
     const e = document.activeElement;
     if (!e || e === document.body) return null;
@@ -45,7 +42,7 @@ try {
     page.waitForURL((u) => u.origin !== base, { timeout: 15000 }).catch(() => {}),
     page.keyboard.press("Enter"),
   ]);
-  console.log(`posted=${posted}`);
+  console.log(`posted=${posts.seen()}`);
 } finally {
   await browser.close();
 }

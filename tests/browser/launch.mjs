@@ -15,3 +15,13 @@ export function launch() {
            "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }
+
+// Watches a page or a whole browser context for the console sign-in POST (`/saml/aws/sso`):
+// `seen()` says whether one went out since the watch began or since the last `reset()`.
+export function watchConsolePosts(target, base) {
+  let posted = false;
+  target.on("request", (r) => {
+    if (r.method() === "POST" && r.url() === `${base}/saml/aws/sso`) posted = true;
+  });
+  return { seen: () => posted, reset: () => { posted = false; } };
+}

@@ -180,16 +180,14 @@ pub async fn post_groups(
             )))
         }
     };
-    let done = user_admin::set_membership(
-        store,
-        actor,
-        &state.settings.admin.group,
-        &form.name,
-        &form.username,
-        member,
-        at,
-    )
-    .await
+    let done = match user_admin::find_user(store, &form.username).await {
+        Ok(user) => {
+            let admin_group = &state.settings.admin.group;
+            user_admin::set_membership(store, actor, admin_group, &form.name, &user, member, at)
+                .await
+        }
+        Err(e) => Err(e),
+    }
     .map(|revoked| {
         let who = form.username.trim();
         if member {

@@ -327,28 +327,28 @@ async fn act_on_user(
     let at = now();
     let mut one_time = String::new();
     let done = match form.action.as_str() {
-        "reset" => user_admin::reset_password(store, actor, username, None, at)
+        "reset" => user_admin::reset_password(store, actor, &user, None, at)
             .await
             .map(|(issued, revoked)| {
                 one_time = issued.one_time.unwrap_or_default();
                 format!("New one-time password issued; {}.", revoked_text(&revoked))
             }),
-        "disable" => user_admin::set_disabled(store, actor, username, true, at)
+        "disable" => user_admin::set_disabled(store, actor, &user, true, at)
             .await
             .map(|r| format!("Disabled; {}.", revoked_text(&r))),
-        "enable" => user_admin::set_disabled(store, actor, username, false, at)
+        "enable" => user_admin::set_disabled(store, actor, &user, false, at)
             .await
             .map(|_| "Enabled: they can sign in again.".to_string()),
-        "sign-out" => user_admin::sign_out_everywhere(store, actor, username, at)
+        "sign-out" => user_admin::sign_out_everywhere(store, actor, &user, at)
             .await
             .map(|r| format!("Signed out everywhere; {}.", revoked_text(&r))),
         "add-group" => {
-            user_admin::set_membership(store, actor, admin_group, &form.group, username, true, at)
+            user_admin::set_membership(store, actor, admin_group, &form.group, &user, true, at)
                 .await
                 .map(|_| format!("Added to `{}`.", form.group.trim()))
         }
         "remove-group" => {
-            user_admin::set_membership(store, actor, admin_group, &form.group, username, false, at)
+            user_admin::set_membership(store, actor, admin_group, &form.group, &user, false, at)
                 .await
                 .map(|r| {
                     format!(
