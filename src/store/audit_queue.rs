@@ -17,13 +17,13 @@ use super::{on_pool, NewAuditEvent, Store, StoreError};
 
 /// At most this many events per statement (10 bound values each, well under both engines'
 /// limits on bound parameters).
-const MAX_BATCH: usize = 256;
+pub(super) const MAX_BATCH: usize = 256;
 
-struct Pending {
-    event: NewAuditEvent,
-    at: i64,
+pub(super) struct Pending {
+    pub event: NewAuditEvent,
+    pub at: i64,
     /// `Ok` once stored; the event back when the grouped insert failed.
-    done: oneshot::Sender<Result<(), NewAuditEvent>>,
+    pub done: oneshot::Sender<Result<(), NewAuditEvent>>,
 }
 
 #[derive(Default)]
@@ -72,16 +72,24 @@ impl Store {
         let (done, stored) = oneshot::channel();
         // Kept to write it alone should the writer go away with it.
         let fallback = event.clone();
-        let start_writer = {
-            let mut queue = self
-                .cache
-                .audit
-                .0
-                .lock()
-                .map_err(|_| StoreError::Invalid("the audit queue is poisoned".into()))?;
-            queue.pending.push(Pending { event, at, done });
-            !std::mem::replace(&mut queue.writing, true)
+        let pending = Pending { event, at, done };
+        // SQLite: the writer thread of `embedded.rs` (a closed store's queue gives it back).
+        let pending = match &self.embedded {
+            Some(embedded) => embedded.queue(pending),
+            None => Some(pending),
         };
+        let start_writer =
+            match pending {
+                None => false,
+                Some(pending) => {
+                    let mut queue =
+                        self.cache.audit.0.lock().map_err(|_| {
+                            StoreError::Invalid("the audit queue is poisoned".into())
+                        })?;
+                    queue.pending.push(pending);
+                    !std::mem::replace(&mut queue.writing, true)
+                }
+            };
         if start_writer {
             let store = self.clone();
             tokio::spawn(async move { store.write_queued_audit().await });

@@ -233,12 +233,14 @@ impl Store {
     }
 
     async fn read_generations(&self) -> Result<Generations, StoreError> {
+        if let Some(read) = self.embedded.as_ref().and_then(|e| e.generations()) {
+            return Ok(read);
+        }
         self.cache
             .generations
             .read(|| async {
                 let rows: Vec<(String, i64)> = on_pool!(self, |pool| sqlx::query_as(
-                    "SELECT name, generation FROM cache_generations UNION ALL \
-                     SELECT 'mapping_rules', generation FROM rule_set_state WHERE id = 1"
+                    super::embedded::GENERATIONS_SQL
                 )
                 .fetch_all(pool)
                 .await?);

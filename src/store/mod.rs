@@ -20,6 +20,7 @@ mod audit;
 mod audit_queue;
 mod cache;
 mod cli_grants;
+mod embedded;
 mod encryption;
 mod engine;
 mod favourites;
@@ -92,6 +93,9 @@ pub(crate) use on_pool;
 pub struct Store {
     pool: Pool,
     cache: Arc<Caches>,
+    /// SQLite's short path for the sign-in's generations read and audit insert
+    /// (`embedded.rs`); `None` on PostgreSQL.
+    embedded: Option<Arc<embedded::Embedded>>,
 }
 
 /// The connection pool of one engine.
@@ -151,10 +155,11 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl Store {
-    fn new(pool: Pool) -> Store {
+    fn new(pool: Pool, embedded: Option<embedded::Embedded>) -> Store {
         Store {
             pool,
             cache: Arc::default(),
+            embedded: embedded.map(Arc::new),
         }
     }
 
@@ -179,16 +184,17 @@ impl Store {
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(acquire)
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?;
-            Ok(Store::new(Pool::Sqlite(pool)))
+            let embedded = embedded::Embedded::open(options.get_filename())?;
+            Ok(Store::new(Pool::Sqlite(pool), embedded))
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(acquire)
                 .connect(&settings.url)
                 .await?;
-            Ok(Store::new(Pool::Postgres(pool)))
+            Ok(Store::new(Pool::Postgres(pool), None))
         }
     }
 
@@ -219,6 +225,9 @@ impl Store {
 
     /// Closes every connection; later calls fail as `Unavailable`.
     pub async fn close(&self) {
+        if let Some(embedded) = &self.embedded {
+            embedded.close();
+        }
         on_pool!(self, |pool| pool.close().await)
     }
 }

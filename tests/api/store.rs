@@ -376,7 +376,10 @@ async fn what_one_instance_remembers_follows_every_write_of_another(backend: Bac
     );
 }
 
-/// Events appended concurrently share grouped inserts, and every one of them is stored.
+/// Events appended concurrently share grouped inserts, and every one of them is stored; one
+/// the database refuses (an outcome its CHECK does not allow) fails alone without taking the
+/// events grouped with it down; and once the store is closed an event is refused at once,
+/// never left waiting.
 async fn audit_events_written_together_are_all_stored(backend: Backend) {
     let (store, _dir) = open(backend).await;
     let writes = (0..300).map(|i| {
@@ -385,25 +388,50 @@ async fn audit_events_written_together_are_all_stored(backend: Backend) {
             let event = fedbroker::store::NewAuditEvent {
                 event_type: "assertion.issued".into(),
                 actor: format!("user{i}"),
-                outcome: "success".into(),
+                outcome: if i == 150 { "bogus" } else { "success" }.into(),
                 details: serde_json::json!({ "n": i }),
                 ..Default::default()
             };
-            store.append_audit_grouped(event, 10).await
+            (i, store.append_audit_grouped(event, 10).await)
         })
     });
     for write in futures_util::future::join_all(writes).await {
-        write.expect("task").expect("stored");
+        let (i, stored) = write.expect("task");
+        if i == 150 {
+            assert!(stored.is_err(), "the refused event reports its own failure");
+        } else {
+            stored.unwrap_or_else(|e| panic!("event {i}: {e}"));
+        }
     }
     let stored = store
         .audit_events(&fedbroker::store::AuditFilter::default(), 1000)
         .await
         .expect("list");
-    assert_eq!(stored.len(), 300);
+    assert_eq!(stored.len(), 299);
     let mut actors: Vec<_> = stored.iter().map(|e| e.actor.clone()).collect();
     actors.sort();
     actors.dedup();
-    assert_eq!(actors.len(), 300, "each event once");
+    assert_eq!(actors.len(), 299, "each event once");
+    assert!(!actors.contains(&"user150".to_string()));
+
+    store.close().await;
+    let after_close = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        store.append_audit_grouped(
+            fedbroker::store::NewAuditEvent {
+                event_type: "assertion.issued".into(),
+                outcome: "success".into(),
+                ..Default::default()
+            },
+            11,
+        ),
+    )
+    .await
+    .expect("answered at once, not left waiting");
+    assert!(
+        matches!(after_close, Err(fedbroker::store::StoreError::Unavailable(_))),
+        "{after_close:?}"
+    );
 }
 
 /// Runs raw SQL on the store's pool: what an operator's hand edit or a newer version's write
