@@ -429,7 +429,10 @@ async fn audit_events_written_together_are_all_stored(backend: Backend) {
     .await
     .expect("answered at once, not left waiting");
     assert!(
-        matches!(after_close, Err(fedbroker::store::StoreError::Unavailable(_))),
+        matches!(
+            after_close,
+            Err(fedbroker::store::StoreError::Unavailable(_))
+        ),
         "{after_close:?}"
     );
 }
