@@ -103,9 +103,17 @@ impl Application {
         spawn_pruning(store.clone(), &settings);
         let kek = load_kek(&settings.saml, &settings.database.url, &store).await?;
         let keys = KeyRing::new(store.clone(), kek, &format!("fedbroker SAML signing {url}"));
-        keys.ensure_initial(now())
-            .await
-            .context("cannot prepare the SAML signing key")?;
+        // A first start generates its signing key (on two threads) while the demo users'
+        // password hashes are computed: each waits on the CPU, not on the other.
+        let (initial_key, demo_users) = tokio::join!(keys.ensure_initial(now()), async {
+            if settings.demo.enabled {
+                seed_demo(&store, now()).await
+            } else {
+                Ok(Vec::new())
+            }
+        });
+        initial_key.context("cannot prepare the SAML signing key")?;
+        let demo_users = demo_users.context("cannot seed the demo users")?;
         let profile = AwsProfile::from_settings(&settings.saml, &settings.sources, &url)?;
         let regions = Arc::new(RegionRouter::new(
             &settings.regions,
@@ -165,13 +173,6 @@ impl Application {
         };
         // Always: SIGHUP's default action would end the process (`systemctl reload`).
         crate::tls::reload_on_sighup(cert.clone())?;
-        let demo_users = if settings.demo.enabled {
-            seed_demo(&store, now())
-                .await
-                .context("cannot seed the demo users")?
-        } else {
-            Vec::new()
-        };
 
         let metrics_state = state.clone();
         // Two workers per core by default: a worker runs the RSA signatures of its requests

@@ -12,7 +12,6 @@ use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
 use openssl::x509::{X509NameBuilder, X509};
 use sha2::{Digest, Sha256};
 
@@ -20,13 +19,11 @@ pub use super::kek::{load_kek, parse_kek, SealingKeys};
 use super::sign::XmlSigner;
 use crate::store::{KeyRecord, Store, StoreError};
 
-/// RSA modulus size of generated keys.
-pub const KEY_BITS: u32 = 2048;
-
-/// Generates an RSA key and a self-signed certificate (10 years; AWS does not check IdP
-/// certificate expiry, rotation is done with `fedbroker keys`).
+/// Generates an RSA key (its primes searched on two threads: `rsa_keygen.rs`) and a
+/// self-signed certificate (10 years; AWS does not check IdP certificate expiry, rotation is
+/// done with `fedbroker keys`).
 pub fn generate(common_name: &str) -> anyhow::Result<(PKey<Private>, X509)> {
-    let pkey = PKey::from_rsa(Rsa::generate(KEY_BITS)?)?;
+    let pkey = PKey::from_rsa(super::rsa_keygen::generate_2048()?)?;
     let mut name = X509NameBuilder::new()?;
     let cn: String = common_name.chars().take(64).collect();
     name.append_entry_by_text("CN", &cn)?;
@@ -152,18 +149,8 @@ impl KeyRing {
         state: &str,
         activated_at: Option<i64>,
     ) -> anyhow::Result<KeyRecord> {
-        // Two generations race and the first wins: RSA key generation searches for random
-        // primes, so its time varies several-fold from run to run (measured 50-400 ms here),
-        // and a first start waits for it. The loser finishes unused on its blocking thread.
-        let race = |cn: String| tokio::task::spawn_blocking(move || generate(&cn));
-        let (a, b) = (
-            race(self.common_name.clone()),
-            race(self.common_name.clone()),
-        );
-        let (pkey, cert) = tokio::select! {
-            first = a => first??,
-            first = b => first??,
-        };
+        let cn = self.common_name.clone();
+        let (pkey, cert) = tokio::task::spawn_blocking(move || generate(&cn)).await??;
         let der = cert.to_der()?;
         let kid = hex::encode(&Sha256::digest(&der)[..8]);
         let pem = String::from_utf8(cert.to_pem()?)?;

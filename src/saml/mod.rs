@@ -8,6 +8,7 @@ pub mod keys;
 pub mod metadata;
 pub mod profile;
 pub mod response;
+pub mod rsa_keygen;
 pub mod settings;
 pub mod sign;
 pub mod sp;
