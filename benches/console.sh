@@ -7,8 +7,8 @@
 # auto-POST page rendered) for DURATION with CONNS connections, then counts the audit events
 # against the answers. Measures the machine's raw RSA-2048 signing rate with
 # `openssl speed -multi $(nproc)` just before and just after the load, and prints requests/s, p99, errors, the broker's resident
-# memory after the load, its first start to ready, and the ratio to the RSA limit (two
-# signatures per sign-in).
+# memory after the load, its first start to ready, the ratio to the RSA limit (two
+# signatures per sign-in) and the broker's CPU time per sign-in.
 #
 #   bash benches/console.sh                     # SQLite, 16 connections, 20 s
 #   DB=postgres bash benches/console.sh         # a throwaway PostgreSQL (as the tests start it)
@@ -149,6 +149,11 @@ rsa_rate() {
 }
 rsa_before=$(rsa_rate)
 
+# The broker's CPU time (user + system, all threads) in clock ticks: what a sign-in costs the
+# machine outside wrk, steadier from run to run on a shared VM than the throughput is.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$broker/stat"; }
+cpu_before=$(cpu_ticks)
+
 if [ -n "${PERF:-}" ]; then
   perf record -g -F 499 -a -o "$PERF" >/dev/null 2>&1 &
   perf_pid=$!
@@ -160,6 +165,7 @@ if [ -n "${PERF:-}" ]; then
   wait "$perf_pid" || true
 fi
 read -r _ total rps mean p99 errors p50 p90 max < <(grep '^WRK ' "$work/wrk.out")
+cpu_us=$(python3 -c "print(round(($(cpu_ticks) - $cpu_before) * 1e6 / $(getconf CLK_TCK) / $total))")
 rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$broker/status")
 # Every answered sign-in must have its audit event (the one before wrk included).
 query="SELECT COUNT(*) FROM audit_events WHERE event_type = 'assertion.issued'"
@@ -178,10 +184,10 @@ limit=$(python3 -c "print(round($rsa / 2))")
 ratio=$(python3 -c "print(f'{$rps / ($rsa / 2):.2f}')")
 
 answers=$((total - errors + 1))
-printf 'console sign-in (%s, %s conns, %s): %s req/s, mean %s ms, p99 %s ms, %s errors of %s, %s assertion.issued events for %s answers, RSS %s MB, first start to ready %s ms; RSA limit %s/s (%s sign/s / 2: %s before, %s after), ratio %s; latency p50 %s, p90 %s, max %s ms\n' \
+printf 'console sign-in (%s, %s conns, %s): %s req/s, mean %s ms, p99 %s ms, %s errors of %s, %s assertion.issued events for %s answers, RSS %s MB, first start to ready %s ms; RSA limit %s/s (%s sign/s / 2: %s before, %s after), ratio %s; latency p50 %s, p90 %s, max %s ms; broker CPU %s us per sign-in\n' \
   "$DB" "$CONNS" "$DURATION" "$rps" "$mean" "$p99" "$errors" "$total" "$events" "$answers" \
   "$((rss_kb / 1024))" "$ready_ms" "$limit" "$rsa" "$rsa_before" "$rsa_after" "$ratio" \
-  "$p50" "$p90" "$max"
+  "$p50" "$p90" "$max" "$cpu_us"
 # Every answered sign-in has its event (more events: requests wrk abandoned in flight).
 if [ "$events" -lt "$answers" ]; then
   echo "audit incomplete: $events assertion.issued events for $answers answered sign-ins" >&2

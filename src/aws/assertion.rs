@@ -10,6 +10,7 @@ use crate::domain::aws::{AwsRuleError, RolePair, SessionDuration};
 use crate::mapping::Evaluation;
 use crate::rules::session_duration;
 use crate::rules::size_advice::explain_oversize;
+use crate::saml::base64_field::Base64;
 use crate::saml::encrypt::{encrypted_acs_url, one_target, target_for, TargetError};
 use crate::saml::response::{sign_aws_response_for, ResponseError};
 
@@ -18,7 +19,7 @@ use crate::saml::response::{sign_aws_response_for, ResponseError};
 pub struct ConsolePost {
     pub acs_url: String,
     pub relay_state: String,
-    pub saml_response: String,
+    pub saml_response: Base64,
     pub region: String,
     pub reason: &'static str,
     pub roles: Vec<String>,
@@ -53,7 +54,7 @@ pub struct IssuedAssertion {
     /// Where it is addressed: the sign-in endpoint asked for, or, for an account whose SAML
     /// provider takes encrypted assertions, that provider's ACS URL at the same endpoint.
     pub acs_url: String,
-    pub saml_response: String,
+    pub saml_response: Base64,
     pub assertion_id: String,
     pub roles: Vec<RolePair>,
     pub duration: SessionDuration,

@@ -1,6 +1,7 @@
 //! fedbroker as a SAML identity provider toward AWS sign-in and STS, and as a service provider
 //! toward upstream identity providers ([`sp`]).
 
+pub mod base64_field;
 pub mod display;
 pub mod encrypt;
 pub mod kek;

@@ -8,6 +8,8 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+
+use super::base64_field::Base64;
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
@@ -57,7 +59,7 @@ pub enum ResponseError {
 pub struct SignedResponse {
     pub xml: String,
     /// What goes into the `SAMLResponse` form field.
-    pub base64: String,
+    pub base64: Base64,
     pub response_id: String,
     pub assertion_id: String,
     pub not_on_or_after: DateTime<Utc>,
@@ -69,13 +71,7 @@ fn saml_time(t: DateTime<Utc>) -> String {
 
 /// A fresh XML ID: `_` and 160 random bits in hex (an NCName, as SAML requires).
 pub fn new_id() -> String {
-    let mut bytes = [0u8; 20];
-    if openssl::rand::rand_bytes(&mut bytes).is_err() {
-        // openssl's CSPRNG failing is not recoverable in a meaningful way; fall back to rand.
-        use rand::RngCore;
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-    }
-    format!("_{}", hex::encode(bytes))
+    super::xml::random_id("_")
 }
 
 /// Checks the rules that span several values (each value's own rules hold by construction).
@@ -282,7 +278,7 @@ pub fn sign_aws_response_for(
     } else {
         response_xml(a, &response_id, &assertion, None)
     };
-    let base64 = STANDARD.encode(xml.as_bytes());
+    let base64 = Base64::encode(xml.as_bytes());
     if base64.len() > MAX_SAML_RESPONSE_BASE64 {
         return Err(ResponseError::Preflight(vec![AwsRuleError {
             attribute: "SAMLResponse".into(),

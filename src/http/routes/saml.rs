@@ -11,6 +11,7 @@ use crate::http::error::AppError;
 use crate::http::middleware::CSP;
 use crate::http::routes::csrf::{CsrfForm, CsrfToken};
 use crate::http::state::AppState;
+use crate::saml::base64_field::Base64;
 
 /// The metadata document, with every published certificate.
 pub async fn metadata_xml(state: &AppState) -> Result<String, AppError> {
@@ -64,7 +65,7 @@ impl CsrfToken for ConsoleForm {
 struct AutoPostPage {
     nav: Option<Nav>,
     acs_url: String,
-    saml_response: String,
+    saml_response: Base64,
     relay_state: String,
     region: String,
     reason: &'static str,

@@ -14,9 +14,7 @@ const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
 /// A fresh message ID (an NCName: letters first).
 pub fn new_id() -> String {
-    let mut bytes = [0u8; 20];
-    openssl::rand::rand_bytes(&mut bytes).unwrap_or_default();
-    format!("_fb{}", hex::encode(bytes))
+    crate::saml::xml::random_id("_fb")
 }
 
 fn instant(now: i64) -> String {
