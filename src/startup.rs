@@ -75,8 +75,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 impl Application {
-    /// Connects to the database, migrates, binds the listeners, reads the TLS certificate and the
-    /// keys, seeds the demo users, starts serving, and only then creates the bootstrap admin.
+    /// Connects to the database, migrates, binds the listeners, prepares the signing key while
+    /// it seeds the demo users, reads the TLS certificate, starts serving, and only then creates
+    /// the bootstrap admin.
     /// Port 0 binds a free port (tests).
     pub async fn build(settings: Settings, options: BuildOptions) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
