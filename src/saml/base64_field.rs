@@ -35,12 +35,6 @@ impl std::ops::Deref for Base64 {
     }
 }
 
-impl AsRef<str> for Base64 {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
 impl AsRef<[u8]> for Base64 {
     fn as_ref(&self) -> &[u8] {
         self.0.as_bytes()

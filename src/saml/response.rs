@@ -8,10 +8,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-
-use super::base64_field::Base64;
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
+
+use super::base64_field::Base64;
 
 use super::sign::XmlSigner;
 use super::xml::{push_attr, push_text, xml_safe};

@@ -44,25 +44,27 @@ pub fn generate_2048() -> anyhow::Result<Rsa<Private>> {
 /// A 1024-bit probable prime p with gcd(p − 1, e) = 1 (e is prime: e must not divide p − 1).
 fn prime() -> Result<BigNum, ErrorStack> {
     let e = BigNum::from_u32(PUBLIC_EXPONENT)?;
-    let one = BigNum::from_u32(1)?;
     let mut ctx = BigNumContext::new()?;
     loop {
         let mut p = BigNum::new()?;
         p.generate_prime(PRIME_BITS, false, None, None)?;
-        let mut p1 = BigNum::new()?;
-        p1.checked_sub(&p, &one)?;
         let mut rem = BigNum::new()?;
-        rem.nnmod(&p1, &e, &mut ctx)?;
+        rem.nnmod(&*minus_one(&p)?, &e, &mut ctx)?;
         if rem.num_bits() != 0 {
             return Ok(p);
         }
     }
 }
 
+fn minus_one(n: &BigNum) -> Result<BigNum, ErrorStack> {
+    let mut out = BigNum::new()?;
+    out.checked_sub(n, &*BigNum::from_u32(1)?)?;
+    Ok(out)
+}
+
 /// The key of primes p and q, or `None` when the pair misses one of FIPS 186-4's bounds.
 fn assemble(p: BigNum, q: BigNum) -> anyhow::Result<Option<Rsa<Private>>> {
     let mut ctx = BigNumContext::new()?;
-    let one = BigNum::from_u32(1)?;
     let e = BigNum::from_u32(PUBLIC_EXPONENT)?;
     let mut diff = BigNum::new()?;
     diff.checked_sub(&p, &q)?;
@@ -75,10 +77,7 @@ fn assemble(p: BigNum, q: BigNum) -> anyhow::Result<Option<Rsa<Private>>> {
     if n.num_bits() != MODULUS_BITS {
         return Ok(None);
     }
-    let mut p1 = BigNum::new()?;
-    p1.checked_sub(&p, &one)?;
-    let mut q1 = BigNum::new()?;
-    q1.checked_sub(&q, &one)?;
+    let (p1, q1) = (minus_one(&p)?, minus_one(&q)?);
     let mut gcd = BigNum::new()?;
     gcd.gcd(&p1, &q1, &mut ctx)?;
     let mut phi = BigNum::new()?;
